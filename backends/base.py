@@ -1,0 +1,117 @@
+"""The contract between the CIMI front end and a hypervisor backend.
+
+Every method is synchronous (the front end runs it inside a Job worker), takes
+and returns `backends.model` objects, and raises only the errors below. Calls
+that create take the caller's stable name, and are idempotent on it: creating
+what already exists under that name with the same spec returns it instead of
+failing, so a Job replayed after a crash does not duplicate anything. Deleting
+what is already gone succeeds.
+"""
+from backends import model
+
+
+class BackendError(Exception):
+    """A backend fault the caller cannot fix (maps to a failed Job / 500)."""
+
+
+class NotFound(BackendError):
+    """The object named by a key does not exist (any more)."""
+
+
+class Conflict(BackendError):
+    """The object is in a state that does not allow the call."""
+
+
+class Unavailable(BackendError):
+    """The hypervisor cannot be reached now; retry later (maps to 503)."""
+
+
+class Backend:
+    """Interface every backend implements; see the module docstring."""
+
+    # Hosts and placement
+    def hosts(self) -> list[model.HostInfo]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # Images: a MachineImage's or VolumeImage's bytes in a storage pool
+    def create_image(self, name: str, capacity_bytes: int, source_path: str | None = None,
+                     source_format: str | None = None, host: str | None = None) -> model.ImageInfo:
+        """Create an image volume: blank, or filled from a local file.
+
+        source_format must be given with source_path (never probed here).
+        """
+        raise NotImplementedError
+
+    def capture_machine(self, machine_key: str, name: str) -> model.ImageInfo:
+        """Copy a stopped machine's root disk into a new standalone image."""
+        raise NotImplementedError
+
+    def delete_image(self, key: str) -> None:
+        raise NotImplementedError
+
+    # Machines
+    def create_machine(self, spec: model.MachineSpec) -> model.MachineInfo:
+        """Define the machine (stopped); disks backed by images are overlays."""
+        raise NotImplementedError
+
+    def machine(self, key: str) -> model.MachineInfo:
+        raise NotImplementedError
+
+    def list_machines(self) -> list[model.MachineInfo]:
+        raise NotImplementedError
+
+    def start_machine(self, key: str) -> model.MachineInfo:
+        """Boot a STOPPED machine, resume a PAUSED one, restore a SUSPENDED one."""
+        raise NotImplementedError
+
+    def stop_machine(self, key: str, force: bool = False, timeout: float = 60.0) -> model.MachineInfo:
+        """Shut down (graceful, then forced after timeout) or power off (force)."""
+        raise NotImplementedError
+
+    def restart_machine(self, key: str, force: bool = False) -> model.MachineInfo:
+        raise NotImplementedError
+
+    def pause_machine(self, key: str) -> model.MachineInfo:
+        raise NotImplementedError
+
+    def suspend_machine(self, key: str) -> model.MachineInfo:
+        """Save the machine's memory to disk (managed save) and stop it."""
+        raise NotImplementedError
+
+    def delete_machine(self, key: str) -> None:
+        """Destroy and undefine the machine and remove the disks it owns."""
+        raise NotImplementedError
+
+    # Volumes
+    def create_volume(self, spec: model.VolumeSpec) -> model.VolumeInfo:
+        raise NotImplementedError
+
+    def delete_volume(self, key: str) -> None:
+        raise NotImplementedError
+
+    def attach_volume(self, machine_key: str, volume_key: str, target: str | None = None) -> str:
+        """Attach to a running or stopped machine; return the target device."""
+        raise NotImplementedError
+
+    def detach_volume(self, machine_key: str, volume_key: str) -> None:
+        raise NotImplementedError
+
+    # Networks
+    def create_network(self, spec: model.NetworkSpec) -> model.NetworkInfo:
+        """Define the network (stopped)."""
+        raise NotImplementedError
+
+    def start_network(self, key: str) -> model.NetworkInfo:
+        raise NotImplementedError
+
+    def stop_network(self, key: str) -> model.NetworkInfo:
+        raise NotImplementedError
+
+    def delete_network(self, key: str) -> None:
+        raise NotImplementedError
+
+    def network(self, key: str) -> model.NetworkInfo:
+        raise NotImplementedError

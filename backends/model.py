@@ -1,0 +1,118 @@
+"""Plain data passed across the backend interface.
+
+Sizes are in bytes and memory in KiB (the CIMI unit) so that no caller has to
+guess a unit. Objects are identified by the `key` the backend returns: a
+string the store keeps and hands back verbatim (for libvirt: the domain UUID,
+a volume's path or key, a network name).
+"""
+from dataclasses import dataclass, field
+
+
+# Machine states the backend reports, named as CIMI names them (DSP0263 5.14.1).
+STARTED, STOPPED, PAUSED, SUSPENDED, STOPPING, ERROR, GONE = (
+    "STARTED", "STOPPED", "PAUSED", "SUSPENDED", "STOPPING", "ERROR", "GONE")
+
+
+@dataclass
+class DiskSpec:
+    """One disk of a new machine.
+
+    image_key: the image volume to back a copy-on-write overlay (root disk), or
+    None for a blank disk of capacity_bytes.
+    """
+    capacity_bytes: int
+    image_key: str | None = None
+    target: str | None = None          # e.g. "vda"; None lets the backend choose
+
+
+@dataclass
+class NicSpec:
+    network_key: str                   # key of a NetworkInfo
+    mac: str | None = None
+
+
+@dataclass
+class MachineSpec:
+    name: str                          # unique, stable name (the store's uuid)
+    cpu: int
+    memory_kib: int
+    disks: list[DiskSpec] = field(default_factory=list)
+    nics: list[NicSpec] = field(default_factory=list)
+    user_data: bytes | None = None     # decoded CIMI userData, for cloud-init
+    ssh_keys: list[str] = field(default_factory=list)
+    host: str | None = None            # chosen by placement; None: the only host
+
+
+@dataclass
+class DiskInfo:
+    key: str
+    capacity_bytes: int
+    target: str
+
+
+@dataclass
+class NicInfo:
+    network_key: str
+    mac: str
+
+
+@dataclass
+class MachineInfo:
+    key: str
+    state: str                         # one of the states above
+    cpu: int
+    memory_kib: int
+    disks: list[DiskInfo] = field(default_factory=list)
+    nics: list[NicInfo] = field(default_factory=list)
+    host: str | None = None
+
+
+@dataclass
+class ImageInfo:
+    key: str
+    capacity_bytes: int
+    format: str                        # "qcow2" or "raw"
+    host: str | None = None
+
+
+@dataclass
+class VolumeSpec:
+    name: str
+    capacity_bytes: int
+    image_key: str | None = None       # copy the content of this image/volume
+    host: str | None = None
+
+
+@dataclass
+class VolumeInfo:
+    key: str
+    capacity_bytes: int
+    format: str
+    host: str | None = None
+
+
+@dataclass
+class NetworkSpec:
+    name: str
+    mode: str = "isolated"             # "isolated" or "nat"
+    cidr: str | None = None            # e.g. "192.168.150.0/24"; None: no addressing
+    host: str | None = None
+
+
+@dataclass
+class NetworkInfo:
+    key: str
+    state: str                         # STARTED or STOPPED
+    mode: str
+    cidr: str | None = None
+    host: str | None = None
+
+
+@dataclass
+class HostInfo:
+    """A hypervisor host as placement sees it."""
+    name: str
+    uri: str
+    cpus: int
+    memory_kib: int
+    free_memory_kib: int
