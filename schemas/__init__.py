@@ -1,0 +1,163 @@
+"""The JSON Schemas of every CIMI resource type, and what we derive from them.
+
+Each `<Type>.json` lists the type's own attributes in DSP8009 (XSD) order; the
+common attributes (id, name, description, created, updated, properties) are
+implied unless `"x-common": false`. Annotations beyond JSON Schema:
+
+- `x-ref: T`            a reference `{"href"}` to a resource of type T ("*": any)
+- `x-refOrValue: T`     a T given by reference (href plus overrides) or by value
+- `x-collection: T`     a collection attribute holding T items (read-only href)
+- `x-properties`        a string-to-string map (`properties`)
+- `x-operations`        where `operations` sits when not last (Credential)
+- `x-xmlName`           the singular XML element of an array item
+- `x-xmlAttribute`, `x-xmlText`   XML attribute or element text, not a child
+- `x-extension`         an extension attribute, in our XML namespace
+- `x-jsonOnly`          emitted in JSON only (aliases the XSD has no place for)
+- `x-secret`            accepted, stored, never shown (passwords)
+- `x-extraProperties`   attributes added to a by-reference item (initialLocation)
+- `readOnly`            provider-set; ignored in request bodies (DSP0263 4.2.1.3)
+
+From these one place derives request validation (`validator`), input
+coercion (`coerce`), XML mapping (cimi/xml.py) and ResourceMetadata.
+"""
+import copy
+import functools
+import json
+from pathlib import Path
+
+import jsonschema
+
+HERE = Path(__file__).parent
+COMMON = ("id", "name", "description", "created", "updated", "properties")
+_COMMON_SCHEMA = {
+    "id": {"type": "string"}, "name": {"type": "string", "maxLength": 1024},
+    "description": {"type": "string", "maxLength": 65536},
+    "created": {"type": "string", "readOnly": True}, "updated": {"type": "string", "readOnly": True},
+    "properties": {"x-properties": True},
+}
+
+
+class SchemaError(Exception):
+    """A request body does not match its schema; the message says where."""
+
+
+@functools.cache
+def load(name):
+    """Return the schema of a type, with the common attributes in place."""
+    path = HERE / f"{name}.json"
+    if not path.is_file():
+        raise KeyError(f"no schema for CIMI type {name!r}")
+    raw = json.loads(path.read_text())
+    props = {}
+    if raw.get("x-common", True):
+        props.update(copy.deepcopy(_COMMON_SCHEMA))
+    props.update(raw["properties"])
+    if "operations" not in props:
+        props["operations"] = {"x-operations": True}
+    for p in props.values():
+        if p.get("x-operations"):
+            p["readOnly"] = True
+    return {**raw, "properties": props}
+
+
+def names():
+    """Return every type with a schema."""
+    return sorted(p.stem for p in HERE.glob("*.json"))
+
+
+def _input_schema(prop, by_ref=False):
+    """Turn an annotated property into plain JSON Schema for request bodies."""
+    if "x-ref" in prop:
+        return {"type": "object", "properties": {"href": {"type": "string"}}, "required": ["href"]}
+    if "x-refOrValue" in prop:
+        extra = prop.get("x-extraProperties", {})
+        return _object_schema(load(prop["x-refOrValue"]), by_ref=True, extra=extra)
+    if prop.get("x-properties"):
+        return {"type": "object", "additionalProperties": {"type": "string", "maxLength": 65536}, "maxProperties": 256}
+    if prop.get("type") == "array":
+        return {"type": "array", "maxItems": 256, "items": _input_schema(prop["items"])}
+    if prop.get("type") == "object":
+        return _object_schema(prop, extra={})
+    return {k: v for k, v in prop.items() if k in ("type", "enum", "minimum", "maximum", "pattern", "maxLength")}
+
+
+def _object_schema(schema, by_ref=False, extra=None):
+    props = {"resourceURI": {"type": "string"}} if "title" in schema else {}
+    for name, prop in list(schema["properties"].items()) + list((extra or {}).items()):
+        if not prop.get("readOnly") or name == "id":
+            props[name] = _input_schema(prop)
+    out = {"type": "object", "properties": props, "additionalProperties": False}
+    required = [r for r in schema.get("required", ()) if r in props]
+    if by_ref:
+        props["href"] = {"type": "string"}
+        if required:
+            out["anyOf"] = [{"required": ["href"]}, {"required": required}]
+    elif required:
+        out["required"] = required
+    return out
+
+
+@functools.cache
+def validator(name):
+    """Return a validator for request bodies of a type (by value)."""
+    return jsonschema.Draft202012Validator(_object_schema(load(name)))
+
+
+def validate(name, data):
+    """Raise SchemaError naming the first problem of a request body."""
+    error = jsonschema.exceptions.best_match(validator(name).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "body"
+        if error.validator == "anyOf" and "required" in error.schema["anyOf"][1]:
+            needed = ", ".join(error.schema["anyOf"][1]["required"])
+            raise SchemaError(f"{where}: give an href, or by value all of: {needed}")
+        if error.validator == "additionalProperties":
+            raise SchemaError(f"{where}: {error.message} (unknown attributes are refused, DSP0263 5.3)")
+        raise SchemaError(f"{where}: {error.message}")
+
+
+def strip_read_only(name, data):
+    """Drop provider-set attributes a client echoed back (they are ignored)."""
+    props = load(name)["properties"]
+    return {k: v for k, v in data.items() if k == "id" or not props.get(k, {}).get("readOnly")}
+
+
+def coerce(schema, data):
+    """Trim strings and turn digit strings and "true"/"false" into numbers and booleans.
+
+    Real clients send `"capacity": "1"` and padded XML text; being liberal here
+    lets one strict schema judge JSON and XML bodies alike.
+    """
+    if isinstance(data, dict) and isinstance(schema, dict):
+        props = _props_of(schema)
+        return {k: coerce(props.get(k), v) for k, v in data.items()}
+    if isinstance(data, list):
+        items = schema.get("items") if isinstance(schema, dict) else None
+        return [coerce(items, v) for v in data]
+    if isinstance(data, str):
+        text = data.strip()
+        kind = (schema or {}).get("type")
+        if kind == "integer" and text.isdigit():
+            return int(text)
+        if kind == "boolean" and text in ("true", "false"):
+            return text == "true"
+        return text
+    if isinstance(data, dict) and (schema or {}).get("type") == "string" and set(data) == {"href"}:
+        return data["href"]        # imageLocation given as {"href"} (Deltacloud)
+    return data
+
+
+def _props_of(schema):
+    """Return the attribute schemas of an object-valued property."""
+    if "x-refOrValue" in schema:
+        return {**load(schema["x-refOrValue"])["properties"], **schema.get("x-extraProperties", {})}
+    if "x-ref" in schema and schema["x-ref"] != "*":
+        return load(schema["x-ref"])["properties"]
+    if "title" in schema or "properties" in schema:
+        return schema.get("properties", {})
+    return {}
+
+
+def props_of(schema):
+    """Public view of `_props_of` for the XML mapping."""
+    return _props_of(schema)

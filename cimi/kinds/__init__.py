@@ -1,0 +1,2 @@
+"""One module per family of CIMI kinds, mostly declarations; importing registers them."""
+from cimi.kinds import configuration, credential, image, job, machine, metadata, network, system, volume  # noqa: F401

@@ -1,0 +1,223 @@
+"""The falcon application: routes, middleware and the CIMI error serializer.
+
+Four generic routes serve every kind (collection, item, and their
+sub-collections); the kind is looked up from the URL in the registry.
+"""
+import logging
+
+import falcon
+
+import backends
+from cimi import crud, errors, media, registry, represent, store
+from cimi.context import Context
+from cimi import queries as query_params
+from cimi.vocabulary import type_uri
+
+log = logging.getLogger(__name__)
+CIMI_ROOT = "/cimi"
+
+
+class Middleware:
+    """Negotiation, version header, authentication and the database connection."""
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+
+    def process_request(self, req, resp):
+        req.context.fmt = "json"
+        req.context.fmt = media.negotiate(req)
+        req.context.version = media.spec_version(req.get_header("CIMI-Specification-Version"))
+        self.cloud.database.connect(reuse_if_open=True)
+        user = self.cloud.authenticator.user(req.get_header("Authorization"), req.remote_addr)
+        req.context.ctx = Context(user=user, base=f"{req.prefix}{CIMI_ROOT}/", cloud=self.cloud)
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        resp.set_header("CIMI-Specification-Version", getattr(req.context, "version", None)
+                        or media.spec_version(None))
+
+
+def serialize_error(req, resp, exc):
+    """Render every error as a CIMI Job-shaped document (DSP0263 4.2.2) in the negotiated format."""
+    code = int(str(exc.status).split()[0]) if not isinstance(exc.status, int) else exc.status
+    message = exc.description or exc.title or str(exc.status)
+    doc = {"resourceURI": type_uri("Job"), "state": "FAILED", "returnCode": code, "progress": 100,
+           "statusMessage": message, "code": code, "message": message}
+    fmt = getattr(req.context, "fmt", "json")
+    data, content_type = media.render(fmt, "Job", doc)
+    resp.data, resp.content_type = data, content_type
+
+
+def _unexpected(req, resp, exc, params):
+    if isinstance(exc, backends.BackendError):
+        raise errors.from_backend(exc)
+    log.error("unhandled error on %s %s", req.method, req.path, exc_info=exc)
+    raise errors.CimiError("internal error; the server log has the details")
+
+
+class Api:
+    """Every CIMI URL, by suffix: cep, collection, item, member, subitem."""
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+
+    # --- helpers --------------------------------------------------------------
+    def _send(self, req, resp, status, type_name, doc, collection_of=None, headers=None):
+        resp.status = falcon.code_to_http_status(status)
+        if doc is not None:
+            resp.data, resp.content_type = media.render(req.context.fmt, type_name, doc, collection_of)
+        for name, value in (headers or {}).items():
+            resp.set_header(name, value)
+
+    def _body(self, req, type_name, roots):
+        return media.read_body(req, type_name, roots, self.cloud.config.max_body)
+
+    def _kind(self, collection, parent=None):
+        kind = registry.by_collection(collection, parent)
+        if kind is None:
+            raise errors.NotFound(f"no collection {collection}")
+        return kind
+
+    def _row(self, ctx, kind, row_id, parent=None):
+        row = store.get(kind.name, row_id, parent)
+        if not represent.can_read(ctx.user, row):
+            raise errors.NotFound(f"no {kind.name} {row_id}")
+        return row
+
+    def _job_headers(self, ctx, job, location=None):
+        headers = {}
+        if job is not None:
+            headers["CIMI-Job-URI"] = represent.href(ctx, registry.get("Job"), job)
+        if location:
+            headers["Location"] = location
+        return headers
+
+    # --- CloudEntryPoint ------------------------------------------------------------
+    def on_get_cep(self, req, resp):
+        ctx = req.context.ctx
+        self._send(req, resp, 200, "CloudEntryPoint", self.cloud.entry_point(ctx))
+
+    # --- collections ------------------------------------------------------------------
+    def _list(self, req, resp, kind, parent_id=None):
+        ctx = req.context.ctx
+        q = query_params.parse(req, kind)
+        rows, count = store.select(kind.name, ctx.user, parent=parent_id, where=q.where,
+                                   order=q.order, first=q.first, last=q.last)
+        doc = represent.collection(ctx, kind, rows, count, parent_id)
+        items = [represent.select(represent.expand(ctx, kind, item, q.expand), q.select)
+                 for item in doc.get(kind.items_key, [])]
+        if items:
+            doc[kind.items_key] = items
+        self._send(req, resp, 200, kind.name + "Collection", doc, collection_of=kind.name)
+
+    def _add(self, req, resp, kind, parent=None):
+        ctx = req.context.ctx
+        body = self._body(req, kind.create_schema or kind.name,
+                          {kind.create_schema or kind.name, kind.name, (kind.create_schema or "") + "Create"})
+        status, doc, job = crud.add(ctx, kind, body, parent)
+        self._send(req, resp, status, kind.name, doc, headers=self._job_headers(ctx, job, doc["id"]))
+
+    def on_get_collection(self, req, resp, collection):
+        self._list(req, resp, self._kind(collection))
+
+    def on_post_collection(self, req, resp, collection):
+        self._add(req, resp, self._kind(collection))
+
+    # --- items --------------------------------------------------------------------------
+    def _get(self, req, resp, kind, row):
+        ctx = req.context.ctx
+        tag = crud.etag(row)
+        if req.get_header("If-None-Match") == tag:
+            resp.status = falcon.HTTP_304
+            return
+        q = query_params.parse_item(req)
+        doc = represent.select(represent.expand(ctx, kind, represent.document(ctx, kind, row), q.expand),
+                               q.select)
+        self._send(req, resp, 200, kind.name, doc, headers={"ETag": tag})
+
+    def _put(self, req, resp, kind, row):
+        ctx = req.context.ctx
+        body = self._body(req, kind.name, {kind.name})
+        selected = query_params.parse_item(req).select
+        doc, updated = crud.edit(ctx, kind, row, body, selected, req.get_header("If-Match"))
+        self._send(req, resp, 200, kind.name, doc, headers={"ETag": crud.etag(updated)})
+
+    def _delete(self, req, resp, kind, row):
+        ctx = req.context.ctx
+        status, job = crud.delete(ctx, kind, row, req.get_header("If-Match"))
+        self._send(req, resp, status, None, None, headers=self._job_headers(ctx, job))
+
+    def on_get_item(self, req, resp, collection, item):
+        ctx = req.context.ctx
+        kind = self._kind(collection)
+        self._get(req, resp, kind, self._row(ctx, kind, item))
+
+    def on_put_item(self, req, resp, collection, item):
+        kind = self._kind(collection)
+        self._put(req, resp, kind, self._row(req.context.ctx, kind, item))
+
+    def on_delete_item(self, req, resp, collection, item):
+        kind = self._kind(collection)
+        self._delete(req, resp, kind, self._row(req.context.ctx, kind, item))
+
+    def on_post_item(self, req, resp, collection, item):
+        """POST under a collection: a collection-level operation such as import."""
+        kind = self._kind(collection)
+        if item not in kind.collection_actions:
+            raise errors.MethodNotAllowed(f"POST is not allowed on a {kind.name}; actions have their own href")
+        ctx = req.context.ctx
+        body = self._body(req, "Action", {"Action"})
+        status, doc, job = self.cloud.collection_action(ctx, kind, item, body)
+        self._send(req, resp, status, doc and doc.get("_type", kind.name), doc and {
+            k: v for k, v in doc.items() if k != "_type"}, headers=self._job_headers(ctx, job, doc and doc.get("id")))
+
+    # --- members: sub-collections and actions ------------------------------------------
+    def on_get_member(self, req, resp, collection, item, member):
+        ctx = req.context.ctx
+        parent_kind = self._kind(collection)
+        self._row(ctx, parent_kind, item)
+        self._list(req, resp, self._kind(member, parent_kind.name), parent_id=item)
+
+    def on_post_member(self, req, resp, collection, item, member):
+        ctx = req.context.ctx
+        parent_kind = self._kind(collection)
+        row = self._row(ctx, parent_kind, item)
+        child = registry.by_collection(member, parent_kind.name)
+        if child is not None:
+            return self._add(req, resp, child, parent=row)
+        body = self._body(req, "Action", {"Action"})
+        job = crud.act(ctx, parent_kind, row, member, body, req.get_header("If-Match"))
+        self._send(req, resp, 202 if job else 200, None, None, headers=self._job_headers(ctx, job))
+
+    # --- sub-collection items -------------------------------------------------------------
+    def _subrow(self, req, collection, item, member, subitem):
+        ctx = req.context.ctx
+        parent_kind = self._kind(collection)
+        self._row(ctx, parent_kind, item)
+        kind = self._kind(member, parent_kind.name)
+        return kind, self._row(ctx, kind, subitem, parent=item)
+
+    def on_get_subitem(self, req, resp, **ids):
+        self._get(req, resp, *self._subrow(req, **ids))
+
+    def on_put_subitem(self, req, resp, **ids):
+        self._put(req, resp, *self._subrow(req, **ids))
+
+    def on_delete_subitem(self, req, resp, **ids):
+        self._delete(req, resp, *self._subrow(req, **ids))
+
+
+def create_app(cloud):
+    """Wire the application for a started Cloud (store, backend, jobs)."""
+    app = falcon.App(middleware=[Middleware(cloud)])
+    app.req_options.strip_url_path_trailing_slash = True
+    app.req_options.keep_blank_qs_values = True
+    app.set_error_serializer(serialize_error)
+    app.add_error_handler(Exception, _unexpected)
+    api = Api(cloud)
+    app.add_route(CIMI_ROOT, api, suffix="cep")
+    app.add_route(CIMI_ROOT + "/cloudEntryPoint", api, suffix="cep")
+    app.add_route(CIMI_ROOT + "/{collection}", api, suffix="collection")
+    app.add_route(CIMI_ROOT + "/{collection}/{item}", api, suffix="item")
+    app.add_route(CIMI_ROOT + "/{collection}/{item}/{member}", api, suffix="member")
+    app.add_route(CIMI_ROOT + "/{collection}/{item}/{member}/{subitem}", api, suffix="subitem")
+    return app

@@ -1,0 +1,101 @@
+"""Users, salted password hashes, and HTTP Basic authentication.
+
+Passwords are hashed with scrypt; a verified (user, password) pair is cached
+by its SHA-256 so that a busy client does not pay scrypt on every request.
+"""
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+
+from cimi import db, errors
+
+_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}
+_CACHE_TTL = 300
+_FAILED_LIMIT = 10          # failed logins per (user, address) per window
+_FAILED_WINDOW = 60
+
+
+def hash_password(password, salt):
+    return hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+
+
+def add_user(name, password, admin=False):
+    if not name or not password:
+        raise ValueError("a user needs a name and a password")
+    salt = os.urandom(16)
+    db.User.insert(name=name, salt=salt, hash=hash_password(password, salt), admin=admin).on_conflict(
+        conflict_target=[db.User.name], update={db.User.salt: salt, db.User.hash: hash_password(password, salt),
+                                                db.User.admin: admin}).execute()
+
+
+def delete_user(name):
+    return db.User.delete().where(db.User.name == name).execute()
+
+
+def users():
+    return list(db.User.select().order_by(db.User.name))
+
+
+def ensure_admin(log):
+    """On a first start with no users, create `admin` (password from CIMI_ADMIN_PASSWORD or generated)."""
+    if db.User.select().exists():
+        return
+    password = os.environ.get("CIMI_ADMIN_PASSWORD")
+    if password:
+        add_user("admin", password, admin=True)
+        log.warning("created user 'admin' with the password from CIMI_ADMIN_PASSWORD")
+    else:
+        password = secrets.token_urlsafe(12)
+        add_user("admin", password, admin=True)
+        log.warning("created user 'admin' with the generated password: %s (shown once)", password)
+
+
+class Authenticator:
+    """Check Basic credentials; rate-limit failures per user and address."""
+
+    def __init__(self):
+        self._verified = {}
+        self._failures = {}
+        self._lock = threading.Lock()
+
+    def user(self, header, address):
+        if not header or not header.startswith("Basic "):
+            raise errors.Unauthorized()
+        try:
+            name, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise errors.Unauthorized("malformed Basic credentials") from None
+        digest = hashlib.sha256(f"{name}\0{password}".encode()).digest()
+        now = time.monotonic()
+        with self._lock:
+            cached = self._verified.get(digest)
+        if cached and cached[1] > now:
+            return cached[0]
+        self._check_rate(name, address, now)
+        user = db.User.get_or_none(db.User.name == name)
+        if user is None or not hmac.compare_digest(hash_password(password, user.salt), user.hash):
+            with self._lock:
+                key = (name, address)
+                self._failures[key] = [t for t in self._failures.get(key, []) if t > now - _FAILED_WINDOW] + [now]
+            raise errors.Unauthorized("wrong user name or password")
+        with self._lock:
+            self._verified[digest] = (user, now + _CACHE_TTL)
+            self._failures.pop((name, address), None)
+        return user
+
+    def _check_rate(self, name, address, now):
+        with self._lock:
+            recent = [t for t in self._failures.get((name, address), []) if t > now - _FAILED_WINDOW]
+        if len(recent) >= _FAILED_LIMIT:
+            raise errors.TooManyRequests("too many failed logins; wait a minute",
+                                         headers={"Retry-After": str(_FAILED_WINDOW)})
+
+    def forget(self, name):
+        """Drop cached credentials of a user (deleted or password changed)."""
+        with self._lock:
+            self._verified = {k: v for k, v in self._verified.items() if v[0].name != name}

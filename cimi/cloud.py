@@ -1,0 +1,112 @@
+"""The running cloud: configuration, store, backend, job workers, seeding, placement."""
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import backends
+import schemas
+from cimi import auth, db, errors, migrations, registry, represent, store
+from cimi.kinds import metadata
+from cimi.vocabulary import type_uri
+
+log = logging.getLogger(__name__)
+GIB = 1024 ** 3
+
+# What a newcomer can create a Machine from at once (memory in KiB).
+SEED_CONFIGS = (("small", 1, 512 * 1024, 8), ("medium", 2, 2048 * 1024, 20), ("large", 4, 8192 * 1024, 40))
+SEED_IMAGE = ("blank", 1 * GIB)
+
+
+@dataclass
+class Config:
+    bind: str = "127.0.0.1:8080"
+    database: str | None = None              # default: sqlite under data_dir
+    libvirt_uris: list = field(default_factory=lambda: ["test:///default"])
+    data_dir: str = "./var"
+    max_body: int = 1024 * 1024
+    workers: int = 4
+
+    @property
+    def database_url(self):
+        return self.database or f"sqlite:///{Path(self.data_dir).resolve() / 'cimi.sqlite3'}"
+
+
+class Cloud:
+    """Everything a request or a job needs, started once per process."""
+
+    def __init__(self, config, backend=None, start_workers=True):
+        from cimi.jobs import Runner
+        self.config = config
+        os.makedirs(config.data_dir, exist_ok=True)
+        registry.load_all()
+        self.database = db.open_database(config.database_url)
+        migrations.migrate(self.database, [k.name for k in registry.all_kinds()])
+        auth.ensure_admin(log)
+        self.backend = backend or backends.open_backend(config.libvirt_uris[0], hosts=config.libvirt_uris)
+        self.authenticator = auth.Authenticator()
+        self.jobs = Runner(self, threads=config.workers)
+        metadata.publish()
+        self.seed()
+        if start_workers:
+            self.jobs.start()
+
+    def close(self):
+        self.jobs.stop()
+        self.database.close()
+
+    # --- seeding ---------------------------------------------------------------------
+    def seed(self):
+        """On an empty store, add configurations and a blank image (provider-owned)."""
+        configs = db.model_for("MachineConfiguration")
+        if not configs.select().exists():
+            for name, cpu, memory, disk_gib in SEED_CONFIGS:
+                store.insert("MachineConfiguration", {
+                    "name": name, "description": f"{cpu} vCPU, {memory // 1024} MiB",
+                    "data": {"cpu": cpu, "memory": memory, "cpuArch": "x86_64",
+                             "disks": [{"capacity": disk_gib * 1024 * 1024, "initialLocation": "vda"}]}})
+        images = db.model_for("MachineImage")
+        if not images.select().where(images.owner.is_null()).exists():
+            name, size = SEED_IMAGE
+            info = self.backend.create_image(f"cimi-seed-{name}", size)
+            store.insert("MachineImage", {
+                "name": name, "description": "a blank qcow2 disk, to try the API",
+                "state": "AVAILABLE", "data": {"type": "IMAGE", "imageLocation": info.key, "_key": info.key,
+                                               "_bytes": info.capacity_bytes, "_format": info.format}})
+
+    # --- placement -------------------------------------------------------------------
+    def place(self, cpu, memory_kib):
+        """Choose the host with the most memory left after what we placed (None: one host)."""
+        try:
+            hosts = self.backend.hosts()
+        except backends.BackendError as exc:
+            raise errors.from_backend(exc) from None
+        if len(hosts) <= 1:
+            return hosts[0].name if hosts else None
+        machines = db.model_for("Machine")
+        placed = {}
+        for record in machines.select(machines.data):
+            data = json.loads(record.data)
+            placed[data.get("host")] = placed.get(data.get("host"), 0) + data.get("memory", 0)
+
+        def room(host):
+            return min(host.free_memory_kib, host.memory_kib - placed.get(host.name, 0))
+        best = max(hosts, key=room)
+        if room(best) < memory_kib:
+            raise errors.Conflict("no host has enough free memory for this Machine")
+        return best.name
+
+    # --- the entry point -----------------------------------------------------------------
+    def entry_point(self, ctx):
+        doc = {"resourceURI": type_uri("CloudEntryPoint"), "id": ctx.base + "cloudEntryPoint",
+               "name": "darn simple cloud", "description": "a CIMI cloud on libvirt", "baseURI": ctx.base}
+        for name, prop in schemas.load("CloudEntryPoint")["properties"].items():
+            kind = registry.by_collection(name)
+            if kind is not None and "x-collection" in prop:
+                doc[name] = {"href": represent.collection_href(ctx, kind)}
+        return doc
+
+    def collection_action(self, ctx, kind, name, body):
+        raise errors.NotImplementedYet(f"{name} on {kind.collection} is not available yet")
+

@@ -1,0 +1,159 @@
+"""The one pipeline every kind shares: add, read, query, edit, delete, actions.
+
+Kinds supply only hooks (`Kind.create`, `Kind.delete`, `Action.handler`);
+everything else (validation, ownership, states, Jobs, ETags) happens here.
+"""
+from dataclasses import dataclass, field
+
+import schemas
+from cimi import errors, jobs, registry, represent, store
+from cimi.vocabulary import action_name, type_uri
+
+COMMON_WRITABLE = ("name", "description", "properties")
+
+
+@dataclass
+class Created:
+    """What a kind's create hook returns: the row's fields and the Job to run, if any."""
+    fields: dict
+    job: str | None = None
+    payload: dict = field(default_factory=dict)
+
+
+def check_body(type_name, body, accepted=None):
+    """Coerce and validate a request body against a type's schema; return it."""
+    if not isinstance(body, dict):
+        raise errors.BadRequest("the request body must be a JSON object or an XML element")
+    body = schemas.coerce(schemas.load(type_name), body)
+    uri = body.pop("resourceURI", None)
+    if uri is not None and uri not in [type_uri(t) for t in (accepted or (type_name,))]:
+        raise errors.BadRequest(f"resourceURI {uri} does not match {type_uri(type_name)}")
+    try:
+        schemas.validate(type_name, schemas.strip_read_only(type_name, body))
+    except schemas.SchemaError as exc:
+        raise errors.BadRequest(str(exc)) from None
+    return schemas.strip_read_only(type_name, body)
+
+
+def _writable(ctx, kind, row):
+    if not represent.can_write(ctx.user, kind, row):
+        raise errors.Forbidden(f"you may not change {kind.name} {row['id']}")
+
+
+def _if_match(row, if_match):
+    if if_match and if_match.strip() not in ("*", etag(row), etag(row).replace("W/", "")):
+        raise errors.PreconditionFailed("If-Match does not match the resource's current ETag")
+
+
+def etag(row):
+    return f'W/"{row["version"]}"'
+
+
+def insert(ctx, kind, body, parent=None):
+    """Validate and store a new resource; return (row, Created) with its Job not yet run."""
+    if kind.create_schema is None:
+        raise errors.MethodNotAllowed(f"{kind.name} resources are created by the provider only")
+    if not represent.can_add(ctx.user, kind):
+        raise errors.Forbidden(f"only administrators may add {kind.name} resources")
+    if parent is not None:
+        _writable(ctx, registry.get(kind.parent), parent)
+    body = check_body(kind.create_schema, body, accepted=(kind.create_schema, kind.name))
+    common = {k: body.pop(k) for k in COMMON_WRITABLE if k in body}
+    body.pop("id", None)
+    created = kind.create(ctx, body, parent) if kind.create else Created({"data": body})
+    row = store.insert(kind.name, {"owner": ctx.owner, "parent": parent and parent["id"],
+                                   **common, **created.fields})
+    return row, created
+
+
+def add(ctx, kind, body, parent=None):
+    """Create a resource; return (status, document, job row or None)."""
+    row, created = insert(ctx, kind, body, parent)
+    job = None
+    if created.job:
+        job = jobs.submit(ctx, jobs.JobSpec(
+            created.job, represent.collection_href(ctx, kind, row["parent"]), "add",
+            {**created.payload, "id": row["id"]}, [represent.href(ctx, kind, row)], (kind.name, row["id"])))
+    return (202 if job else 201), represent.document(ctx, kind, store.get(kind.name, row["id"])), job
+
+
+def edit(ctx, kind, row, body, selected=None, if_match=None):
+    """Replace the consumer-writable attributes (all, or those in $select)."""
+    if not kind.editable:
+        raise errors.MethodNotAllowed(f"{kind.name} resources cannot be edited")
+    _writable(ctx, kind, row)
+    _if_match(row, if_match)
+    if not isinstance(body, dict):
+        raise errors.BadRequest("the request body must be a JSON object or an XML element")
+    body = schemas.strip_read_only(kind.name, schemas.coerce(kind.schema, body))
+    body.pop("resourceURI", None)
+    body.pop("id", None)
+    writable = [n for n, p in kind.schema["properties"].items() if not p.get("readOnly") and n != "id"]
+    names = [n for n in (selected or writable) if n in writable]
+    if selected:
+        extra = sorted(set(body) - set(names))
+        if extra:
+            raise errors.BadRequest(f"attributes not listed in $select: {', '.join(extra)} (DSP0263 4.2.1.3.1)")
+    current = {**row["data"], "name": row["name"], "description": row["description"],
+               "properties": row["properties"]}
+    merged = {k: v for k, v in current.items() if k in writable and k not in names and v is not None}
+    merged.update({k: v for k, v in body.items() if k in names})
+    unknown = sorted(set(body) - set(writable))
+    if unknown:
+        raise errors.BadRequest(f"unknown attributes: {', '.join(unknown)} (DSP0263 5.3)")
+    try:
+        schemas.validate(kind.name, merged)
+    except schemas.SchemaError as exc:
+        raise errors.BadRequest(str(exc)) from None
+    data = {k: v for k, v in row["data"].items() if k not in writable}
+    data.update({k: v for k, v in merged.items() if k not in COMMON_WRITABLE})
+    updated = store.update(kind.name, row["id"], {
+        "name": merged.get("name"), "description": merged.get("description"),
+        "properties": merged.get("properties", {}), "data": data}, version=row["version"], touch=True)
+    return represent.document(ctx, kind, updated), updated
+
+
+def delete(ctx, kind, row, if_match=None):
+    """Delete a resource now, or through a Job; return (status, job row or None)."""
+    _writable(ctx, kind, row)
+    _if_match(row, if_match)
+    if kind.deletable_states is not None and row["state"] not in kind.deletable_states:
+        raise errors.Conflict(f"{kind.name} {row['id']} cannot be deleted while {row['state']}")
+    handler = kind.delete(ctx, row) if kind.delete else None
+    if handler is None:
+        remove(kind, row)
+        return 200, None
+    store.update(kind.name, row["id"], {"state": "DELETING"}, version=row["version"])
+    job = jobs.submit(ctx, jobs.JobSpec(handler, represent.href(ctx, kind, row), "delete",
+                                        {"id": row["id"]}, target=(kind.name, row["id"])))
+    return 202, job
+
+
+def remove(kind, row):
+    """Delete a row and, recursively, its sub-collection items."""
+    for child in registry.children(kind.name):
+        for child_row in store.select(child.name, None, parent=row["id"])[0]:
+            remove(child, child_row)
+    store.delete(kind.name, row["id"])
+
+
+def act(ctx, kind, row, name, body, if_match=None):
+    """Run an action on a resource through a Job; return the job row (None if done at once)."""
+    action = kind.actions.get(name)
+    if action is None or action.href != "self":
+        raise errors.NotFound(f"{kind.name} has no operation {name}")
+    _writable(ctx, kind, row)
+    _if_match(row, if_match)
+    params = check_body("Action", body or {"action": name})
+    if params.get("action") and action_name(params["action"]) != name:
+        raise errors.BadRequest(f"this href performs {name}, the body asks for {params['action'].strip()}")
+    if row["state"] not in action.from_states:
+        raise errors.Conflict(f"{name} is not allowed while {kind.name} is {row['state']}")
+    if action.immediate:
+        action.immediate(ctx, row, params)
+        return None
+    if action.transient:
+        store.update(kind.name, row["id"], {"state": action.transient}, version=row["version"])
+    return jobs.submit(ctx, jobs.JobSpec(f"{kind.name}.{name}", represent.href(ctx, kind, row), name,
+                                         {"id": row["id"], "params": params, "from": row["state"]},
+                                         target=(kind.name, row["id"])))

@@ -1,0 +1,256 @@
+"""Jobs: rows in the store, claimed and run by worker threads.
+
+A worker claims a QUEUED job with one conditional UPDATE (state QUEUED ->
+RUNNING), so front ends sharing a database never run a job twice. While it
+runs, the worker renews a lease; a job whose lease expired (its server died)
+is failed explicitly and its target re-read from the backend, so no job stays
+RUNNING for ever. QUEUED jobs left by a dead server are simply run.
+"""
+import datetime
+import json
+import logging
+import threading
+import traceback
+import uuid
+from dataclasses import dataclass, field
+
+import backends
+from cimi import db, errors, registry, store
+from cimi.context import Context
+from cimi.represent import iso
+from cimi.vocabulary import action_uri
+
+log = logging.getLogger(__name__)
+LEASE = datetime.timedelta(seconds=60)
+_handlers = {}
+FINAL = ("SUCCESS", "FAILED", "STOPPED")
+
+
+def handler(name):
+    """Register a job handler: fn(job: RunningJob)."""
+    def register(fn):
+        if name in _handlers:
+            raise RuntimeError(f"job handler {name} registered twice")
+        _handlers[name] = fn
+        return fn
+    return register
+
+
+@dataclass
+class JobSpec:
+    """What a kind asks the job system to do after answering 202."""
+    handler: str
+    target_href: str
+    action: str                        # "add", "delete", "edit" or an action name
+    payload: dict = field(default_factory=dict)
+    affected: list = field(default_factory=list)
+    target: tuple | None = None        # (kind name, row id) to re-read on failure
+
+
+class RunningJob:
+    """What a handler gets: the job's payload, a server context, progress reports."""
+
+    def __init__(self, runner, row):
+        self.runner, self.row = runner, row
+        self.payload = json.loads(db.model_for("Job").get_by_id(row["id"]).payload or "{}")
+        self.owner = row["owner"]
+        user = db.User.get_or_none(db.User.name == self.owner) if self.owner else None
+        self.ctx = Context(user=user, base=row["data"]["_base"], cloud=runner.cloud)
+
+    @property
+    def backend(self):
+        return self.ctx.cloud.backend
+
+    def progress(self, percent, message=None):
+        """Report progress and renew the lease."""
+        changes = {"progress": int(percent)}
+        if message:
+            changes["statusMessage"] = message
+        self.runner.touch(self.row["id"], changes)
+
+    def affect(self, href):
+        self.runner.touch(self.row["id"], {}, affected=href)
+
+    def keepalive(self):
+        self.runner.touch(self.row["id"], {})
+
+
+class InlineJob:
+    """A handler run inside another job (a System's components), sharing its context."""
+
+    def __init__(self, parent, payload):
+        self.parent, self.payload, self.ctx, self.owner = parent, payload, parent.ctx, parent.owner
+
+    @property
+    def backend(self):
+        return self.ctx.cloud.backend
+
+    def progress(self, percent, message=None):
+        """Progress belongs to the parent job; only renew its lease."""
+        self.parent.keepalive()
+
+    def affect(self, href):
+        self.parent.affect(href)
+
+
+def run_inline(parent, handler_name, payload):
+    """Run a registered handler now, in the calling job."""
+    _handlers[handler_name](InlineJob(parent, payload))
+
+
+def action_text(action):
+    return action if action in ("add", "edit", "delete") else action_uri(action)
+
+
+def submit(ctx, spec):
+    """Queue a job and return its row; workers pick it up at once."""
+    affected = [{"href": spec.target_href}] + [{"href": h} for h in spec.affected]
+    now = db.utcnow()
+    data = {"targetResource": {"href": spec.target_href}, "affectedResources": affected,
+            "action": action_text(spec.action), "progress": 0, "timeOfStatusChange": iso(now),
+            "_base": ctx.base, "_target": list(spec.target) if spec.target else None}
+    row = store.insert("Job", {"owner": ctx.owner, "state": "QUEUED", "name": spec.action,
+                               "data": data, "handler": spec.handler, "payload": spec.payload})
+    ctx.cloud.jobs.wake()
+    return row
+
+
+class Runner:
+    """Worker threads of one server process."""
+
+    def __init__(self, cloud, threads=4, poll=0.5):
+        self.cloud, self.threads, self.poll = cloud, threads, poll
+        self.worker_id = uuid.uuid4().hex[:16]
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool = []
+
+    def start(self):
+        self.recover()
+        for n in range(self.threads):
+            t = threading.Thread(target=self._loop, name=f"job-worker-{n}", daemon=True)
+            t.start()
+            self._pool.append(t)
+
+    def stop(self):
+        self._stop.set()
+        self._wake.set()
+        for t in self._pool:
+            t.join(timeout=10)
+
+    def wake(self):
+        self._wake.set()
+
+    def _loop(self):
+        idle = 0
+        while not self._stop.is_set():
+            try:
+                if self.run_one():
+                    continue
+                idle += 1
+                if idle % 30 == 0:
+                    self.recover()
+            except Exception:                      # noqa: BLE001 - a worker must survive anything
+                log.exception("job worker error")
+            self._wake.wait(self.poll)
+            self._wake.clear()
+
+    def claim(self):
+        """Claim the oldest QUEUED job; return its row or None."""
+        model = db.model_for("Job")
+        for record in model.select(model.id).where(model.state == "QUEUED").order_by(model.created).limit(8):
+            claimed = (model.update(state="RUNNING", worker=self.worker_id,
+                                    lease_until=db.utcnow() + LEASE, version=model.version + 1)
+                       .where((model.id == record.id) & (model.state == "QUEUED")).execute())
+            if claimed:
+                row = store.get("Job", record.id)
+                self._set(row["id"], {"timeOfStatusChange": iso(db.utcnow())})
+                return row
+        return None
+
+    def run_one(self):
+        """Run one queued job if there is one; return whether one ran."""
+        row = self.claim()
+        if row is None:
+            return False
+        job = RunningJob(self, row)
+        fn = _handlers.get(model_handler(row["id"]))
+        try:
+            if fn is None:
+                raise errors.NotImplementedYet(f"no handler for job {row['name']}")
+            fn(job)
+        except (errors.CimiError, backends.BackendError) as exc:
+            message = exc.description if isinstance(exc, errors.CimiError) else str(exc)
+            code = exc.status_code if isinstance(exc, errors.CimiError) else 500
+            self.finish(row["id"], "FAILED", message, code)
+            self.refresh_target(row)
+        except Exception as exc:                   # noqa: BLE001
+            log.error("job %s failed:\n%s", row["id"], traceback.format_exc())
+            self.finish(row["id"], "FAILED", f"internal error: {exc.__class__.__name__}", 500)
+            self.refresh_target(row)
+        else:
+            self.finish(row["id"], "SUCCESS", None, 0)
+        return True
+
+    def touch(self, job_id, changes, affected=None):
+        model = db.model_for("Job")
+        model.update(lease_until=db.utcnow() + LEASE).where(model.id == job_id).execute()
+        if changes or affected:
+            row = store.get("Job", job_id)
+            data = {**row["data"], **changes}
+            if affected and {"href": affected} not in data["affectedResources"]:
+                data["affectedResources"] = data["affectedResources"] + [{"href": affected}]
+            store.update("Job", job_id, {"data": data})
+
+    def _set(self, job_id, changes, state=None):
+        row = store.get("Job", job_id)
+        fields = {"data": {**row["data"], **changes}}
+        if state:
+            fields["state"] = state
+        store.update("Job", job_id, fields)
+
+    def finish(self, job_id, state, message, code):
+        changes = {"progress": 100, "returnCode": code, "timeOfStatusChange": iso(db.utcnow())}
+        if message:
+            changes["statusMessage"] = message
+        self._set(job_id, changes, state=state)
+        db.model_for("Job").update(lease_until=None).where(db.model_for("Job").id == job_id).execute()
+
+    def refresh_target(self, job_row):
+        """After a failure, show the target's real state rather than a transient one."""
+        target = job_row["data"].get("_target")
+        if not target:
+            return
+        kind = registry.get(target[0])
+        row = store.find(kind.name, target[1])
+        if row is None:
+            return
+        refresh = getattr(kind, "refresh", None)
+        try:
+            if refresh:
+                refresh(Context(user=None, base=job_row["data"]["_base"], cloud=self.cloud), row)
+            else:
+                store.update(kind.name, row["id"], {"state": "ERROR"})
+        except Exception:                          # noqa: BLE001
+            log.exception("could not refresh %s %s", kind.name, row["id"])
+            store.update(kind.name, row["id"], {"state": "ERROR"})
+
+    def recover(self):
+        """Fail jobs whose server died while running them (expired lease)."""
+        model = db.model_for("Job")
+        stale = list(model.select(model.id).where((model.state.in_(("RUNNING", "STOPPING")))
+                                                  & (model.lease_until < db.utcnow())))
+        for record in stale:
+            claimed = (model.update(lease_until=None, state="FAILED", version=model.version + 1)
+                       .where((model.id == record.id) & (model.lease_until < db.utcnow())).execute())
+            if claimed:
+                row = store.get("Job", record.id)
+                log.warning("job %s was interrupted (its server stopped); failing it", record.id)
+                self._set(record.id, {"progress": 100, "returnCode": 500, "timeOfStatusChange": iso(db.utcnow()),
+                                      "statusMessage": "interrupted: the server running this job stopped"})
+                self.refresh_target(row)
+        return len(stale)
+
+
+def model_handler(job_id):
+    return db.model_for("Job").get_by_id(job_id).handler

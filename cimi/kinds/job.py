@@ -1,0 +1,18 @@
+"""Job: read-only progress records; queued ones can be stopped, finished ones deleted."""
+from cimi import db, store
+from cimi.jobs import FINAL
+from cimi.represent import iso
+from cimi.registry import Action, Kind, register
+
+
+def _stop(ctx, row, params):
+    """Stop a job that has not started (running handlers are not interruptible)."""
+    model = db.model_for("Job")
+    if model.update(state="STOPPED").where((model.id == row["id"]) & (model.state == "QUEUED")).execute():
+        store.update("Job", row["id"], {"data": {**row["data"], "progress": 100, "timeOfStatusChange": iso(db.utcnow()),
+                                                 "statusMessage": "stopped before it ran"}})
+
+
+register(Kind("Job", "jobs", editable=False, deletable_states=frozenset(FINAL),
+              actions={"stop": Action("stop", frozenset({"QUEUED"}), immediate=_stop)},
+              capabilities=(("JobRetention", "10080", "minutes a finished Job is kept at least"),)))

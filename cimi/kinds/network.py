@@ -1,0 +1,78 @@
+"""Network (libvirt networks), and the NetworkPorts and Addresses found on them."""
+import backends
+from backends import model
+from cimi import db, errors, jobs, store, templates
+from cimi.crud import Created
+from cimi.registry import Action, Kind, register
+
+MODES = {"PUBLIC": "nat", "PRIVATE": "isolated"}
+
+
+def _create(ctx, body, parent):
+    template = templates.by_value(ctx, "NetworkTemplate", body["networkTemplate"], "networkTemplate")
+    config = templates.by_value(ctx, "NetworkConfiguration", template.get("networkConfig"), "networkConfig")
+    state = template.get("initialState") or "STARTED"
+    if state not in ("STARTED", "STOPPED"):
+        raise errors.BadRequest("initialState of a Network is STARTED or STOPPED")
+    data = {"networkType": config.get("networkType") or "PRIVATE", "cidr": config.get("cidr")}
+    if config.get("mtu"):
+        data["mtu"] = config["mtu"]
+    if config.get("classOfService"):
+        data["classOfService"] = config["classOfService"]
+    return Created({"state": "CREATING", "data": {k: v for k, v in data.items() if v is not None}},
+                   job="Network.create", payload={"initialState": state})
+
+
+@jobs.handler("Network.create")
+def _run_create(job):
+    row = store.get("Network", job.payload["id"])
+    info = job.backend.create_network(model.NetworkSpec(
+        name=f"cimi-{row['id'][:10]}", mode=MODES[row["data"]["networkType"]], cidr=row["data"].get("cidr")))
+    store.update("Network", row["id"], {"data": {**row["data"], "_key": info.key}})
+    if job.payload["initialState"] == "STARTED":
+        info = job.backend.start_network(info.key)
+    store.set_state("Network", row["id"], info.state)
+
+
+def _verb(method):
+    def run(job):
+        row = store.get("Network", job.payload["id"])
+        store.set_state("Network", row["id"], getattr(job.backend, method)(row["data"]["_key"]).state)
+    return run
+
+
+jobs.handler("Network.start")(_verb("start_network"))
+jobs.handler("Network.stop")(_verb("stop_network"))
+
+
+def _delete(ctx, row):
+    ports = db.model_for("NetworkPort")
+    if ports.select().where(ports.data.contains(f'/networks/{row["id"]}"')).exists():
+        raise errors.Conflict("Machines still have interfaces on this Network")
+    return "Network.delete"
+
+
+@jobs.handler("Network.delete")
+def _run_delete(job):
+    row = store.get("Network", job.payload["id"])
+    if row["data"].get("_key"):
+        job.backend.delete_network(row["data"]["_key"])
+    store.delete("Network", row["id"])
+
+
+def refresh(ctx, row):
+    try:
+        state = ctx.cloud.backend.network(row["data"]["_key"]).state if row["data"].get("_key") else "ERROR"
+    except backends.NotFound:
+        state = "ERROR"
+    store.set_state("Network", row["id"], state)
+
+
+register(Kind("Network", "networks", create_schema="NetworkCreate", create=_create, delete=_delete, refresh=refresh,
+              deletable_states=frozenset({"STARTED", "STOPPED", "ERROR"}),
+              actions={"start": Action("start", frozenset({"STOPPED", "ERROR"}), "STARTING"),
+                       "stop": Action("stop", frozenset({"STARTED"}), "STOPPING")},
+              capabilities=(("NetworkTemplateByValue", "true", "networkTemplate may be given by value"),
+                            ("NetworkConfigByValue", "true", "networkConfig may be given by value"))))
+register(Kind("NetworkPort", "networkPorts", editable=False, deletable_states=frozenset()))
+register(Kind("Address", "addresses", editable=False, deletable_states=frozenset()))

@@ -1,0 +1,95 @@
+"""Content negotiation, request bodies in, documents out: JSON or XML.
+
+Responders work with JSON-form dicts only; this module is where those become
+bytes (and back), in the format the client negotiated (DSP0263 4.1.4, 4.1.6.5).
+"""
+import json
+
+from cimi import errors, xml
+from cimi.vocabulary import SPEC_VERSIONS
+
+JSON, XML = "application/json", "application/xml"
+_TYPES = {JSON: "json", XML: "xml", "text/xml": "xml"}
+
+
+def negotiate(req):
+    """Return "json" or "xml" from $format (first, any case) or Accept; 406 if neither fits."""
+    fmt = req.get_param("$format")
+    if fmt is not None and fmt.strip().lower() in ("json", "xml"):
+        return fmt.strip().lower()
+    if not req.accept or req.accept.strip() in ("", "*/*"):
+        return "json"
+    try:
+        best = req.client_prefers([JSON, XML, "text/xml"])
+    except ValueError:
+        best = None
+    if best is None:
+        raise errors.NotAcceptable(f"cannot answer in {req.accept}; use application/json or application/xml")
+    return _TYPES[best]
+
+
+def spec_version(header):
+    """Pick the CIMI version from a CIMI-Specification-Version preference list (400 if none fits)."""
+    if not header:
+        return SPEC_VERSIONS[0]
+    for entry in header.split(","):
+        wanted = entry.strip().split(".")
+        if not (2 <= len(wanted) <= 3 and all(p.isdigit() for p in wanted)):
+            continue                                   # malformed entries are skipped
+        for version in SPEC_VERSIONS:
+            if version.split(".")[:len(wanted)] == wanted:
+                return version
+    raise errors.BadRequest(f"unsupported CIMI-Specification-Version {header}; this provider speaks "
+                            + ", ".join(SPEC_VERSIONS))
+
+
+def render(fmt, type_name, doc, collection_of=None):
+    """Return (bytes, content type) of a document (a resource, or a collection of a type)."""
+    if fmt == "json":
+        return json.dumps(doc, separators=(",", ":")).encode(), JSON
+    if collection_of:
+        el = xml.collection_element(doc, _items_key(collection_of), collection_of)
+    else:
+        el = xml.element(type_name, doc)
+    return xml.tostring(el), XML
+
+
+def _items_key(type_name):
+    from cimi.vocabulary import items_key
+    return items_key(type_name)
+
+
+def read_body(req, type_name, roots, limit):
+    """Return the request body as a JSON-form dict ({} when empty).
+
+    roots: XML root names accepted, compared without case or namespace, as
+    plugfest clients send `<machineImageCreate>` without xmlns.
+    """
+    length = req.content_length
+    if length is not None and length > limit:
+        raise errors.PayloadTooLarge(f"request bodies are limited to {limit} bytes")
+    raw = req.bounded_stream.read(limit + 1)
+    if len(raw) > limit:
+        raise errors.PayloadTooLarge(f"request bodies are limited to {limit} bytes")
+    if not raw.strip():
+        return {}
+    media = (req.content_type or "").split(";")[0].strip().lower()
+    kind = _TYPES.get(media)
+    if kind is None:
+        raise errors.UnsupportedMediaType(f"cannot read {media or 'a body without Content-Type'}; "
+                                          "send application/json or application/xml")
+    if kind == "json":
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise errors.BadRequest(f"malformed JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise errors.BadRequest("the JSON body must be an object")
+        return body
+    try:
+        root = xml.parse(raw)
+    except xml.XMLError as exc:
+        raise errors.BadRequest(str(exc)) from None
+    if xml.local_name(root.tag).lower() not in {r.lower() for r in roots}:
+        raise errors.BadRequest(f"expected an XML {' or '.join(roots)} element, got {xml.local_name(root.tag)}")
+    return xml.read(root, type_name)

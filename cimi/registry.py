@@ -1,0 +1,97 @@
+"""Resource kinds: what each CIMI type is, declared once and looked up by name.
+
+A kind module in cimi/kinds/ builds a `Kind` and calls `register`. The
+generic machinery (cimi/crud.py, cimi/app.py) reads these declarations; kinds
+hold no HTTP code.
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+import schemas
+from cimi.vocabulary import items_key
+
+
+@dataclass(frozen=True)
+class Action:
+    """An operation a resource offers in some states (DSP0263 4.2).
+
+    from_states: states in which it is advertised and accepted (409 otherwise).
+    transient: the state shown while its Job runs.
+    handler: `handler(job_context, row, params)` run by a Job worker.
+    href: "self" for an action href under the resource, or a collection key
+    for operations performed by POSTing elsewhere (capture -> machineImages).
+    """
+    name: str
+    from_states: frozenset
+    transient: str | None = None
+    handler: Callable | None = None
+    href: str = "self"
+    immediate: Callable | None = None          # immediate(ctx, row, params): done at once, no Job
+
+
+@dataclass
+class Kind:
+    """One CIMI resource type served as a collection."""
+    name: str                                  # CIMI type name, e.g. "Machine"
+    collection: str                            # URL segment (the CEP key), e.g. "machines"
+    create_schema: str | None = None           # POST body type; None: consumers cannot add
+    parent: str | None = None                  # owning kind of a sub-collection (Machine for Disk)
+    editable: bool = True                      # PUT allowed (for writers)
+    provider_only: bool = False                # only admins add/edit/delete (configurations)
+    actions: dict = field(default_factory=dict)
+    deletable_states: frozenset | None = None  # None: any state
+    create: Callable | None = None             # create(ctx, body) -> (fields, job_spec)
+    delete: Callable | None = None             # delete(ctx, row) -> job_spec or None
+    capabilities: tuple = ()                   # ResourceMetadata capabilities (name, value, description)
+    collection_actions: tuple = ()             # extra collection operations, e.g. import
+    refresh: Callable | None = None            # refresh(ctx, row): re-read the real state after a failure
+
+    @property
+    def items_key(self):
+        return items_key(self.name)
+
+    @property
+    def schema(self):
+        return schemas.load(self.name)
+
+
+_kinds: dict[str, Kind] = {}
+_by_collection: dict[tuple, Kind] = {}
+
+
+def register(kind):
+    """Add a kind; a second kind with the same name or URL is a programming error."""
+    key = (kind.parent, kind.collection)
+    if kind.name in _kinds or key in _by_collection:
+        raise RuntimeError(f"kind {kind.name} ({kind.collection}) registered twice")
+    schemas.load(kind.name)                    # fail at import when the schema is missing
+    _kinds[kind.name] = kind
+    _by_collection[key] = kind
+    return kind
+
+
+def get(name):
+    return _kinds[name]
+
+
+def by_collection(collection, parent=None):
+    """Return the kind served at a URL segment (under a parent kind), or None."""
+    return _by_collection.get((parent, collection))
+
+
+def all_kinds():
+    return list(_kinds.values())
+
+
+def top_level():
+    return [k for k in _kinds.values() if k.parent is None]
+
+
+def children(parent_name):
+    return [k for k in _kinds.values() if k.parent == parent_name]
+
+
+def load_all():
+    """Import every kind module so that it registers."""
+    from cimi import kinds  # noqa: F401
+    return all_kinds()

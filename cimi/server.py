@@ -1,0 +1,93 @@
+"""`cimi-server`: run the CIMI server, or manage its users.
+
+Every option also comes from the environment (CIMI_BIND, CIMI_DATABASE,
+CIMI_LIBVIRT_URI, CIMI_DATA_DIR), so a unit file or container needs no flags.
+"""
+import argparse
+import logging
+import os
+import sys
+
+from cimi.cloud import Config
+
+log = logging.getLogger("cimi")
+
+
+def _options(parser):
+    env = os.environ.get
+    parser.add_argument("--bind", default=env("CIMI_BIND", "127.0.0.1:8080"), help="HOST:PORT to listen on")
+    parser.add_argument("--database", default=env("CIMI_DATABASE"),
+                        help="database URL (default: sqlite under the data dir; postgresql://... works the same)")
+    parser.add_argument("--libvirt-uri", action="append", dest="libvirt_uris",
+                        help="libvirt URI of a host; repeat for several hosts (default: test:///default)")
+    parser.add_argument("--data-dir", default=env("CIMI_DATA_DIR", "./var"), help="where state is kept")
+    parser.add_argument("--workers", type=int, default=int(env("CIMI_WORKERS", "4")), help="job worker threads")
+
+
+def config_from(args):
+    uris = args.libvirt_uris or os.environ.get("CIMI_LIBVIRT_URI", "test:///default").split(",")
+    return Config(bind=args.bind, database=args.database, libvirt_uris=uris, data_dir=args.data_dir,
+                  workers=args.workers)
+
+
+def serve(config):
+    import waitress
+
+    from cimi.app import create_app
+    from cimi.cloud import Cloud
+    cloud = Cloud(config)
+    host, _, port = config.bind.rpartition(":")
+    log.info("CIMI server on http://%s:%s/cimi/ (database %s, libvirt %s)", host, port,
+             config.database_url.split("@")[-1], ", ".join(config.libvirt_uris))
+    try:
+        waitress.serve(create_app(cloud), host=host, port=int(port), threads=8, ident="cimi")
+    finally:
+        cloud.close()
+
+
+def users(args, config):
+    from cimi import auth, db, migrations, registry
+    registry.load_all()
+    os.makedirs(config.data_dir, exist_ok=True)
+    database = db.open_database(config.database_url)
+    migrations.migrate(database, [k.name for k in registry.all_kinds()])
+    if args.users_command == "add":
+        auth.add_user(args.name, args.password, admin=args.admin)
+        print(f"user {args.name} saved{' (admin)' if args.admin else ''}")
+    elif args.users_command == "delete":
+        if not auth.delete_user(args.name):
+            print(f"no user {args.name}", file=sys.stderr)
+            return 1
+        print(f"user {args.name} deleted")
+    else:
+        for user in auth.users():
+            print(f"{user.name}\t{'admin' if user.admin else 'user'}")
+    return 0
+
+
+def main(argv=None):
+    logging.basicConfig(level=os.environ.get("CIMI_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="cimi-server", description=__doc__.splitlines()[0])
+    _options(parser)
+    sub = parser.add_subparsers(dest="command")
+    u = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
+    add = u.add_parser("add", help="add a user or change their password")
+    add.add_argument("name")
+    add.add_argument("--password", required=True)
+    add.add_argument("--admin", action="store_true")
+    u.add_parser("list", help="list users")
+    delete = u.add_parser("delete", help="delete a user")
+    delete.add_argument("name")
+    for p in (add, delete):
+        _options(p)
+    args = parser.parse_args(argv)
+    config = config_from(args)
+    if args.command == "users":
+        return users(args, config)
+    serve(config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Rows of every kind as plain dicts, with ownership and optimistic locking.
+
+Rows look like {"id", "owner", "parent", "name", "description", "created",
+"updated", "state", "version", "properties": {...}, "data": {...}}; `data`
+holds the kind's other attributes; keys starting with "_" are internal
+(backend keys) and never shown to clients.
+"""
+import json
+import uuid
+
+import peewee
+
+from cimi import db, errors
+
+COLUMNS = ("id", "owner", "parent", "name", "description", "created", "updated", "state", "version")
+
+
+def new_id():
+    return uuid.uuid4().hex
+
+
+def to_row(record):
+    row = {c: getattr(record, c) for c in COLUMNS}
+    row["properties"] = json.loads(record.properties or "{}")
+    row["data"] = json.loads(record.data or "{}")
+    return row
+
+
+def _columns(fields):
+    out = {k: v for k, v in fields.items() if k in COLUMNS or k in ("worker", "lease_until", "handler")}
+    if "properties" in fields:
+        out["properties"] = json.dumps(fields["properties"])
+    if "data" in fields:
+        out["data"] = json.dumps(fields["data"])
+    if "payload" in fields:
+        out["payload"] = json.dumps(fields["payload"])
+    return out
+
+
+def insert(kind_name, fields):
+    """Insert a row; return it as stored."""
+    fields = {"id": new_id(), "created": db.utcnow(), **fields}
+    fields.setdefault("updated", fields["created"])
+    model = db.model_for(kind_name)
+    model.insert(**_columns(fields)).execute()
+    return get(kind_name, fields["id"])
+
+
+def get(kind_name, row_id, parent=None):
+    """Return a row, or raise NotFound."""
+    model = db.model_for(kind_name)
+    query = model.select().where(model.id == row_id)
+    if parent is not None:
+        query = query.where(model.parent == parent)
+    record = query.first()
+    if record is None:
+        raise errors.NotFound(f"no {kind_name} {row_id}")
+    return to_row(record)
+
+
+def find(kind_name, row_id):
+    """Return a row or None."""
+    try:
+        return get(kind_name, row_id)
+    except errors.NotFound:
+        return None
+
+
+def update(kind_name, row_id, fields, version=None, touch=False):
+    """Change a row; with `version`, only if nobody changed it meanwhile (else 412).
+
+    touch: bump `updated` (explicit attribute updates do; state changes do not,
+    DSP0263 5.7.1).
+    """
+    model = db.model_for(kind_name)
+    values = _columns(fields)
+    values.pop("id", None)
+    if touch:
+        values["updated"] = db.utcnow()
+    values["version"] = model.version + 1
+    query = model.update(**values).where(model.id == row_id)
+    if version is not None:
+        query = query.where(model.version == version)
+    if query.execute() == 0:
+        if find(kind_name, row_id) is None:
+            raise errors.NotFound(f"no {kind_name} {row_id}")
+        raise errors.PreconditionFailed(f"{kind_name} {row_id} was changed meanwhile; read it again")
+    return get(kind_name, row_id)
+
+
+def set_state(kind_name, row_id, state, **data_changes):
+    """Set a row's state (and merge data keys) if it still exists; return it or None."""
+    row = find(kind_name, row_id)
+    if row is None:
+        return None
+    fields = {"state": state}
+    if data_changes:
+        fields["data"] = {**row["data"], **data_changes}
+    return update(kind_name, row_id, fields)
+
+
+def delete(kind_name, row_id):
+    model = db.model_for(kind_name)
+    model.delete().where(model.id == row_id).execute()
+
+
+def delete_children(kind_name, parent_id):
+    model = db.model_for(kind_name)
+    model.delete().where(model.parent == parent_id).execute()
+
+
+def visible(model, user, query):
+    """Restrict a query to what a user may read: theirs and the provider's."""
+    if user is None or user.admin:
+        return query
+    return query.where((model.owner == user.name) | (model.owner.is_null()))
+
+
+def select(kind_name, user, parent=None, where=None, order=(), first=None, last=None):
+    """Return (rows, count) of a collection query; count is before paging (DSP0263 4.1.6.2)."""
+    model = db.model_for(kind_name)
+    query = visible(model, user, model.select())
+    if parent is not None:
+        query = query.where(model.parent == parent)
+    if where is not None:
+        query = query.where(where)
+    count = query.count()
+    query = query.order_by(*order, model.created, model.id) if order else query.order_by(model.created, model.id)
+    start = (first or 1) - 1
+    if last is not None:
+        if last < start + 1:
+            return [], count
+        query = query.limit(last - start)
+    elif start:
+        query = query.limit(-1 if isinstance(db.database.obj, peewee.SqliteDatabase) else None)
+    if start:
+        query = query.offset(start)
+    return [to_row(r) for r in query], count
