@@ -10,7 +10,7 @@ import falcon
 import backends
 from cimi import crud, errors, media, registry, represent, store
 from cimi.context import Context
-from cimi import queries as query_params
+from cimi import queries
 from cimi.vocabulary import type_uri
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,8 @@ class Api:
     # --- collections ------------------------------------------------------------------
     def _list(self, req, resp, kind, parent_id=None):
         ctx = req.context.ctx
-        q = query_params.parse(req, kind)
-        rows, count = store.select(kind.name, ctx.user, parent=parent_id, where=q.where,
-                                   order=q.order, first=q.first, last=q.last)
+        q = queries.parse(req, kind)
+        rows, count = store.select(kind.name, ctx.user, q, parent=parent_id)
         doc = represent.collection(ctx, kind, rows, count, parent_id)
         items = [represent.select(represent.expand(ctx, kind, item, q.expand), q.select)
                  for item in doc.get(kind.items_key, [])]
@@ -129,15 +128,16 @@ class Api:
         if req.get_header("If-None-Match") == tag:
             resp.status = falcon.HTTP_304
             return
-        q = query_params.parse_item(req)
-        doc = represent.select(represent.expand(ctx, kind, represent.document(ctx, kind, row), q.expand),
-                               q.select)
+        selected, expanded = queries.parse_item(req)
+        doc = represent.select(represent.expand(ctx, kind, represent.document(ctx, kind, row), expanded),
+                               selected)
         self._send(req, resp, 200, kind.name, doc, headers={"ETag": tag})
 
     def _put(self, req, resp, kind, row):
         ctx = req.context.ctx
         body = self._body(req, kind.name, {kind.name})
-        selected = query_params.parse_item(req).select
+        selected, _ = queries.parse_item(req)
+        selected = None if queries.ALL in selected else sorted(selected)
         doc, updated = crud.edit(ctx, kind, row, body, selected, req.get_header("If-Match"))
         self._send(req, resp, 200, kind.name, doc, headers={"ETag": crud.etag(updated)})
 

@@ -132,7 +132,7 @@ def delete(ctx, kind, row, if_match=None):
 def remove(kind, row):
     """Delete a row and, recursively, its sub-collection items."""
     for child in registry.children(kind.name):
-        for child_row in store.select(child.name, None, parent=row["id"])[0]:
+        for child_row in store.children(child.name, row["id"]):
             remove(child, child_row)
     store.delete(kind.name, row["id"])
 

@@ -1,46 +1,63 @@
-"""The CIMI query parameters of a request, ready for the store.
+"""The CIMI query parameters of a request, compiled for one kind's table.
 
-Parsing and SQL translation live in cimi/query/; this module reads them from
-the falcon request for one kind.
+The language itself (grammar, SQL translation, paging) is cimi/query/; this
+module knows which attributes each kind has, from its schema.
 """
-from dataclasses import dataclass, field
+import functools
 
-from cimi import errors
+from cimi import db, errors, registry
+from cimi.query import ALL, QueryError, make_resolver, parse_query
+from cimi.query.params import parse_expand, parse_select
 
-
-@dataclass
-class Query:
-    where: object = None
-    order: tuple = ()
-    first: int | None = None
-    last: int | None = None
-    select: list = field(default_factory=list)
-    expand: list = field(default_factory=list)
+COLUMNS = {"name": "string", "description": "string", "created": "dateTime", "updated": "dateTime",
+           "state": "string"}
+_TYPES = {"string": "string", "integer": "integer", "boolean": "boolean"}
 
 
-def _names(req, name):
-    """Union of a repeatable comma-separated parameter (None when absent)."""
-    values = req.get_param_as_list(name) if req.has_param(name) else None
-    if values is None:
-        return []
-    names = [v.strip() for value in values for v in value.split(",")]
-    return names or [""]
+def attribute_types(kind):
+    """Return the filterable attributes of a kind ('/'-joined paths) and their types."""
+    types = {}
+    for name, prop in kind.schema["properties"].items():
+        if name in COLUMNS or name in ("id", "properties") or prop.get("x-secret"):
+            continue
+        if "x-ref" in prop or "x-refOrValue" in prop:
+            types[f"{name}/href"] = "string"
+        elif prop.get("format") == "date-time":
+            types[name] = "dateTime"
+        elif prop.get("type") in _TYPES:
+            types[name] = _TYPES[prop["type"]]
+    props = kind.schema["properties"]
+    types.update({c: t for c, t in COLUMNS.items() if c in props or c in ("created", "updated", "name")})
+    return types
 
 
-def _position(req, name):
-    text = req.get_param(name)
-    if text is None:
-        return None
-    if not text.strip().isdigit() or int(text) < 1:
-        raise errors.BadRequest(f"{name} must be a positive integer, got {text!r}")
-    return int(text)
-
-
-def parse_item(req):
-    return Query(select=[n for n in _names(req, "$select") if n], expand=_names(req, "$expand"))
+@functools.cache
+def resolver(kind_name):
+    kind = registry.get(kind_name)
+    return make_resolver(db.model_for(kind_name), attribute_types(kind), set(COLUMNS) | {"properties"})
 
 
 def parse(req, kind):
-    q = parse_item(req)
-    q.first, q.last = _position(req, "$first"), _position(req, "$last")
-    return q
+    """Return the checked CollectionQuery of a collection GET (400 on a bad query)."""
+    try:
+        return parse_query(req.params, resolver(kind.name))
+    except QueryError as exc:
+        raise errors.BadRequest(f"bad query: {exc}") from None
+
+
+def parse_item(req):
+    """Return ($select, $expand) of a single-resource request, as sets (ALL: everything)."""
+    try:
+        return parse_select(_values(req, "$select")), parse_expand(_values(req, "$expand"))
+    except QueryError as exc:
+        raise errors.BadRequest(f"bad query: {exc}") from None
+
+
+def _values(req, name):
+    value = req.params.get(name)
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+__all__ = ["ALL", "parse", "parse_item"]

@@ -2,7 +2,8 @@
 
 The JSON form is the one model; cimi/xml.py maps it to XML.
 """
-from cimi import registry, store, errors
+from cimi import errors, registry, store
+from cimi.query import ALL
 from cimi.vocabulary import ADD, DELETE, EDIT, action_uri, type_uri
 
 
@@ -122,7 +123,7 @@ def collection(ctx, kind, rows, count, parent_id=None):
 
 def select(doc, names):
     """Trim a resource to the $select attributes; JSON keeps resourceURI (DSP0263 4.1.6.3)."""
-    if not names or "*" in names:
+    if not names or ALL in names:
         return doc
     return {k: v for k, v in doc.items() if k in names or k == "resourceURI"}
 
@@ -131,7 +132,7 @@ def expand(ctx, kind, doc, names):
     """Inline the referenced resources and collections named by $expand."""
     if not names:
         return doc
-    every = "*" in names or "" in names
+    every = ALL in names
     for name, prop in kind.schema["properties"].items():
         if name not in doc or not (every or name in names):
             continue
@@ -139,8 +140,10 @@ def expand(ctx, kind, doc, names):
             child = registry.by_collection(name, kind.name)
             if child is not None:
                 parent_id = doc["id"].rstrip("/").rsplit("/", 1)[-1]
-                rows, count = store.select(child.name, ctx.user, parent=parent_id)
-                doc[name] = {"href": doc[name]["href"], **collection(ctx, child, rows, count, parent_id)}
+                rows = store.children(child.name, parent_id, ctx.user)
+                inline = collection(ctx, child, rows, len(rows), parent_id)
+                inline.pop("resourceURI")
+                doc[name] = {"href": doc[name]["href"], **inline}
         elif "x-ref" in prop and isinstance(doc[name], dict):
             try:
                 ref_kind, row = resolve(ctx, doc[name]["href"])

@@ -8,8 +8,6 @@ holds the kind's other attributes; keys starting with "_" are internal
 import json
 import uuid
 
-import peewee
-
 from cimi import db, errors
 
 COLUMNS = ("id", "owner", "parent", "name", "description", "created", "updated", "state", "version")
@@ -116,23 +114,22 @@ def visible(model, user, query):
     return query.where((model.owner == user.name) | (model.owner.is_null()))
 
 
-def select(kind_name, user, parent=None, where=None, order=(), first=None, last=None):
-    """Return (rows, count) of a collection query; count is before paging (DSP0263 4.1.6.2)."""
+def children(kind_name, parent_id, user=None):
+    """Return the rows of a sub-collection (or rows recorded under a parent), oldest first."""
     model = db.model_for(kind_name)
-    query = visible(model, user, model.select())
+    query = visible(model, user, model.select()).where(model.parent == parent_id)
+    return [to_row(r) for r in query.order_by(model.created, model.id)]
+
+
+def select(kind_name, user, query, parent=None):
+    """Return (rows, count) of a collection query; count is before paging (DSP0263 4.1.6.2).
+
+    query: a cimi.query CollectionQuery ($filter, $orderby, $first/$last).
+    """
+    model = db.model_for(kind_name)
+    base = visible(model, user, model.select())
     if parent is not None:
-        query = query.where(model.parent == parent)
-    if where is not None:
-        query = query.where(where)
-    count = query.count()
-    query = query.order_by(*order, model.created, model.id) if order else query.order_by(model.created, model.id)
-    start = (first or 1) - 1
-    if last is not None:
-        if last < start + 1:
-            return [], count
-        query = query.limit(last - start)
-    elif start:
-        query = query.limit(-1 if isinstance(db.database.obj, peewee.SqliteDatabase) else None)
-    if start:
-        query = query.offset(start)
-    return [to_row(r) for r in query], count
+        base = base.where(model.parent == parent)
+    base = query.filtered(base)
+    count = base.count()
+    return [to_row(r) for r in query.paged(base, model.created, model.id)], count

@@ -140,7 +140,7 @@ def refresh(ctx, row):
 def _run_delete(job):
     from cimi import crud
     row = store.get("Machine", job.payload["id"])
-    for mv in store.select("MachineVolume", None, parent=row["id"])[0]:
+    for mv in store.children("MachineVolume", row["id"]):
         job.backend.detach_volume(row["data"]["_key"], store.get("Volume", mv["data"]["_volume"])["data"]["_key"])
     if row["data"].get("_key"):
         job.backend.delete_machine(row["data"]["_key"])

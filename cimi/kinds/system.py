@@ -62,7 +62,7 @@ def _add_inline(job, kind, body):
 
 
 def machines_of(system_id):
-    return [store.get("Machine", m["data"]["_member"]) for m in store.select("SystemMachine", None, parent=system_id)[0]
+    return [store.get("Machine", m["data"]["_member"]) for m in store.children("SystemMachine", system_id)
             if store.find("Machine", m["data"]["_member"])]
 
 
@@ -102,7 +102,7 @@ def _run_delete(job):
     system = store.get("System", job.payload["id"])
     for type_name in reversed(ORDER):
         member = registry.by_collection(COMPONENTS[type_name][1], "System")
-        for link in store.select(member.name, None, parent=system["id"])[0]:
+        for link in store.children(member.name, system["id"]):
             row = store.find(type_name, link["data"]["_member"])
             if row is None:
                 continue
