@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 GIB = 1024 ** 3
 
 # What a newcomer can create a Machine from at once (memory in KiB).
-SEED_CONFIGS = (("small", 1, 512 * 1024, 8), ("medium", 2, 2048 * 1024, 20), ("large", 4, 8192 * 1024, 40))
+SEED_CONFIGS = (("small", 1, 512 * 1024, 4), ("medium", 2, 2048 * 1024, 10), ("large", 4, 8192 * 1024, 20))
 SEED_IMAGE = ("blank", 1 * GIB)
 
 
@@ -65,7 +65,8 @@ class Cloud:
                 store.insert("MachineConfiguration", {
                     "name": name, "description": f"{cpu} vCPU, {memory // 1024} MiB",
                     "data": {"cpu": cpu, "memory": memory, "cpuArch": "x86_64",
-                             "disks": [{"capacity": disk_gib * 1024 * 1024, "initialLocation": "vda"}]}})
+                             "disks": [{"capacity": disk_gib * 1024 * 1024, "format": "raw",
+                                        "initialLocation": "vda"}]}})
         images = db.model_for("MachineImage")
         if not images.select().where(images.owner.is_null()).exists():
             name, size = SEED_IMAGE

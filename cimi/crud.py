@@ -69,12 +69,13 @@ def insert(ctx, kind, body, parent=None):
 def add(ctx, kind, body, parent=None):
     """Create a resource; return (status, document, job row or None)."""
     row, created = insert(ctx, kind, body, parent)
+    doc = represent.document(ctx, kind, row)        # as created: the Job may change it at once
     job = None
     if created.job:
         job = jobs.submit(ctx, jobs.JobSpec(
             created.job, represent.collection_href(ctx, kind, row["parent"]), "add",
-            {**created.payload, "id": row["id"]}, [represent.href(ctx, kind, row)], (kind.name, row["id"])))
-    return (202 if job else 201), represent.document(ctx, kind, store.get(kind.name, row["id"])), job
+            {**created.payload, "id": row["id"]}, [doc["id"]], (kind.name, row["id"])))
+    return (202 if job else 201), doc, job
 
 
 def edit(ctx, kind, row, body, selected=None, if_match=None):

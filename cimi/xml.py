@@ -60,10 +60,6 @@ def _read(el, props):
         xml_name = prop.get("x-xmlName") or (prop.get("items") or {}).get("x-xmlName")
         if xml_name:
             by_xml_name[xml_name] = name
-    text = (el.text or "").strip()
-    for name, prop in props.items():
-        if prop.get("x-xmlText") and text:
-            out[name] = text
     for child in el:
         local = local_name(child.tag)
         if local is None:
@@ -133,8 +129,6 @@ def _fill(el, data, props):
         value = data[name]
         if prop.get("x-xmlAttribute"):
             el.set(name, _text(value))
-        elif prop.get("x-xmlText"):
-            el.text = _text(value)
         elif prop.get("x-properties"):
             for key, text in value.items():
                 child = etree.SubElement(el, _tag("property"), key=key)
@@ -142,7 +136,7 @@ def _fill(el, data, props):
         elif prop.get("x-operations"):
             _operations(el, value)
         elif prop.get("type") == "array":
-            item_prop = prop["items"]
+            item_prop = {**prop["items"], "x-extension": prop.get("x-extension")}
             for item in value:
                 _child(el, item_prop.get("x-xmlName", name), item_prop, item)
         else:

@@ -10,7 +10,7 @@ implied unless `"x-common": false`. Annotations beyond JSON Schema:
 - `x-properties`        a string-to-string map (`properties`)
 - `x-operations`        where `operations` sits when not last (Credential)
 - `x-xmlName`           the singular XML element of an array item
-- `x-xmlAttribute`, `x-xmlText`   XML attribute or element text, not a child
+- `x-xmlAttribute`      an XML attribute, not a child element
 - `x-extension`         an extension attribute, in our XML namespace
 - `x-jsonOnly`          emitted in JSON only (aliases the XSD has no place for)
 - `x-secret`            accepted, stored, never shown (passwords)

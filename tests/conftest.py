@@ -1,6 +1,7 @@
 """Fixtures shared by the API tests: a real Cloud (SQLite file, libvirt test driver) and clients."""
 import base64
 import time
+from pathlib import Path
 
 import pytest
 from falcon import testing
@@ -10,6 +11,7 @@ from cimi.app import create_app
 from cimi.cloud import Cloud, Config
 
 JSON, XML = "application/json", "application/xml"
+TEST_NODE = Path(__file__).parent / "data" / "cimi" / "testnode.xml"
 
 
 class Client:
@@ -70,7 +72,7 @@ class Client:
         assert resp.status_code in (201, 202), resp.text
         if resp.status_code == 202:
             job = self.wait(resp.headers["CIMI-Job-URI"])
-            assert job["state"] == "SUCCESS", job
+            assert job["state"] == "SUCCESS", job.get("statusMessage")
         return resp, self.get(resp.headers["Location"]).json
 
     def act(self, resource, name, body=None):
@@ -88,11 +90,17 @@ class Client:
 @pytest.fixture
 def cloud(tmp_path, monkeypatch):
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
-    c = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2))
+    c = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[f"test://{TEST_NODE}"]))
     auth.add_user("alice", "alice-pw")
     auth.add_user("bob", "bob-pw")
     yield c
     c.close()
+
+
+@pytest.fixture
+def libvirt_conn(cloud):
+    """The test driver connection the cloud's backend uses (its state is per connection)."""
+    return cloud.backend._host().conn
 
 
 @pytest.fixture

@@ -76,8 +76,11 @@ def _run_create(job):
     row = store.get("Machine", p["id"])
     data = row["data"]
     image = store.get("MachineImage", data["_image"])
-    disks = [model.DiskSpec(capacity_bytes=image["data"].get("_bytes", 0), image_key=p["image_key"])]
-    disks += [model.DiskSpec(capacity_bytes=kib * KIB) for kib in p["disks"]]
+    # The configuration's first disk sizes the root disk (an overlay of the image, never
+    # smaller than it); further disks are blank.
+    sizes = [kib * KIB for kib in p["disks"]] or [0]
+    disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=p["image_key"])]
+    disks += [model.DiskSpec(capacity_bytes=size) for size in sizes[1:]]
     nics = [model.NicSpec(store.get("Network", n["network"])["data"]["_key"]) for n in p["nics"]]
     spec = model.MachineSpec(name=f"cimi-{row['id']}", cpu=data["cpu"], memory_kib=data["memory"], disks=disks,
                              nics=nics, user_data=_user_data(p["userData"]), ssh_keys=p["keys"], host=data["host"])
@@ -101,9 +104,19 @@ def _run_create(job):
     store.set_state("Machine", row["id"], info.state)
 
 
+def device(location):
+    """Map a CIMI initialLocation ("/dev/vdb", "vdb") to a device name, or None to let the backend pick."""
+    if not location:
+        return None
+    name = location.strip().removeprefix("/dev/")
+    if not name.isalnum():
+        raise errors.BadRequest(f"initialLocation {location!r} is not a device name such as /dev/vdb")
+    return name
+
+
 def attach(job, machine_id, volume_id, location):
     machine, volume = store.get("Machine", machine_id), store.get("Volume", volume_id)
-    target = job.backend.attach_volume(machine["data"]["_key"], volume["data"]["_key"], location)
+    target = job.backend.attach_volume(machine["data"]["_key"], volume["data"]["_key"], device(location))
     href = represent.href(job.ctx, registry.get("Volume"), volume)
     return store.insert("MachineVolume", {"owner": machine["owner"], "parent": machine_id,
                                           "data": {"initialLocation": target, "volume": {"href": href},
@@ -185,7 +198,7 @@ def _attach(ctx, body, parent):
     if attached_to(volume["id"]):
         raise errors.Conflict(f"Volume {volume['id']} is already attached")
     return Created({"data": {"volume": body["volume"], "_volume": volume["id"],
-                             "initialLocation": body.get("initialLocation")}},
+                             "initialLocation": device(body.get("initialLocation"))}},
                    job="MachineVolume.attach")
 
 

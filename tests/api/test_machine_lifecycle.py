@@ -7,19 +7,19 @@ from tests.conftest import XML, machine_body
 CIMI = "http://schemas.dmtf.org/cimi/1"
 
 
-def domain_state(machine_id):
-    conn = libvirt.open("test:///default")
-    try:
-        return conn.lookupByName(f"cimi-{machine_id.rsplit('/', 1)[-1]}").state()[0]
-    finally:
-        conn.close()
+@pytest.fixture
+def domain_state(libvirt_conn):
+    """The libvirt state of a Machine's domain, read from libvirt itself."""
+    def state(machine_id):
+        return libvirt_conn.lookupByName(f"cimi-{machine_id.rsplit('/', 1)[-1]}").state()[0]
+    return state
 
 
 def rels(resource):
     return {o["rel"] for o in resource["operations"]}
 
 
-def test_create_from_template_by_reference_reaches_started(alice):
+def test_create_from_template_by_reference_reaches_started(alice, domain_state):
     cep = alice.cep()
     template = alice.post(cep["machineTemplates"]["href"], {
         "name": "t", **machine_body(alice)["machineTemplate"]})
@@ -47,7 +47,7 @@ def test_initial_states(alice, initial):
     assert machine["state"] == initial
 
 
-def test_lifecycle_follows_libvirt(alice):
+def test_lifecycle_follows_libvirt(alice, domain_state):
     _, machine = alice.create("machines", machine_body(alice))
     machine = alice.act(machine, "pause")
     assert machine["state"] == "PAUSED" and domain_state(machine["id"]) == libvirt.VIR_DOMAIN_PAUSED
@@ -88,7 +88,7 @@ def test_action_body_naming_another_action_is_400(alice):
     assert resp.status_code == 400
 
 
-def test_delete_removes_domain_and_resource(alice):
+def test_delete_removes_domain_and_resource(alice, domain_state):
     _, machine = alice.create("machines", machine_body(alice))
     resp = alice.delete(machine["id"])
     assert resp.status_code == 202
