@@ -1,0 +1,214 @@
+"""LibvirtBackend: `backends.base.Backend` over one or more libvirt hosts.
+
+This class only routes: it picks the Host (by MachineSpec.host or by finding
+the key) and hands the call to the per-kind module, inside `translated`, so
+the front end sees `backends.base` errors and `backends.model` objects only.
+"""
+import functools
+
+from backends import base
+from backends.base import BackendError, NotFound, Unavailable
+from backends.libvirt import machines, networks, volumes
+from backends.libvirt.host import Host, translate
+
+
+def translated(method):
+    """Raise only backend errors; retry once on a connection that died.
+
+    Every method is idempotent by the interface's contract, so repeating one
+    whose connection broke mid-way (libvirtd restarted) is safe.
+    """
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            with translate():
+                return method(self, *args, **kwargs)
+        except Unavailable:
+            for host in self._hosts.values():
+                host.revalidate()
+        with translate():
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+def default_pool(uri):
+    """Name the pool used when none is configured.
+
+    The test driver's built-in node calls its pool "default-pool"; a
+    libvirtd installation conventionally has "default".
+    """
+    return "default-pool" if uri.startswith("test:") else "default"
+
+
+class LibvirtBackend(base.Backend):
+    """The libvirt backend.
+
+    Args:
+        uri: the libvirt URI of the (first) host.
+        image_pool: pool holding images; None: `default_pool(uri)`.
+        volume_pool: pool holding Volumes and machine disks; None: the same.
+        hosts: more hosts, as {name: uri} or [uri, ...] (a URI is then its own
+            name); the first host is always `uri`, named by itself.
+        domain_type: force "kvm"/"qemu"; None picks from the capabilities.
+
+    Raises:
+        BackendError: a configured pool does not exist on some host.
+        Unavailable: a host cannot be reached.
+    """
+
+    def __init__(self, uri, image_pool=None, volume_pool=None, hosts=None, domain_type=None):
+        self.image_pool = image_pool or default_pool(uri)
+        self.volume_pool = volume_pool or self.image_pool
+        extra = hosts.items() if isinstance(hosts, dict) else [(u, u) for u in hosts or ()]
+        self._hosts = {}
+        for name, host_uri in [(uri, uri), *extra]:
+            self._hosts.setdefault(name, Host(name, host_uri, domain_type))
+        for host in self._hosts.values():
+            self._check_pools(host)
+
+    def _check_pools(self, host):
+        for name in {self.image_pool, self.volume_pool}:
+            try:
+                with translate():
+                    host.pool(name)
+            except NotFound:
+                raise BackendError(f"storage pool {name!r} does not exist on {host.uri}; "
+                                   "define it or configure another pool") from None
+
+    # Routing
+    def _host(self, name=None):
+        if name is None:
+            return next(iter(self._hosts.values()))
+        try:
+            return self._hosts[name]
+        except KeyError:
+            raise NotFound(f"no host named {name!r}") from None
+
+    def _find(self, lookup, key):
+        """Return (host, object) for the first host where lookup(host, key) works."""
+        for host in self._hosts.values():
+            try:
+                with translate():
+                    return host, lookup(host, key)
+            except NotFound:
+                continue
+        raise NotFound(key)
+
+    def _domain(self, key):
+        return self._find(Host.domain, key)
+
+    def _find_or_none(self, lookup, key):
+        """Return (host, object), or None when no host has it."""
+        try:
+            return self._find(lookup, key)
+        except NotFound:
+            return None
+
+    # Hosts
+    @translated
+    def hosts(self):
+        return [host.info() for host in self._hosts.values()]
+
+    def close(self):
+        for host in self._hosts.values():
+            host.close()
+
+    # Images
+    @translated
+    def create_image(self, name, capacity_bytes, source_path=None, source_format=None, host=None):
+        return volumes.create_image(self._host(host), self.image_pool, name, capacity_bytes,
+                                    source_path, source_format)
+
+    @translated
+    def capture_machine(self, machine_key, name):
+        host, dom = self._domain(machine_key)
+        return volumes.capture(host, self.image_pool, dom, name)
+
+    @translated
+    def delete_image(self, key):
+        for host in self._hosts.values():
+            volumes.delete_image(host, key)
+
+    # Machines
+    @translated
+    def create_machine(self, spec):
+        return machines.create(self._host(spec.host), self.volume_pool, spec)
+
+    @translated
+    def machine(self, key):
+        return machines.info(*self._domain(key))
+
+    @translated
+    def list_machines(self):
+        """List the machines this cloud defined; other domains are not Machines."""
+        return [machines.info(host, dom) for host in self._hosts.values()
+                for dom in host.domains() if machines.is_ours(dom)]
+
+    @translated
+    def start_machine(self, key):
+        return machines.start(*self._domain(key))
+
+    @translated
+    def stop_machine(self, key, force=False, timeout=60.0):
+        return machines.stop(*self._domain(key), force=force, timeout=timeout)
+
+    @translated
+    def restart_machine(self, key, force=False):
+        return machines.restart(*self._domain(key), force=force)
+
+    @translated
+    def pause_machine(self, key):
+        return machines.pause(*self._domain(key))
+
+    @translated
+    def suspend_machine(self, key):
+        return machines.suspend(*self._domain(key))
+
+    @translated
+    def delete_machine(self, key):
+        found = self._find_or_none(Host.domain, key)
+        if found:
+            machines.delete(*found)
+
+    # Volumes
+    @translated
+    def create_volume(self, spec):
+        return volumes.create_volume(self._host(spec.host), self.volume_pool, spec)
+
+    @translated
+    def delete_volume(self, key):
+        for host in self._hosts.values():
+            volumes.delete_volume(host, key)
+
+    @translated
+    def attach_volume(self, machine_key, volume_key, target=None):
+        host, dom = self._domain(machine_key)
+        return volumes.attach(host, dom, volume_key, target)
+
+    @translated
+    def detach_volume(self, machine_key, volume_key):
+        host, dom = self._domain(machine_key)
+        volumes.detach(host, dom, volume_key)
+
+    # Networks
+    @translated
+    def create_network(self, spec):
+        return networks.create(self._host(spec.host), spec)
+
+    @translated
+    def start_network(self, key):
+        return networks.start(*self._find(Host.network, key))
+
+    @translated
+    def stop_network(self, key):
+        return networks.stop(*self._find(Host.network, key))
+
+    @translated
+    def delete_network(self, key):
+        found = self._find_or_none(Host.network, key)
+        if found:
+            networks.delete(*found)
+
+    @translated
+    def network(self, key):
+        return networks.info(*self._find(Host.network, key))

@@ -1,0 +1,38 @@
+"""Networks: libvirt virtual networks, keyed by name."""
+from backends import model
+from backends.libvirt import designer, xml
+
+
+def info(host, net):
+    conf = xml.Network.parse(net.XMLDesc(0))
+    return model.NetworkInfo(key=net.name(),
+                             state=model.STARTED if net.isActive() else model.STOPPED,
+                             mode=designer.network_mode(conf), cidr=designer.network_cidr(conf),
+                             host=host.name)
+
+
+def create(host, spec):
+    """Define (not start) a network; an existing one of that name is returned."""
+    net = host.network_or_none(spec.name)
+    if net is None:
+        conf = designer.network(spec.name, spec.mode, spec.cidr)
+        net = host.conn.networkDefineXML(conf.to_xml())
+    return info(host, net)
+
+
+def start(host, net):
+    if not net.isActive():
+        net.create()
+    return info(host, net)
+
+
+def stop(host, net):
+    if net.isActive():
+        net.destroy()
+    return info(host, net)
+
+
+def delete(host, net):
+    if net.isActive():
+        net.destroy()
+    net.undefine()

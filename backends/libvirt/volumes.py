@@ -1,0 +1,213 @@
+"""Images and Volumes: storage-pool volumes, uploads, clones and attachment.
+
+Images (MachineImage/VolumeImage bytes) live in the image pool, Volumes and
+machine overlays in the volume pool; a key is a volume's libvirt key (its
+path, for directory pools).
+"""
+import logging
+import os
+
+import libvirt
+
+from backends import model
+from backends.base import BackendError, Conflict
+from backends.libvirt import designer, machines, xml
+from backends.libvirt.host import is_unsupported
+
+CHUNK = 1 << 20        # upload stream chunk: 1 MiB
+LOG = logging.getLogger(__name__)
+
+
+def image_info(host, vol):
+    conf = xml.StorageVolume.parse(vol.XMLDesc(0))
+    return model.ImageInfo(key=vol.key(), capacity_bytes=conf.capacity,
+                           format=conf.target_format or xml.StorageVolume.FORMAT_RAW,
+                           host=host.name)
+
+
+def volume_info(host, vol):
+    image = image_info(host, vol)
+    return model.VolumeInfo(key=image.key, capacity_bytes=image.capacity_bytes,
+                            format=image.format, host=host.name)
+
+
+def create_image(host, pool_name, name, capacity, source_path=None, source_format=None):
+    """Create a blank image, or one holding a local file's bytes verbatim.
+
+    The file is streamed through libvirt (virStorageVolUpload), so this also
+    works for a remote libvirtd; its format is declared, never probed (a
+    probed format lets a raw guest disk pose as qcow2 with a backing file).
+    """
+    pool = host.pool(pool_name)
+    vol = host.volume_in(pool, name)
+    if vol is not None:
+        return image_info(host, vol)
+    if source_path is None:
+        vol = pool.createXML(designer.blank_volume(name, capacity).to_xml(), 0)
+        return image_info(host, vol)
+    if source_format not in xml.StorageVolume.FORMATS:
+        raise BackendError(f"source_format must be one of {xml.StorageVolume.FORMATS}, "
+                           f"not {source_format!r}")
+    size = os.path.getsize(source_path)
+    conf = designer.blank_volume(name, max(capacity, size), source_format)
+    vol = pool.createXML(conf.to_xml(), 0)
+    try:
+        _upload(host, vol, source_path, size)
+        pool.refresh(0)    # re-read the capacity a qcow2 header declares
+        vol = pool.storageVolLookupByName(name)
+        _refuse_backing_file(vol)
+    except Exception as exc:
+        host.delete_volume(vol)
+        if isinstance(exc, libvirt.libvirtError) and is_unsupported(exc):
+            raise BackendError(f"{host.uri} cannot upload image bytes: {exc}") from exc
+        raise
+    return image_info(host, vol)
+
+
+def _refuse_backing_file(vol):
+    """Refuse an uploaded qcow2 that names a backing file.
+
+    APPSEC: QEMU follows the backing chain of a disk's base image, so an
+    image pointing at, say, /etc/shadow would hand host files to the guest.
+    """
+    backing = xml.StorageVolume.parse(vol.XMLDesc(0)).backing_path
+    if backing:
+        raise BackendError(f"an uploaded image may not have a backing file ({backing})")
+
+
+def _upload(host, vol, path, size):
+    stream = host.new_stream()
+    vol.upload(stream, 0, size, 0)
+    try:
+        with open(path, "rb") as source:
+            for chunk in iter(lambda: source.read(CHUNK), b""):
+                stream.send(chunk)
+        stream.finish()
+    except BaseException:
+        stream.abort()
+        raise
+
+
+def capture(host, pool_name, dom, name):
+    """Copy a stopped machine's root disk into a standalone image.
+
+    createXMLFrom converts through the backing chain (qemu-img convert), so
+    the copy no longer depends on the machine's base image.
+    """
+    current = machines.state(dom)
+    if current != model.STOPPED:
+        raise Conflict(f"capture needs a STOPPED machine, not {current}")
+    pool = host.pool(pool_name)
+    vol = host.volume_in(pool, name)
+    if vol is None:
+        vol = _copy(pool, name, machines.root_volume(host, dom), 0)
+    return image_info(host, vol)
+
+
+def _copy(pool, name, source, capacity):
+    """Copy source's content into a new qcow2 volume of at least capacity."""
+    conf = designer.copy_volume(name, max(capacity, source.info()[1]))
+    return pool.createXMLFrom(conf.to_xml(), source, 0)
+
+
+def delete_image(host, key):
+    """Delete an image unless an overlay still reads through it."""
+    _delete_unused(host, key, _overlays_of, "is the backing store of")
+
+
+def _delete_unused(host, key, users_of, relation):
+    """Delete a volume unless users_of(host, path) names someone; gone is fine."""
+    vol = host.volume_or_none(key)
+    if vol is None:
+        return
+    users = users_of(host, vol.path())
+    if users:
+        raise Conflict(f"{key} {relation} {', '.join(users)}")
+    host.delete_volume(vol)
+
+
+def _overlays_of(host, path):
+    found = []
+    for pool in host.conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        for vol in pool.listAllVolumes(0):
+            if xml.StorageVolume.parse(vol.XMLDesc(0)).backing_path == path:
+                found.append(vol.name())
+    return found
+
+
+def create_volume(host, pool_name, spec):
+    """Create a blank qcow2 volume, or a full copy of an image's content."""
+    pool = host.pool(pool_name)
+    vol = host.volume_in(pool, spec.name)
+    if vol is not None:
+        return volume_info(host, vol)
+    if spec.image_key is None:
+        vol = pool.createXML(designer.blank_volume(spec.name, spec.capacity_bytes).to_xml(), 0)
+    else:
+        vol = _copy(pool, spec.name, host.volume(spec.image_key), spec.capacity_bytes)
+    return volume_info(host, vol)
+
+
+def delete_volume(host, key):
+    """Delete a volume unless a machine still has it attached."""
+    _delete_unused(host, key, _machines_using, "is attached to")
+
+
+def _machines_using(host, path):
+    return [d.name() for d in host.domains() if path in _disks(d)]
+
+
+def _disks(dom, flags=libvirt.VIR_DOMAIN_XML_INACTIVE):
+    return xml.disk_elements(dom.XMLDesc(flags))[1]
+
+
+def _device_flags(dom):
+    flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+    if dom.isActive():
+        flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+    return flags
+
+
+def attach(host, dom, key, target=None):
+    """Attach a volume (live too when running); return its target device."""
+    vol = host.volume(key)
+    attached = _disks(dom)
+    if vol.path() in attached:                      # a replayed Job
+        return attached[vol.path()].find("target").get("dev")
+    conf = xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    target = target or designer.disk_targets(1, used=[d.target_dev for d in conf.disks])[0]
+    fmt = xml.StorageVolume.parse(vol.XMLDesc(0)).target_format
+    disk = designer.disk(vol.path(), target, fmt or xml.StorageVolume.FORMAT_RAW)
+    try:
+        dom.attachDeviceFlags(disk.to_xml(), _device_flags(dom))
+    except libvirt.libvirtError as exc:
+        _redefine_or_raise(host, dom, exc, lambda text: xml.with_device(text, disk))
+    return target
+
+
+def detach(host, dom, key):
+    """Detach a volume; detaching one that is not attached succeeds."""
+    vol = host.volume_or_none(key)
+    path = vol.path() if vol is not None else key
+    element = _disks(dom).get(path)
+    if element is None:
+        return
+    device = xml.element_xml(element)
+    try:
+        dom.detachDeviceFlags(device, _device_flags(dom))
+    except libvirt.libvirtError as exc:
+        _redefine_or_raise(host, dom, exc, lambda text: xml.without_disk(text, path))
+
+
+def _redefine_or_raise(host, dom, exc, edit):
+    """Edit the persistent definition when the driver cannot hot-plug.
+
+    NOTE: the test driver (the server's embedded default) implements no
+    attach/detach at all. Redefining the edited XML has the same effect on a
+    stopped domain; on a running one the change waits for the next boot.
+    """
+    if not is_unsupported(exc):
+        raise exc
+    if dom.isActive():
+        LOG.warning("%s cannot hot-plug; %s changes at its next boot", host.uri, dom.name())
+    host.conn.defineXML(edit(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))

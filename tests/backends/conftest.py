@@ -1,0 +1,54 @@
+"""Fixtures for backend tests: test-driver nodes, fixture XML, libvirtd."""
+import pathlib
+
+import pytest
+
+from backends.libvirt import LibvirtBackend
+
+DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "libvirt"
+TEST_NODE_URI = "test://" + str(DATA / "testnode.xml")
+
+from libvirtd_host import libvirtd, libvirtd_pool, libvirtd_setup  # noqa: E402,F401  (fixtures)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--regenerate-output", action="store_true", default=False,
+                     help="rewrite tests/data/libvirt/*.xml from the generated XML")
+
+
+@pytest.fixture
+def compare_xml(request):
+    """Compare text with a fixture file, or rewrite it with --regenerate-output.
+
+    A change of generated XML thus shows up as a reviewed diff of the file.
+    """
+    regenerate = request.config.getoption("--regenerate-output")
+
+    def compare(text, name):
+        path = DATA / name
+        if regenerate or not path.exists():
+            path.write_text(text)
+            if not regenerate:
+                pytest.fail(f"{path} did not exist; created it, review and re-run")
+        assert text == path.read_text(), f"generated XML differs from {path}"
+    return compare
+
+
+@pytest.fixture
+def node_uri():
+    """A test-driver URI whose connection has private, fresh state."""
+    return TEST_NODE_URI
+
+
+@pytest.fixture
+def backend(node_uri):
+    """A LibvirtBackend on a private test-driver node."""
+    b = LibvirtBackend(node_uri)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def conn(backend):
+    """The backend's own connection: a private node is only visible there."""
+    return backend._host().conn
