@@ -3,7 +3,9 @@
 Four generic routes serve every kind (collection, item, and their
 sub-collections); the kind is looked up from the URL in the registry.
 """
+import collections
 import logging
+import threading
 
 import falcon
 
@@ -54,11 +56,36 @@ def _unexpected(req, resp, exc, params):
     raise errors.CimiError("internal error; the server log has the details")
 
 
+class Rendered:
+    """Rendered single resources, keyed by everything their bytes depend on.
+
+    The key holds the row's version (bumped by every change, from any front
+    end), so an entry is never stale; it only saves re-rendering.
+    """
+
+    def __init__(self, size=4096):
+        self.size, self._items, self._lock = size, collections.OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 class Api:
     """Every CIMI URL, by suffix: cep, collection, item, member, subitem."""
 
     def __init__(self, cloud):
         self.cloud = cloud
+        self.rendered = Rendered()
 
     # --- helpers --------------------------------------------------------------
     def _send(self, req, resp, status, type_name, doc, collection_of=None, headers=None):
@@ -122,16 +149,29 @@ class Api:
         self._add(req, resp, self._kind(collection))
 
     # --- items --------------------------------------------------------------------------
-    def _get(self, req, resp, kind, row):
+    def _get(self, req, resp, kind, row_id, parent=None):
         ctx = req.context.ctx
-        tag = crud.etag(row)
+        head = store.head(kind.name, row_id, parent)
+        if not represent.can_read(ctx.user, head):
+            raise errors.NotFound(f"no {kind.name} {row_id}")
+        tag = f'W/"{head.version}"'
         if req.get_header("If-None-Match") == tag:
             resp.status = falcon.HTTP_304
             return
-        selected, expanded = queries.parse_item(req)
-        doc = represent.select(represent.expand(ctx, kind, represent.document(ctx, kind, row), expanded),
-                               selected)
-        self._send(req, resp, 200, kind.name, doc, headers={"ETag": tag})
+        plain = not (req.has_param("$select") or req.has_param("$expand"))
+        key = (kind.name, row_id, head.version, req.context.fmt, ctx.base,
+               represent.can_write(ctx.user, kind, head))
+        cached = self.rendered.get(key) if plain else None
+        if cached is None:
+            row = store.get(kind.name, row_id, parent)
+            selected, expanded = queries.parse_item(req)
+            doc = represent.select(represent.expand(ctx, kind, represent.document(ctx, kind, row), expanded),
+                                   selected)
+            cached = media.render(req.context.fmt, kind.name, doc)
+            if plain:
+                self.rendered.put(key, cached)
+        resp.data, resp.content_type = cached
+        resp.set_header("ETag", tag)
 
     def _put(self, req, resp, kind, row):
         ctx = req.context.ctx
@@ -147,9 +187,7 @@ class Api:
         self._send(req, resp, status, None, None, headers=self._job_headers(ctx, job))
 
     def on_get_item(self, req, resp, collection, item):
-        ctx = req.context.ctx
-        kind = self._kind(collection)
-        self._get(req, resp, kind, self._row(ctx, kind, item))
+        self._get(req, resp, self._kind(collection), item)
 
     def on_put_item(self, req, resp, collection, item):
         kind = self._kind(collection)
@@ -197,7 +235,8 @@ class Api:
         return kind, self._row(ctx, kind, subitem, parent=item)
 
     def on_get_subitem(self, req, resp, **ids):
-        self._get(req, resp, *self._subrow(req, **ids))
+        kind, row = self._subrow(req, **ids)
+        self._get(req, resp, kind, row["id"], row["parent"])
 
     def on_put_subitem(self, req, resp, **ids):
         self._put(req, resp, *self._subrow(req, **ids))

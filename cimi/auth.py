@@ -66,16 +66,16 @@ class Authenticator:
     def user(self, header, address):
         if not header or not header.startswith("Basic "):
             raise errors.Unauthorized()
+        # The cache is keyed by a digest of the header, so no password is kept in memory.
+        digest = hashlib.sha256(header.encode()).digest()
+        now = time.monotonic()
+        cached = self._verified.get(digest)
+        if cached and cached[1] > now:
+            return cached[0]
         try:
             name, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise errors.Unauthorized("malformed Basic credentials") from None
-        digest = hashlib.sha256(f"{name}\0{password}".encode()).digest()
-        now = time.monotonic()
-        with self._lock:
-            cached = self._verified.get(digest)
-        if cached and cached[1] > now:
-            return cached[0]
         self._check_rate(name, address, now)
         user = db.User.get_or_none(db.User.name == name)
         if user is None or not hmac.compare_digest(hash_password(password, user.salt), user.hash):

@@ -17,7 +17,10 @@ def negotiate(req):
     fmt = req.get_param("$format")
     if fmt is not None and fmt.strip().lower() in ("json", "xml"):
         return fmt.strip().lower()
-    if not req.accept or req.accept.strip() in ("", "*/*"):
+    accept = req.accept
+    if accept in _TYPES:
+        return _TYPES[accept]
+    if not accept or accept.strip() in ("", "*/*"):
         return "json"
     try:
         best = req.client_prefers([JSON, XML, "text/xml"])
