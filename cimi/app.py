@@ -56,6 +56,14 @@ def _unexpected(req, resp, exc, params):
     raise errors.CimiError("internal error; the server log has the details")
 
 
+def _matches(header, tag):
+    """Whether an If-None-Match / If-Match list names this ETag (weak comparison, RFC 9110 13.1)."""
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or tag.removeprefix("W/") in tags
+
+
 class Rendered:
     """Rendered single resources, keyed by everything their bytes depend on.
 
@@ -155,7 +163,7 @@ class Api:
         if not represent.can_read(ctx.user, head):
             raise errors.NotFound(f"no {kind.name} {row_id}")
         tag = f'W/"{head.version}"'
-        if req.get_header("If-None-Match") == tag:
+        if _matches(req.get_header("If-None-Match"), tag):
             resp.status = falcon.HTTP_304
             return
         plain = not (req.has_param("$select") or req.has_param("$expand"))
@@ -201,7 +209,8 @@ class Api:
         """POST under a collection: a collection-level operation such as import."""
         kind = self._kind(collection)
         if item not in kind.collection_actions:
-            raise errors.MethodNotAllowed(f"POST is not allowed on a {kind.name}; actions have their own href")
+            raise errors.MethodNotAllowed(f"POST is not allowed on a {kind.name}; actions have their own href",
+                                          allowed=crud.item_methods(kind))
         ctx = req.context.ctx
         body = self._body(req, "Action", {"Action"})
         status, doc, job = self.cloud.collection_action(ctx, kind, item, body)

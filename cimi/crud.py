@@ -35,14 +35,27 @@ def check_body(type_name, body, accepted=None):
     return schemas.strip_read_only(type_name, body)
 
 
+def check_references(ctx, type_name, body):
+    """Refuse references to what the user may not read (404) or that name another type (400)."""
+    for target, href in schemas.references(schemas.load(type_name), body):
+        represent.resolve(ctx, href, target)
+
+
 def _writable(ctx, kind, row):
     if not represent.can_write(ctx.user, kind, row):
         raise errors.Forbidden(f"you may not change {kind.name} {row['id']}")
 
 
 def _if_match(row, if_match):
-    if if_match and if_match.strip() not in ("*", etag(row), etag(row).replace("W/", "")):
-        raise errors.PreconditionFailed("If-Match does not match the resource's current ETag")
+    if if_match:
+        tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+        if "*" not in tags and etag(row).removeprefix("W/") not in tags:
+            raise errors.PreconditionFailed("If-Match does not match the resource's current ETag")
+
+
+def item_methods(kind):
+    """The HTTP methods a kind's resources answer (the Allow header of a 405)."""
+    return ["GET"] + (["PUT"] if kind.editable else []) + (["DELETE"] if kind.deletable_states != frozenset() else [])
 
 
 def etag(row):
@@ -52,16 +65,18 @@ def etag(row):
 def insert(ctx, kind, body, parent=None):
     """Validate and store a new resource; return (row, Created) with its Job not yet run."""
     if kind.create_schema is None:
-        raise errors.MethodNotAllowed(f"{kind.name} resources are created by the provider only")
+        raise errors.MethodNotAllowed(f"{kind.name} resources are created by the provider only", allowed=["GET"])
     if not represent.can_add(ctx.user, kind):
         raise errors.Forbidden(f"only administrators may add {kind.name} resources")
     if parent is not None:
         _writable(ctx, registry.get(kind.parent), parent)
     body = check_body(kind.create_schema, body, accepted=(kind.create_schema, kind.name))
+    check_references(ctx, kind.create_schema, body)
     common = {k: body.pop(k) for k in COMMON_WRITABLE if k in body}
     body.pop("id", None)
     created = kind.create(ctx, body, parent) if kind.create else Created({"data": body})
-    row = store.insert(kind.name, {"owner": ctx.owner, "parent": parent and parent["id"],
+    owner = None if kind.provider_only else ctx.owner          # configurations are the provider's
+    row = store.insert(kind.name, {"owner": owner, "parent": parent and parent["id"],
                                    **common, **created.fields})
     return row, created
 
@@ -81,7 +96,7 @@ def add(ctx, kind, body, parent=None):
 def edit(ctx, kind, row, body, selected=None, if_match=None):
     """Replace the consumer-writable attributes (all, or those in $select)."""
     if not kind.editable:
-        raise errors.MethodNotAllowed(f"{kind.name} resources cannot be edited")
+        raise errors.MethodNotAllowed(f"{kind.name} resources cannot be edited", allowed=item_methods(kind))
     _writable(ctx, kind, row)
     _if_match(row, if_match)
     if not isinstance(body, dict):
@@ -106,6 +121,7 @@ def edit(ctx, kind, row, body, selected=None, if_match=None):
         schemas.validate(kind.name, merged)
     except schemas.SchemaError as exc:
         raise errors.BadRequest(str(exc)) from None
+    check_references(ctx, kind.name, merged)
     data = {k: v for k, v in row["data"].items() if k not in writable}
     data.update({k: v for k, v in merged.items() if k not in COMMON_WRITABLE})
     updated = store.update(kind.name, row["id"], {

@@ -23,7 +23,6 @@ def _error(code, name):
 BadRequest = _error(400, "BadRequest")
 Forbidden = _error(403, "Forbidden")
 NotFound = _error(404, "NotFound")
-MethodNotAllowed = _error(405, "MethodNotAllowed")
 NotAcceptable = _error(406, "NotAcceptable")
 Conflict = _error(409, "Conflict")
 PreconditionFailed = _error(412, "PreconditionFailed")
@@ -32,6 +31,13 @@ UnsupportedMediaType = _error(415, "UnsupportedMediaType")
 TooManyRequests = _error(429, "TooManyRequests")
 NotImplementedYet = _error(501, "NotImplemented")
 ServiceUnavailable = _error(503, "ServiceUnavailable")
+
+
+class MethodNotAllowed(CimiError):
+    status_code = 405
+
+    def __init__(self, message, allowed):
+        super().__init__(message, headers={"Allow": ", ".join(allowed)})
 
 
 class Unauthorized(CimiError):

@@ -158,12 +158,16 @@ class Runner:
     def claim(self):
         """Claim the oldest QUEUED job; return its row or None."""
         model = db.model_for("Job")
-        for record in model.select(model.id).where(model.state == "QUEUED").order_by(model.created).limit(8):
+        # NOTE: the candidates are read in full first: an UPDATE issued while a SELECT
+        # cursor is open upgrades SQLite's read lock and fails at once with "locked".
+        candidates = [r.id for r in model.select(model.id).where(model.state == "QUEUED")
+                      .order_by(model.created).limit(8)]
+        for job_id in candidates:
             claimed = (model.update(state="RUNNING", worker=self.worker_id,
                                     lease_until=db.utcnow() + LEASE, version=model.version + 1)
-                       .where((model.id == record.id) & (model.state == "QUEUED")).execute())
+                       .where((model.id == job_id) & (model.state == "QUEUED")).execute())
             if claimed:
-                row = store.get("Job", record.id)
+                row = store.get("Job", job_id)
                 self._set(row["id"], {"timeOfStatusChange": iso(db.utcnow())})
                 return row
         return None

@@ -14,7 +14,9 @@ _TYPES = {JSON: "json", XML: "xml", "text/xml": "xml"}
 
 def negotiate(req):
     """Return "json" or "xml" from $format (first, any case) or Accept; 406 if neither fits."""
-    fmt = req.get_param("$format")
+    fmt = req.params.get("$format")
+    if isinstance(fmt, list):
+        fmt = fmt[0]                                  # only the first occurrence counts (4.1.6.5)
     if fmt is not None and fmt.strip().lower() in ("json", "xml"):
         return fmt.strip().lower()
     accept = req.accept

@@ -2,6 +2,7 @@
 
 The JSON form is the one model; cimi/xml.py maps it to XML.
 """
+import schemas
 from cimi import errors, registry, store
 from cimi.query import ALL
 from cimi.vocabulary import ADD, DELETE, EDIT, action_uri, type_uri
@@ -100,7 +101,7 @@ def document(ctx, kind, row):
         if "x-collection" in prop:
             doc[name] = {"href": f"{self_href}/{name}"}
         elif name in data and not prop.get("x-secret"):
-            doc[name] = data[name]
+            doc[name] = schemas.redact(prop, data[name])
     doc["operations"] = operations(ctx, kind, row)
     return {k: v for k, v in doc.items() if v not in (None, "", [], {})}
 
@@ -144,7 +145,7 @@ def expand(ctx, kind, doc, names):
                 inline = collection(ctx, child, rows, len(rows), parent_id)
                 inline.pop("resourceURI")
                 doc[name] = {"href": doc[name]["href"], **inline}
-        elif "x-ref" in prop and isinstance(doc[name], dict):
+        elif ("x-ref" in prop or "x-refOrValue" in prop) and isinstance(doc[name], dict) and "href" in doc[name]:
             try:
                 ref_kind, row = resolve(ctx, doc[name]["href"])
             except (errors.NotFound, errors.BadRequest):

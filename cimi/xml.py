@@ -155,8 +155,7 @@ def _child(el, name, prop, value):
         if isinstance(value, dict):
             if "href" in value:
                 child.set("href", value["href"])
-            _fill(child, value, {**schemas.props_of(prop), **prop.get("x-extraProperties", {})}
-                  if "x-ref" not in prop or prop["x-ref"] != "*" else {})
+            _fill(child, value, schemas.props_of(prop) if prop.get("x-ref") != "*" else {})
     else:
         child.text = _text(value)
 

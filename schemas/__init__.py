@@ -14,7 +14,7 @@ implied unless `"x-common": false`. Annotations beyond JSON Schema:
 - `x-extension`         an extension attribute, in our XML namespace
 - `x-jsonOnly`          emitted in JSON only (aliases the XSD has no place for)
 - `x-secret`            accepted, stored, never shown (passwords)
-- `x-extraProperties`   attributes added to a by-reference item (initialLocation)
+- `x-extraProperties`   attributes added to a reference (initialLocation)
 - `readOnly`            provider-set; ignored in request bodies (DSP0263 4.2.1.3)
 
 From these one place derives request validation (`validator`), input
@@ -68,7 +68,8 @@ def names():
 def _input_schema(prop, by_ref=False):
     """Turn an annotated property into plain JSON Schema for request bodies."""
     if "x-ref" in prop:
-        return {"type": "object", "properties": {"href": {"type": "string"}}, "required": ["href"]}
+        extra = {k: _input_schema(v) for k, v in prop.get("x-extraProperties", {}).items()}
+        return {"type": "object", "properties": {"href": {"type": "string"}, **extra}, "required": ["href"]}
     if "x-refOrValue" in prop:
         extra = prop.get("x-extraProperties", {})
         return _object_schema(load(prop["x-refOrValue"]), by_ref=True, extra=extra)
@@ -152,7 +153,7 @@ def _props_of(schema):
     if "x-refOrValue" in schema:
         return {**load(schema["x-refOrValue"])["properties"], **schema.get("x-extraProperties", {})}
     if "x-ref" in schema and schema["x-ref"] != "*":
-        return load(schema["x-ref"])["properties"]
+        return {**load(schema["x-ref"])["properties"], **schema.get("x-extraProperties", {})}
     if "title" in schema or "properties" in schema:
         return schema.get("properties", {})
     return {}
@@ -161,3 +162,33 @@ def _props_of(schema):
 def props_of(schema):
     """Public view of `_props_of` for the XML mapping."""
     return _props_of(schema)
+
+
+def references(schema, value):
+    """Yield (type, href) of every reference in a body, however deeply given."""
+    if not isinstance(schema, dict):
+        return
+    if isinstance(value, list):
+        for item in value:
+            yield from references(schema.get("items"), item)
+        return
+    if not isinstance(value, dict):
+        return
+    target = schema.get("x-ref") or schema.get("x-refOrValue")
+    if target and target != "*" and isinstance(value.get("href"), str):
+        yield target, value["href"]
+    props = _props_of(schema) if target or "title" in schema or "properties" in schema else {}
+    for name, item in value.items():
+        if name != "href":
+            yield from references(props.get(name), item)
+
+
+def redact(schema, value):
+    """Drop `x-secret` attributes from a value, however deeply nested (passwords)."""
+    if isinstance(value, list):
+        items = schema.get("items") if isinstance(schema, dict) else None
+        return [redact(items, v) for v in value]
+    if not isinstance(value, dict) or not isinstance(schema, dict):
+        return value
+    props = _props_of(schema)
+    return {k: redact(props.get(k), v) for k, v in value.items() if not props.get(k, {}).get("x-secret")}

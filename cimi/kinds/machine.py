@@ -17,6 +17,14 @@ STABLE = frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"})
 INITIAL_STATES = ("STARTED", "STOPPED")
 DEFAULT_INITIAL_STATE = "STARTED"
 KIB = 1024
+STATE_LISTENERS = []          # fn(machine_id) called after a Machine's state changed (Systems)
+
+
+def record_state(machine_id, state):
+    """Set a Machine's state and let the resources that summarise it know."""
+    store.set_state("Machine", machine_id, state)
+    for listener in STATE_LISTENERS:
+        listener(machine_id)
 
 
 def _user_data(text):
@@ -135,7 +143,7 @@ def _lifecycle(method, **fixed):
         if method == "restart_machine" and job.payload.get("from") == "STOPPED":
             verb, options = "start_machine", {}       # restart of a stopped machine is a start (5.14.1.2)
         info = getattr(job.backend, verb)(row["data"]["_key"], **options)
-        store.set_state("Machine", row["id"], info.state)
+        record_state(row["id"], info.state)
     return run
 
 
@@ -146,7 +154,7 @@ def refresh(ctx, row):
         state = ctx.cloud.backend.machine(key).state if key else "ERROR"
     except backends.NotFound:
         state = "ERROR"
-    store.set_state("Machine", row["id"], state)
+    record_state(row["id"], state)
 
 
 @jobs.handler("Machine.delete")

@@ -15,6 +15,8 @@ def _create(ctx, body, parent):
     if state not in ("STARTED", "STOPPED"):
         raise errors.BadRequest("initialState of a Network is STARTED or STOPPED")
     data = {"networkType": config.get("networkType") or "PRIVATE", "cidr": config.get("cidr")}
+    if data["networkType"] == "PUBLIC" and not data["cidr"]:
+        raise errors.BadRequest("a PUBLIC network is NATed to the host and needs a cidr, e.g. 192.168.150.0/24")
     if config.get("mtu"):
         data["mtu"] = config["mtu"]
     if config.get("classOfService"):

@@ -3,7 +3,8 @@
 A System's components are created, acted on and deleted inside the System's
 own Job (handlers run inline), so a busy server cannot deadlock on workers.
 """
-from cimi import crud, errors, jobs, registry, represent, store, templates
+from cimi import crud, db, errors, jobs, registry, represent, store, templates
+from cimi.kinds import machine
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register
 
@@ -59,6 +60,16 @@ def _add_inline(job, kind, body):
     if created.job:
         jobs.run_inline(job, created.job, {**created.payload, "id": row["id"]})
     return store.get(kind.name, row["id"])
+
+
+def _machine_changed(machine_id):
+    """Keep the state of the Systems holding a machine in line with it."""
+    links = db.model_for("SystemMachine")
+    for link in links.select(links.parent).where(links.data.contains(f'"_member": "{machine_id}"')):
+        record_state(link.parent)
+
+
+machine.STATE_LISTENERS.append(_machine_changed)
 
 
 def machines_of(system_id):

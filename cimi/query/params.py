@@ -35,7 +35,7 @@ class Page:
     @property
     def offset(self):
         """Entries to skip before the first one returned."""
-        return (self.first or 1) - 1
+        return max(self.first or 1, 1) - 1
 
     @property
     def limit(self):
@@ -54,19 +54,17 @@ class Page:
 def _position(name, text):
     text = text.strip()
     if not _POSITION.fullmatch(text):
-        raise QueryError(f"{name} must be a positive integer, not {text!r}")
+        raise QueryError(f"{name} must be a non-negative integer, not {text!r}")
     # NOTE: compare lengths first; int() of a huge digit string is slow.
-    value = MAX_POSITION if len(text) > 18 else int(text)
-    if value < 1:
-        raise QueryError(f"{name} must be a positive integer, not {text!r}")
-    return value
+    # 0 is out of range, which clips rather than fails (4.1.6.2).
+    return MAX_POSITION if len(text) > 18 else int(text)
 
 
 def parse_page(first=None, last=None):
     """Read ``$first`` and ``$last``; either may be None (absent).
 
     Raises:
-        QueryError: for a value that is not a positive integer.
+        QueryError: for a value that is not a non-negative integer.
     """
     return Page(None if first is None else _position("$first", first),
                 None if last is None else _position("$last", last))

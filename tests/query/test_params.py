@@ -23,13 +23,19 @@ def test_page(first, last, offset, limit):
 
 
 @pytest.mark.parametrize("first, last, bad", [
-    ("0", None, "$first"), ("-1", None, "$first"), ("abc", None, "$first"),
+    ("-1", None, "$first"), ("abc", None, "$first"),
     ("1.5", None, "$first"), ("", None, "$first"), ("+3", None, "$first"),
-    (None, "0", "$last"), (None, "x", "$last"), (None, "-2", "$last"),
+    (None, "x", "$last"), (None, "-2", "$last"),
 ])
 def test_page_refused(first, last, bad):
-    with pytest.raises(QueryError, match=f"\\{bad} must be a positive integer"):
+    with pytest.raises(QueryError, match=f"\\{bad} must be a non-negative integer"):
         parse_page(first, last)
+
+
+@pytest.mark.parametrize("first, last, offset, limit", [("0", None, 0, None), ("0", "1", 0, 1), (None, "0", 0, 0)])
+def test_page_zero_is_clipped(first, last, offset, limit):
+    page = parse_page(first, last)
+    assert (page.offset, page.limit) == (offset, limit)
 
 
 def _ids(machines, params):
