@@ -27,6 +27,8 @@ class Config:
     data_dir: str = "./var"
     max_body: int = 1024 * 1024
     workers: int = 4
+    image_pool: str | None = None            # libvirt storage pools; None: the backend's default
+    volume_pool: str | None = None
 
     @property
     def database_url(self):
@@ -44,7 +46,9 @@ class Cloud:
         self.database = db.open_database(config.database_url)
         migrations.migrate(self.database, [k.name for k in registry.all_kinds()])
         auth.ensure_admin(log)
-        self.backend = backend or backends.open_backend(config.libvirt_uris[0], hosts=config.libvirt_uris)
+        self.backend = backend or backends.open_backend(config.libvirt_uris[0], hosts=config.libvirt_uris,
+                                                        image_pool=config.image_pool,
+                                                        volume_pool=config.volume_pool)
         self.authenticator = auth.Authenticator()
         self.jobs = Runner(self, threads=config.workers)
         metadata.publish()

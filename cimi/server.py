@@ -22,20 +22,29 @@ def _options(parser):
                         help="libvirt URI of a host; repeat for several hosts (default: test:///default)")
     parser.add_argument("--data-dir", default=env("CIMI_DATA_DIR", "./var"), help="where state is kept")
     parser.add_argument("--workers", type=int, default=int(env("CIMI_WORKERS", "4")), help="job worker threads")
+    parser.add_argument("--image-pool", default=env("CIMI_IMAGE_POOL"),
+                        help="libvirt storage pool for images (default: default-pool on test:, else default)")
+    parser.add_argument("--volume-pool", default=env("CIMI_VOLUME_POOL"),
+                        help="libvirt storage pool for Volumes and machine disks (default: the image pool)")
 
 
 def config_from(args):
     uris = args.libvirt_uris or os.environ.get("CIMI_LIBVIRT_URI", "test:///default").split(",")
     return Config(bind=args.bind, database=args.database, libvirt_uris=uris, data_dir=args.data_dir,
-                  workers=args.workers)
+                  workers=args.workers, image_pool=args.image_pool, volume_pool=args.volume_pool)
 
 
 def serve(config):
     import waitress
 
+    import backends
     from cimi.app import create_app
     from cimi.cloud import Cloud
-    cloud = Cloud(config)
+    try:
+        cloud = Cloud(config)
+    except backends.BackendError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
     host, _, port = config.bind.rpartition(":")
     log.info("CIMI server on http://%s:%s/cimi/ (database %s, libvirt %s)", host, port,
              config.database_url.split("@")[-1], ", ".join(config.libvirt_uris))
@@ -43,6 +52,7 @@ def serve(config):
         waitress.serve(create_app(cloud), host=host, port=int(port), threads=8, ident="cimi")
     finally:
         cloud.close()
+    return 0
 
 
 def users(args, config):
@@ -76,17 +86,16 @@ def main(argv=None):
     add.add_argument("name")
     add.add_argument("--password", required=True)
     add.add_argument("--admin", action="store_true")
-    u.add_parser("list", help="list users")
+    listing = u.add_parser("list", help="list users")
     delete = u.add_parser("delete", help="delete a user")
     delete.add_argument("name")
-    for p in (add, delete):
+    for p in (add, delete, listing):
         _options(p)
     args = parser.parse_args(argv)
     config = config_from(args)
     if args.command == "users":
         return users(args, config)
-    serve(config)
-    return 0
+    return serve(config)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,112 @@
+"""`cimi-server` as a newcomer runs it: options, users, first start, real HTTP on loopback."""
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_NODE
+
+SERVER = [str(Path(sys.executable).parent / "cimi-server")]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(args, env=None):
+    return subprocess.run(SERVER + args, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def test_users_add_list_delete(tmp_path):
+    data = ["--data-dir", str(tmp_path)]
+    assert run(["users", "add", "carol", "--password", "pw1", "--admin", *data]).returncode == 0
+    assert run(["users", "add", "dave", "--password", "pw2", *data]).returncode == 0
+    listed = run(["users", "list", *data]).stdout.split("\n")
+    assert "carol\tadmin" in listed and "dave\tuser" in listed
+    assert run(["users", "delete", "dave", *data]).returncode == 0
+    assert "dave" not in run(["users", "list", *data]).stdout
+    missing = run(["users", "delete", "nobody", *data])
+    assert missing.returncode == 1 and "no user nobody" in missing.stderr
+    assert "pw1" not in run(["users", "list", *data]).stdout
+
+
+def test_missing_pool_refuses_to_start_with_a_clear_message(tmp_path):
+    result = run(["--data-dir", str(tmp_path), "--libvirt-uri", f"test://{TEST_NODE}", "--image-pool", "nope",
+                  "--bind", f"127.0.0.1:{free_port()}"])
+    assert result.returncode == 2
+    assert "storage pool 'nope' does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """The real server process on loopback, configured from the environment only."""
+    port = free_port()
+    env = {**os.environ, "CIMI_BIND": f"127.0.0.1:{port}", "CIMI_DATA_DIR": str(tmp_path),
+           "CIMI_LIBVIRT_URI": f"test://{TEST_NODE}", "CIMI_ADMIN_PASSWORD": ""}
+    env.pop("CIMI_ADMIN_PASSWORD")
+    proc = subprocess.Popen(SERVER, env=env, stderr=subprocess.PIPE, text=True)
+    lines = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        lines.append(line)
+        if "Serving on" in line:
+            break
+    else:
+        proc.kill()
+        pytest.fail("server did not start: " + "".join(lines))
+    password = next(l for l in lines if "generated password" in l).split("password: ")[1].split()[0]
+    yield f"http://127.0.0.1:{port}", password, lines
+    proc.terminate()
+    proc.wait(10)
+
+
+def call(method, url, password, body=None, accept="application/json"):
+    headers = {"Authorization": "Basic " + base64.b64encode(f"admin:{password}".encode()).decode(),
+               "Accept": accept}
+    data = None
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def test_first_start_over_real_http(live_server):
+    """The README's walk: entry point, a Machine from the seeds in JSON, read back in XML."""
+    base, password, log_lines = live_server
+    assert sum("generated password" in line for line in log_lines) == 1
+    status, headers, body = call("GET", base + "/cimi/", password)
+    cep = json.loads(body)
+    assert status == 200 and headers["CIMI-Specification-Version"] == "1.0.1"
+    assert cep["baseURI"] == base + "/cimi/"
+    configs = json.loads(call("GET", cep["machineConfigs"]["href"], password)[2])["machineConfigurations"]
+    assert sorted(c["name"] for c in configs) == ["large", "medium", "small"]
+    images = json.loads(call("GET", cep["machineImages"]["href"], password)[2])["machineImages"]
+    assert images[0]["state"] == "AVAILABLE"
+    status, headers, body = call("POST", cep["machines"]["href"], password, {
+        "name": "web1", "machineTemplate": {"machineConfig": {"href": configs[0]["id"]},
+                                            "machineImage": {"href": images[0]["id"]}}})
+    assert status == 202 and headers["Location"].startswith(base + "/cimi/machines/")
+    deadline = time.monotonic() + 20
+    while json.loads(call("GET", headers["CIMI-Job-URI"], password)[2])["state"] not in ("SUCCESS", "FAILED"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    status, _, xml = call("GET", headers["Location"], password, accept="application/xml")
+    assert status == 200 and b"<state>STARTED</state>" in xml and b"<name>web1</name>" in xml
+    status, headers, _ = call("GET", base + "/cimi/machines", "wrong-password")
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
