@@ -13,7 +13,7 @@ import backends
 from cimi import crud, errors, media, registry, represent, store
 from cimi.context import Context
 from cimi import queries
-from cimi.vocabulary import type_uri
+from cimi.vocabulary import action_name, type_uri
 
 log = logging.getLogger(__name__)
 CIMI_ROOT = "/cimi"
@@ -212,10 +212,11 @@ class Api:
             raise errors.MethodNotAllowed(f"POST is not allowed on a {kind.name}; actions have their own href",
                                           allowed=crud.item_methods(kind))
         ctx = req.context.ctx
-        body = self._body(req, "Action", {"Action"})
-        status, doc, job = self.cloud.collection_action(ctx, kind, item, body)
-        self._send(req, resp, status, doc and doc.get("_type", kind.name), doc and {
-            k: v for k, v in doc.items() if k != "_type"}, headers=self._job_headers(ctx, job, doc and doc.get("id")))
+        body = crud.check_body("Action", self._body(req, "Action", {"Action"}))
+        if body.get("action") and action_name(body["action"]) != item:
+            raise errors.BadRequest(f"this href performs {item}, the body asks for {body['action']}")
+        status, doc, job = kind.collection_actions[item](ctx, kind, body)
+        self._send(req, resp, status, kind.name, doc, headers=self._job_headers(ctx, job, doc["id"]))
 
     # --- members: sub-collections and actions ------------------------------------------
     def on_get_member(self, req, resp, collection, item, member):

@@ -27,6 +27,7 @@ class Config:
     data_dir: str = "./var"
     max_body: int = 1024 * 1024
     workers: int = 4
+    import_dir: str | None = None            # OVF packages may be imported from here (default: data_dir/import)
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
 
@@ -41,7 +42,8 @@ class Cloud:
     def __init__(self, config, backend=None, start_workers=True):
         from cimi.jobs import Runner
         self.config = config
-        os.makedirs(config.data_dir, exist_ok=True)
+        config.import_dir = config.import_dir or os.path.join(config.data_dir, "import")
+        os.makedirs(config.import_dir, exist_ok=True)
         registry.load_all()
         self.database = db.open_database(config.database_url)
         migrations.migrate(self.database, [k.name for k in registry.all_kinds()])
@@ -111,7 +113,4 @@ class Cloud:
             if kind is not None and "x-collection" in prop:
                 doc[name] = {"href": represent.collection_href(ctx, kind)}
         return doc
-
-    def collection_action(self, ctx, kind, name, body):
-        raise errors.NotImplementedYet(f"{name} on {kind.collection} is not available yet")
 

@@ -43,7 +43,7 @@ class Kind:
     create: Callable | None = None             # create(ctx, body) -> (fields, job_spec)
     delete: Callable | None = None             # delete(ctx, row) -> job_spec or None
     capabilities: tuple = ()                   # ResourceMetadata capabilities (name, value, description)
-    collection_actions: tuple = ()             # extra collection operations, e.g. import
+    collection_actions: dict = field(default_factory=dict)   # name -> fn(ctx, kind, body): (status, doc, job)
     refresh: Callable | None = None            # refresh(ctx, row): re-read the real state after a failure
 
     @property

@@ -4,7 +4,7 @@ A System's components are created, acted on and deleted inside the System's
 own Job (handlers run inline), so a busy server cannot deadlock on workers.
 """
 from cimi import crud, db, errors, jobs, registry, represent, store, templates
-from cimi.kinds import machine
+from cimi.kinds import machine, ovfimport
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register
 
@@ -90,13 +90,14 @@ def _fan_out(name):
 
     def run(job):
         failures = []
-        for machine in machines_of(job.payload["id"]):
-            if machine["state"] not in action.from_states:
+        for member in machines_of(job.payload["id"]):
+            if member["state"] not in action.from_states:
                 continue
             try:
-                jobs.run_inline(job, f"Machine.{name}", {"id": machine["id"], "params": job.payload.get("params", {})})
+                jobs.run_inline(job, f"Machine.{name}", {"id": member["id"], "params": job.payload.get("params", {}),
+                                                          "from": member["state"]})
             except Exception as exc:                   # noqa: BLE001 - one machine's failure leaves the rest
-                failures.append(f"{machine['id']}: {exc}")
+                failures.append(f"{member['id']}: {exc}")
         record_state(job.payload["id"])
         if failures:
             raise errors.Conflict(f"{name} failed on: " + "; ".join(failures))
@@ -142,4 +143,4 @@ register(Kind("System", "systems", create_schema="SystemCreate", create=_create,
 for _type, (_, _collection) in COMPONENTS.items():
     register(Kind("System" + _type, _collection, parent="System", editable=False, deletable_states=frozenset()))
 register(Kind("SystemTemplate", "systemTemplates", create_schema="SystemTemplate",
-              collection_actions=("import",)))
+              collection_actions={"import": ovfimport.start_import}, refresh=ovfimport.import_failed))

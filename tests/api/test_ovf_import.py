@@ -1,0 +1,75 @@
+"""OVF import through CIMI: the SystemTemplate collection's import operation (DSP0263 4.3, Annex A)."""
+import pytest
+
+from tests.ovf.conftest import descriptor, make_disk, manifest_line, write_ova
+
+CIMI = "http://schemas.dmtf.org/cimi/1"
+
+
+@pytest.fixture
+def import_dir(cloud):
+    from pathlib import Path
+    return Path(cloud.config.import_dir)
+
+
+@pytest.fixture
+def ova(import_dir, tmp_path):
+    disk = make_disk(tmp_path)
+    desc = descriptor(size=len(disk))
+    mf = manifest_line("vm.ovf", desc) + manifest_line("disk.vmdk", disk)
+    return write_ova(import_dir / "vm.ova", [("vm.ovf", desc), ("vm.mf", mf.encode()), ("disk.vmdk", disk)])
+
+
+def import_op(client):
+    coll = client.get(client.cep()["systemTemplates"]["href"]).json
+    return [o["href"] for o in coll["operations"] if o["rel"] == f"{CIMI}/action/import"][0]
+
+
+def counts(client):
+    cep = client.cep()
+    return {key: client.get(cep[key]["href"]).json["count"]
+            for key in ("systemTemplates", "machineTemplates", "machineConfigs", "machineImages", "volumeImages")}
+
+
+def test_import_yields_a_system_template_that_starts(alice, ova):
+    resp = alice.post(import_op(alice), {"resourceURI": f"{CIMI}/Action", "action": f"{CIMI}/action/import",
+                                         "source": f"file://{ova}"})
+    assert resp.status_code == 202 and "CIMI-Job-URI" in resp.headers, resp.text
+    job = alice.wait(resp.headers["CIMI-Job-URI"])
+    assert job["state"] == "SUCCESS", job.get("statusMessage")
+    template = alice.get(resp.headers["Location"]).json
+    assert template["importImage"] == f"file://{ova}"
+    types = sorted(c["type"].rsplit("/", 1)[-1] for c in template["componentDescriptors"])
+    assert types == ["Machine", "Network"]
+    machine_template = alice.get([c for c in template["componentDescriptors"]
+                                  if c["type"].endswith("/Machine")][0]["machineTemplate"]["href"]).json
+    config = alice.get(machine_template["machineConfig"]["href"]).json
+    assert (config["cpu"], config["memory"]) == (2, 512 * 1024)
+    assert alice.get(machine_template["machineImage"]["href"]).json["state"] == "AVAILABLE"
+    _, system = alice.create("systems", {"name": "from-ovf", "systemTemplate": {"href": template["id"]}})
+    assert system["state"] == "STARTED"
+    machines = alice.get(system["machines"]["href"]).json["systemMachines"]
+    assert len(machines) == 1
+
+
+def test_refused_package_leaves_nothing_behind(alice, import_dir, tmp_path):
+    disk = make_disk(tmp_path)
+    desc = descriptor(size=len(disk))
+    bad_manifest = manifest_line("vm.ovf", desc) + manifest_line("disk.vmdk", disk + b"x")
+    ova = write_ova(import_dir / "bad.ova", [("vm.ovf", desc), ("vm.mf", bad_manifest.encode()),
+                                             ("disk.vmdk", disk)])
+    before = counts(alice)
+    resp = alice.post(import_op(alice), {"action": f"{CIMI}/action/import", "source": str(ova)})
+    job = alice.wait(resp.headers["CIMI-Job-URI"])
+    assert job["state"] == "FAILED" and "package refused" in job["statusMessage"]
+    assert "disk.vmdk" in job["statusMessage"]
+    assert counts(alice) == before
+    assert alice.get(resp.headers["Location"]).status_code == 404
+
+
+@pytest.mark.parametrize("source", ["file:///etc/passwd", "../../etc/passwd", "http://example.org/x.ova", ""])
+def test_sources_outside_the_import_directory_are_400(alice, source):
+    before = counts(alice)
+    resp = alice.post(import_op(alice), {"action": f"{CIMI}/action/import", "source": source})
+    assert resp.status_code == 400 and resp.json["state"] == "FAILED"
+    assert counts(alice) == before
