@@ -16,6 +16,7 @@ DISK_CACHE = "none"            # O_DIRECT: host page cache off, safe on crash
 DISK_DISCARD = "unmap"         # let guests' TRIM shrink qcow2 files
 DISK_FORMAT = xml.StorageVolume.FORMAT_QCOW2   # overlays and blank disks
 NIC_MODEL = "virtio"
+CDROM_BUS, CDROM_TARGET = "sata", "sda"   # the config drive; SATA works on pc and q35 machines
 # Preferred first: KVM when the host offers it, TCG, then the test driver.
 DOMAIN_TYPES = ["kvm", "qemu", "test"]
 
@@ -68,6 +69,12 @@ def disk(path, target, fmt=DISK_FORMAT):
                     driver_name="qemu", driver_type=fmt, driver_cache=DISK_CACHE,
                     driver_discard=DISK_DISCARD, source_file=path,
                     target_dev=target, target_bus=DISK_BUS)
+
+
+def cdrom(path):
+    """Describe the read-only CD-ROM holding a machine's config drive."""
+    return xml.Disk(type=xml.Disk.TYPE_FILE, device=xml.Disk.DEVICE_CDROM, driver_name="qemu",
+                    driver_type="raw", source_file=path, target_dev=CDROM_TARGET, target_bus=CDROM_BUS)
 
 
 def interface(network, mac=None):

@@ -3,13 +3,14 @@
 Every function takes the `Host` that holds the domain and returns
 `backends.model` objects; errors are translated by the caller's `translate`.
 """
+import tempfile
 import time
 
 import libvirt
 
 from backends import model
 from backends.base import Conflict
-from backends.libvirt import designer, xml
+from backends.libvirt import configdrive, designer, volumes, xml
 from backends.libvirt.host import is_unsupported
 
 # cimi-reference section 11; SHUTOFF is refined by hasManagedSaveImage.
@@ -87,6 +88,10 @@ def create(host, pool_name, spec):
             if new:
                 created.append(vol)
             disks.append(designer.disk(vol.path(), target))
+        if spec.user_data or spec.ssh_keys:
+            drive = _config_drive(host, pool_name, spec)
+            created.append(drive)
+            disks.append(designer.cdrom(drive.path()))
         nics = [designer.interface(host.network(n.network_key).name(), n.mac) for n in spec.nics]
         conf = designer.domain(spec.name, host.domain_type(), spec.cpu, spec.memory_kib,
                                disks, nics, owned=[d.source_file for d in disks])
@@ -96,6 +101,17 @@ def create(host, pool_name, spec):
             host.delete_volume(vol)
         raise
     return info(host, dom)
+
+
+def _config_drive(host, pool_name, spec):
+    """Upload the machine's cloud-init config drive into the pool; return its volume."""
+    data = configdrive.build(spec.name, spec.name, spec.user_data, spec.ssh_keys)
+    with tempfile.NamedTemporaryFile(suffix=".iso") as iso:
+        iso.write(data)
+        iso.flush()
+        image = volumes.create_image(host, pool_name, f"{spec.name}-cidata.iso", len(data),
+                                     source_path=iso.name, source_format="raw")
+    return host.volume(image.key)
 
 
 def _disk_volume(host, pool, name, disk_spec):
