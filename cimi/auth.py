@@ -28,8 +28,9 @@ def add_user(name, password, admin=False):
     if not name or not password:
         raise ValueError("a user needs a name and a password")
     salt = os.urandom(16)
-    db.User.insert(name=name, salt=salt, hash=hash_password(password, salt), admin=admin).on_conflict(
-        conflict_target=[db.User.name], update={db.User.salt: salt, db.User.hash: hash_password(password, salt),
+    digest = hash_password(password, salt)
+    db.User.insert(name=name, salt=salt, hash=digest, admin=admin).on_conflict(
+        conflict_target=[db.User.name], update={db.User.salt: salt, db.User.hash: digest,
                                                 db.User.admin: admin}).execute()
 
 
