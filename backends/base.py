@@ -58,6 +58,7 @@ class Backend:
         raise NotImplementedError
 
     def machine(self, key: str) -> model.MachineInfo:
+        """Look a machine up by its key, or by the name it was created with."""
         raise NotImplementedError
 
     def list_machines(self) -> list[model.MachineInfo]:

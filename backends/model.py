@@ -65,6 +65,7 @@ class MachineInfo:
     disks: list[DiskInfo] = field(default_factory=list)
     nics: list[NicInfo] = field(default_factory=list)
     host: str | None = None
+    name: str | None = None            # the MachineSpec.name it was created with
 
 
 @dataclass

@@ -27,6 +27,7 @@ class Config:
     data_dir: str = "./var"
     max_body: int = 1024 * 1024
     workers: int = 4
+    reconcile_every: float = 30.0            # seconds between reconciliation passes (0: never)
     import_dir: str | None = None            # OVF packages may be imported from here (default: data_dir/import)
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
@@ -52,7 +53,7 @@ class Cloud:
                                                         image_pool=config.image_pool,
                                                         volume_pool=config.volume_pool)
         self.authenticator = auth.Authenticator()
-        self.jobs = Runner(self, threads=config.workers)
+        self.jobs = Runner(self, threads=config.workers, reconcile_every=config.reconcile_every)
         metadata.publish()
         self.seed()
         if start_workers:

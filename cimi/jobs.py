@@ -118,8 +118,8 @@ def submit(ctx, spec):
 class Runner:
     """Worker threads of one server process."""
 
-    def __init__(self, cloud, threads=4, poll=0.5):
-        self.cloud, self.threads, self.poll = cloud, threads, poll
+    def __init__(self, cloud, threads=4, poll=0.5, reconcile_every=30.0):
+        self.cloud, self.threads, self.poll, self.reconcile_every = cloud, threads, poll, reconcile_every
         self.worker_id = uuid.uuid4().hex[:16]
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -131,6 +131,21 @@ class Runner:
             t = threading.Thread(target=self._loop, name=f"job-worker-{n}", daemon=True)
             t.start()
             self._pool.append(t)
+        if self.reconcile_every:
+            t = threading.Thread(target=self._reconcile_loop, name="reconciler", daemon=True)
+            t.start()
+            self._pool.append(t)
+
+    def _reconcile_loop(self):
+        """Every few seconds: fail jobs of dead servers, then compare the store with the hosts."""
+        from cimi.reconcile import reconcile
+        while not self._stop.is_set():
+            try:
+                self.recover()
+                reconcile(self.cloud)
+            except Exception:                      # noqa: BLE001 - keep reconciling whatever happens
+                log.exception("reconciliation failed")
+            self._stop.wait(self.reconcile_every)
 
     def stop(self):
         self._stop.set()
@@ -142,14 +157,10 @@ class Runner:
         self._wake.set()
 
     def _loop(self):
-        idle = 0
         while not self._stop.is_set():
             try:
                 if self.run_one():
                     continue
-                idle += 1
-                if idle % 30 == 0:
-                    self.recover()
             except Exception:                      # noqa: BLE001 - a worker must survive anything
                 log.exception("job worker error")
             self._wake.wait(self.poll)

@@ -66,7 +66,7 @@ def info(host, dom):
                                     target=disk.target_dev))
     nics = [model.NicInfo(network_key=i.source_network, mac=i.mac) for i in conf.interfaces]
     return model.MachineInfo(key=dom.UUIDString(), state=state(dom), cpu=conf.vcpu,
-                             memory_kib=conf.memory, disks=disks, nics=nics, host=host.name)
+                             memory_kib=conf.memory, disks=disks, nics=nics, host=host.name, name=dom.name())
 
 
 def is_ours(dom):

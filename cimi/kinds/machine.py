@@ -13,7 +13,7 @@ from cimi.crud import Created
 from cimi.kinds.credential import ssh_keys
 from cimi.registry import Action, Kind, register
 
-STABLE = frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"})
+STABLE = frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"})   # no Job is changing them
 INITIAL_STATES = ("STARTED", "STOPPED")
 DEFAULT_INITIAL_STATE = "STARTED"
 KIB = 1024
@@ -131,6 +131,11 @@ def attach(job, machine_id, volume_id, location):
                                                    "_volume": volume_id}})
 
 
+def backend_key(row):
+    """The machine's backend key; before the create recorded it, the name it was created with."""
+    return row["data"].get("_key") or f"cimi-{row['id']}"
+
+
 def _lifecycle(method, **fixed):
     """A Job handler calling one backend verb and recording the state it reports."""
     def run(job):
@@ -142,16 +147,15 @@ def _lifecycle(method, **fixed):
         verb = method
         if method == "restart_machine" and job.payload.get("from") == "STOPPED":
             verb, options = "start_machine", {}       # restart of a stopped machine is a start (5.14.1.2)
-        info = getattr(job.backend, verb)(row["data"]["_key"], **options)
+        info = getattr(job.backend, verb)(backend_key(row), **options)
         record_state(row["id"], info.state)
     return run
 
 
 def refresh(ctx, row):
     """Show what the backend says of a machine (ERROR when it is gone)."""
-    key = row["data"].get("_key")
     try:
-        state = ctx.cloud.backend.machine(key).state if key else "ERROR"
+        state = ctx.cloud.backend.machine(backend_key(row)).state
     except backends.NotFound:
         state = "ERROR"
     record_state(row["id"], state)
@@ -162,9 +166,8 @@ def _run_delete(job):
     from cimi import crud
     row = store.get("Machine", job.payload["id"])
     for mv in store.children("MachineVolume", row["id"]):
-        job.backend.detach_volume(row["data"]["_key"], store.get("Volume", mv["data"]["_volume"])["data"]["_key"])
-    if row["data"].get("_key"):
-        job.backend.delete_machine(row["data"]["_key"])
+        job.backend.detach_volume(backend_key(row), store.get("Volume", mv["data"]["_volume"])["data"]["_key"])
+    job.backend.delete_machine(backend_key(row))      # also when a crash kept its key from the store
     store.delete_children("NetworkPort", row["id"])    # ports of a machine have it as parent
     crud.remove(registry.get("Machine"), row)
 
