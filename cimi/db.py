@@ -10,7 +10,9 @@ import re
 import threading
 
 import peewee
-from playhouse.db_url import connect
+from urllib.parse import urlparse
+
+from playhouse.db_url import connect, parseresult_to_dict
 
 database = peewee.DatabaseProxy()
 _models = {}
@@ -77,12 +79,44 @@ def model_for(kind_name):
         return model
 
 
+class CountingSqliteDatabase(peewee.SqliteDatabase):
+    """SQLite that counts its writes, so that a read may trust what it cached.
+
+    NOTE: SQLite serves one front end (several share PostgreSQL), so every
+    write to its file passes through this object. `generation` changes before
+    and after each statement that is not a SELECT, and at each commit: a value
+    read before a query is current only while `generation` still has it.
+    """
+    generation = 0
+
+    def _execute_cursor(self, sql, params, **options):
+        if sql.lstrip()[:6].upper() == "SELECT":
+            return super()._execute_cursor(sql, params, **options)
+        self.generation += 1
+        try:
+            return super()._execute_cursor(sql, params, **options)
+        finally:
+            self.generation += 1
+
+    def commit(self):
+        try:
+            return super().commit()
+        finally:
+            self.generation += 1
+
+
 def open_database(url):
     """Connect the proxy to a database URL (sqlite:///path or postgresql://...)."""
     if url.startswith("sqlite"):
-        db = connect(url, pragmas={"journal_mode": "wal", "busy_timeout": 10000, "synchronous": "normal"},
-                     check_same_thread=False)
+        options = parseresult_to_dict(urlparse(url))
+        db = CountingSqliteDatabase(options.pop("database"), check_same_thread=False, pragmas={
+            "journal_mode": "wal", "busy_timeout": 10000, "synchronous": "normal"}, **options)
     else:
         db = connect(url)
     database.initialize(db)
     return db
+
+
+def generation():
+    """The write generation of a single-front-end database, or None when others may write too."""
+    return getattr(database.obj, "generation", None)

@@ -78,9 +78,27 @@ def get(kind_name, row_id, parent=None):
     return to_row(_fetch(kind_name, row_id, parent))
 
 
+_heads = {}
+
+
 def head(kind_name, row_id, parent=None):
-    """Return {"version", "owner"} of a row (what a cached document depends on), or raise NotFound."""
-    return _fetch(kind_name, row_id, parent, ("version", "owner"))
+    """Return {"version", "owner"} of a row (what a cached document depends on), or raise NotFound.
+
+    On a single-front-end database this is answered from memory while no write
+    happened since it was read: the GET of one resource then runs no query.
+    """
+    generation = db.generation()
+    key = (kind_name, row_id, parent)
+    if generation is not None:
+        cached = _heads.get(key)
+        if cached is not None and cached[0] == generation and cached[2] is db.database.obj:
+            return cached[1]
+    found = _fetch(kind_name, row_id, parent, ("version", "owner"))
+    if generation is not None:
+        if len(_heads) > 65536:
+            _heads.clear()
+        _heads[key] = (generation, found, db.database.obj)
+    return found
 
 
 class _Record(dict):

@@ -27,6 +27,9 @@ def parse(body):
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise XMLError(f"malformed XML: {exc}") from None
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise XMLError("XML bodies must not carry a DOCTYPE or entities")   # APPSEC: also in UTF-16
     for el in root.iter():
         if el is not root and _depth(el) > MAX_DEPTH:
             raise XMLError(f"XML nested deeper than {MAX_DEPTH} levels")

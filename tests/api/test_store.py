@@ -95,3 +95,22 @@ def test_restart_fails_interrupted_jobs_and_rereads_state(tmp_path, database_url
     assert after["data"]["progress"] == 100
     assert store.get("Machine", row_id)["state"] == "STARTED"   # what libvirt says, not STOPPING
     cloud.close()
+
+
+def test_cached_heads_follow_every_write_on_sqlite(tmp_path, monkeypatch):
+    """A read answered from memory is never older than the last write, whichever code wrote."""
+    cloud = make_cloud(tmp_path, f"sqlite:///{tmp_path / 'h.sqlite3'}", monkeypatch, workers=0)
+    try:
+        row = store.insert("Volume", {"name": "v", "data": {"capacity": 1}})
+        assert store.head("Volume", row["id"])["version"] == 1
+        model = db.model_for("Volume")
+        model.update(version=model.version + 1).where(model.id == row["id"]).execute()    # not through store
+        assert store.head("Volume", row["id"])["version"] == 2
+        with cloud.database.atomic():
+            model.update(version=7).where(model.id == row["id"]).execute()
+        assert store.head("Volume", row["id"])["version"] == 7
+        store.delete("Volume", row["id"])
+        with pytest.raises(Exception, match="no Volume"):
+            store.head("Volume", row["id"])
+    finally:
+        cloud.close()
