@@ -6,7 +6,7 @@ import psycopg2
 import pytest
 from falcon import testing
 
-from cimi import db, jobs, store
+from cimi import db, errors, jobs, store
 from cimi.app import create_app
 from cimi.cloud import Cloud, Config
 from tests.conftest import TEST_NODE, Client, machine_body
@@ -110,7 +110,7 @@ def test_cached_heads_follow_every_write_on_sqlite(tmp_path, monkeypatch):
             model.update(version=7).where(model.id == row["id"]).execute()
         assert store.head("Volume", row["id"])["version"] == 7
         store.delete("Volume", row["id"])
-        with pytest.raises(Exception, match="no Volume"):
+        with pytest.raises(errors.NotFound):
             store.head("Volume", row["id"])
     finally:
         cloud.close()
