@@ -1,4 +1,5 @@
 """The running cloud: configuration, store, backend, job workers, seeding, placement."""
+import datetime
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ class Config:
     max_body: int = 1024 * 1024
     workers: int = 4
     reconcile_every: float = 30.0            # seconds between reconciliation passes (0: never)
+    job_lease: float = 15.0                  # seconds after which a dead server's running job is failed
     import_dir: str | None = None            # OVF packages may be imported from here (default: data_dir/import)
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
@@ -53,7 +55,8 @@ class Cloud:
                                                         image_pool=config.image_pool,
                                                         volume_pool=config.volume_pool)
         self.authenticator = auth.Authenticator()
-        self.jobs = Runner(self, threads=config.workers, reconcile_every=config.reconcile_every)
+        self.jobs = Runner(self, threads=config.workers, reconcile_every=config.reconcile_every,
+                           lease=datetime.timedelta(seconds=config.job_lease))
         metadata.publish()
         self.seed()
         if start_workers:

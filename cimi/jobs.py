@@ -21,7 +21,7 @@ from cimi.represent import iso
 from cimi.vocabulary import action_uri
 
 log = logging.getLogger(__name__)
-LEASE = datetime.timedelta(seconds=60)
+LEASE = datetime.timedelta(seconds=15)   # default: a dead server's jobs are failed within this
 _handlers = {}
 FINAL = ("SUCCESS", "FAILED", "STOPPED")
 
@@ -118,8 +118,9 @@ def submit(ctx, spec):
 class Runner:
     """Worker threads of one server process."""
 
-    def __init__(self, cloud, threads=4, poll=0.5, reconcile_every=30.0):
+    def __init__(self, cloud, threads=4, poll=0.5, reconcile_every=30.0, lease=LEASE):
         self.cloud, self.threads, self.poll, self.reconcile_every = cloud, threads, poll, reconcile_every
+        self.lease = lease
         self.worker_id = uuid.uuid4().hex[:16]
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -131,10 +132,21 @@ class Runner:
             t = threading.Thread(target=self._loop, name=f"job-worker-{n}", daemon=True)
             t.start()
             self._pool.append(t)
-        if self.reconcile_every:
-            t = threading.Thread(target=self._reconcile_loop, name="reconciler", daemon=True)
+        loops = [self._heartbeat_loop] + ([self._reconcile_loop] if self.reconcile_every else [])
+        for loop in loops:
+            t = threading.Thread(target=loop, name=loop.__name__.strip("_"), daemon=True)
             t.start()
             self._pool.append(t)
+
+    def _heartbeat_loop(self):
+        """Renew the leases of the jobs this process runs, however long their backend calls take."""
+        model = db.model_for("Job")
+        while not self._stop.wait(self.lease.total_seconds() / 3):
+            try:
+                (model.update(lease_until=db.utcnow() + self.lease)
+                 .where((model.worker == self.worker_id) & (model.state == "RUNNING")).execute())
+            except Exception:                      # noqa: BLE001 - the next beat tries again
+                log.exception("job heartbeat failed")
 
     def _reconcile_loop(self):
         """Every few seconds: fail jobs of dead servers, then compare the store with the hosts."""
@@ -175,7 +187,7 @@ class Runner:
                       .order_by(model.created).limit(8)]
         for job_id in candidates:
             claimed = (model.update(state="RUNNING", worker=self.worker_id,
-                                    lease_until=db.utcnow() + LEASE, version=model.version + 1)
+                                    lease_until=db.utcnow() + self.lease, version=model.version + 1)
                        .where((model.id == job_id) & (model.state == "QUEUED")).execute())
             if claimed:
                 row = store.get("Job", job_id)
@@ -209,7 +221,7 @@ class Runner:
 
     def touch(self, job_id, changes, affected=None):
         model = db.model_for("Job")
-        model.update(lease_until=db.utcnow() + LEASE).where(model.id == job_id).execute()
+        model.update(lease_until=db.utcnow() + self.lease).where(model.id == job_id).execute()
         if changes or affected:
             row = store.get("Job", job_id)
             data = {**row["data"], **changes}

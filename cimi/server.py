@@ -22,6 +22,10 @@ def _options(parser):
                         help="libvirt URI of a host; repeat for several hosts (default: test:///default)")
     parser.add_argument("--data-dir", default=env("CIMI_DATA_DIR", "./var"), help="where state is kept")
     parser.add_argument("--workers", type=int, default=int(env("CIMI_WORKERS", "4")), help="job worker threads")
+    parser.add_argument("--job-lease", type=float, default=float(env("CIMI_JOB_LEASE", "15")),
+                        help="seconds after which a job whose server died is failed")
+    parser.add_argument("--reconcile-every", type=float, default=float(env("CIMI_RECONCILE_EVERY", "30")),
+                        help="seconds between passes comparing the store with the hosts")
     parser.add_argument("--import-dir", default=env("CIMI_IMPORT_DIR"),
                         help="OVF packages may be imported from here (default: DATA_DIR/import)")
     parser.add_argument("--image-pool", default=env("CIMI_IMAGE_POOL"),
@@ -34,7 +38,7 @@ def config_from(args):
     uris = args.libvirt_uris or os.environ.get("CIMI_LIBVIRT_URI", "test:///default").split(",")
     return Config(bind=args.bind, database=args.database, libvirt_uris=uris, data_dir=args.data_dir,
                   workers=args.workers, image_pool=args.image_pool, volume_pool=args.volume_pool,
-                  import_dir=args.import_dir)
+                  import_dir=args.import_dir, job_lease=args.job_lease, reconcile_every=args.reconcile_every)
 
 
 def serve(config):
