@@ -1,0 +1,29 @@
+"""The CIMI client library shared by the ``cimi`` command and the Libcloud driver."""
+from cimi.client.client import (
+                                ACTION,
+                                ITEMS,
+                                NS,
+                                Client,
+                                Result,
+                                filter_literal,
+                                items_of,
+                                short_id,
+)
+from cimi.client.errors import (
+                                BadRequest,
+                                CimiError,
+                                Conflict,
+                                ConnectionFailed,
+                                Forbidden,
+                                JobFailed,
+                                JobTimeout,
+                                NotFound,
+                                NotImplementedByServer,
+                                Unauthorized,
+                                Unavailable,
+)
+from cimi.client.transport import HttpTransport, Response
+
+__all__ = ["ACTION", "ITEMS", "NS", "BadRequest", "CimiError", "Client", "Conflict", "ConnectionFailed",
+           "Forbidden", "HttpTransport", "JobFailed", "JobTimeout", "NotFound", "NotImplementedByServer",
+           "Response", "Result", "Unauthorized", "Unavailable", "filter_literal", "items_of", "short_id"]

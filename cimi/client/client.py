@@ -1,0 +1,338 @@
+"""A small CIMI 1.x client: everything is found from the CloudEntryPoint.
+
+The client knows CIMI (entry point, collections and their item keys,
+operations advertised on each resource, Create wrappers, Actions, Jobs,
+query parameters); it leaves HTTP to a transport (see transport.py), so the
+``cimi`` command and the Libcloud driver share it.
+"""
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+from cimi.client.errors import (
+    CimiError,
+    Conflict,
+    JobFailed,
+    JobTimeout,
+    NotFound,
+    from_response,
+)
+from cimi.client.transport import HttpTransport, Response
+
+NS = "http://schemas.dmtf.org/cimi/1/"
+ACTION = NS + "action/"
+JSON, XML = "application/json", "application/xml"
+FINISHED = ("SUCCESS", "FAILED", "STOPPED")
+
+#: CEP collection key -> the key of the items in that collection's JSON form.
+ITEMS = {
+    "machines": "machines", "machineTemplates": "machineTemplates", "machineConfigs": "machineConfigurations",
+    "machineImages": "machineImages", "credentials": "credentials", "volumes": "volumes",
+    "volumeTemplates": "volumeTemplates", "volumeConfigs": "volumeConfigurations",
+    "volumeImages": "volumeImages", "networks": "networks", "networkTemplates": "networkTemplates",
+    "networkConfigs": "networkConfigurations", "networkPorts": "networkPorts", "addresses": "addresses",
+    "systems": "systems", "systemTemplates": "systemTemplates", "jobs": "jobs",
+    "resourceMetadata": "resourceMetadata",
+}
+
+
+def short_id(href: str) -> str:
+    """The last path segment of an id: what people type."""
+    return href.rstrip("/").rsplit("/", 1)[-1] if href else ""
+
+
+def items_of(collection: dict) -> list:
+    """The entries of a collection document, whatever its items key."""
+    for key, value in collection.items():
+        if key not in ("operations",) and isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            return value
+    return []
+
+
+def filter_literal(value: str) -> str:
+    """A CIMI $filter string literal for any text."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass
+class Result:
+    """What a create, action or delete answered: status, the resource (if sent), where, and the Job."""
+    status: int
+    doc: dict | None
+    location: str | None
+    job: str | None
+
+
+class Client:
+    """A CIMI consumer bound to one CloudEntryPoint URL and one transport."""
+
+    def __init__(self, endpoint: str, transport=None, poll: float = 0.05, max_poll: float = 1.0):
+        self.endpoint = endpoint
+        self.transport = transport or HttpTransport()
+        self.poll, self.max_poll = poll, max_poll
+        self._cep = None
+
+    @classmethod
+    def connect(cls, endpoint: str, user: str | None = None, password: str | None = None, timeout: float = 60):
+        return cls(endpoint, HttpTransport(user, password, timeout))
+
+    # --- HTTP -----------------------------------------------------------------------------------
+    def request(self, method: str, href: str, body=None, params: dict | None = None, fmt: str = "json",
+                headers: dict | None = None) -> Response:
+        """One request; an error answer raises the matching CimiError with the server's message."""
+        headers = {"Accept": XML if fmt == "xml" else JSON, **(headers or {})}
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            headers.setdefault("Content-Type", JSON)
+        resp = self.transport.request(method, self.absolute(href), params=params, body=data, headers=headers)
+        if resp.status >= 400:
+            raise from_response(resp.status, resp.body)
+        return resp
+
+    def absolute(self, href: str) -> str:
+        return urllib.parse.urljoin(self.base_uri if self._cep else self.endpoint, href)
+
+    @staticmethod
+    def decode(resp: Response):
+        return json.loads(resp.body) if resp.body and resp.body.strip() else None
+
+    def get(self, href: str, select=None, expand=None, fmt: str = "json"):
+        """A resource as a dict, or its raw XML text when fmt is 'xml'."""
+        params = {"$select": _csv(select), "$expand": _csv(expand)}
+        resp = self.request("GET", href, params=params, fmt=fmt)
+        return resp.body.decode() if fmt == "xml" else self.decode(resp)
+
+    # --- the entry point ----------------------------------------------------------------------
+    @property
+    def cep(self) -> dict:
+        if self._cep is None:
+            self._cep = self.decode(self.request("GET", self.endpoint))
+            if not isinstance(self._cep, dict) or not self._cep.get("resourceURI", "").endswith("CloudEntryPoint"):
+                raise CimiError(f"{self.endpoint} is not a CIMI CloudEntryPoint")
+        return self._cep
+
+    @property
+    def base_uri(self) -> str:
+        return self._cep.get("baseURI") or self.endpoint
+
+    def href(self, key: str) -> str:
+        """The href of a CEP collection; NotFound if this provider (or user) has none."""
+        ref = self.cep.get(key)
+        if not isinstance(ref, dict) or "href" not in ref:
+            raise NotFound(f"the cloud entry point offers no {key} collection")
+        return self.absolute(ref["href"])
+
+    # --- queries ---------------------------------------------------------------------------------
+    def query(self, key_or_href: str, filter=None, select=None, first=None, last=None, orderby=None,
+              expand=None, fmt: str = "json"):
+        """A collection document (dict, or XML text), with the CIMI query parameters passed through."""
+        href = key_or_href if "/" in key_or_href else self.href(key_or_href)
+        filters = [filter] if isinstance(filter, str) else list(filter or [])
+        params = [("$filter", f) for f in filters]
+        for name, value in (("$select", _csv(select)), ("$first", first), ("$last", last),
+                            ("$orderby", _csv(orderby)), ("$expand", _csv(expand))):
+            if value is not None:
+                params.append((name, str(value)))
+        if params:
+            href = href + ("&" if "?" in href else "?") + urllib.parse.urlencode(params, safe="$")
+        resp = self.request("GET", href, fmt=fmt)
+        return resp.body.decode() if fmt == "xml" else self.decode(resp)
+
+    def list(self, key: str, **query) -> list:
+        """The entries of a CEP collection."""
+        doc = self.query(key, **query)
+        return doc.get(ITEMS.get(key, key), []) if key in ITEMS else items_of(doc)
+
+    def find(self, key: str, ident: str) -> dict:
+        """A resource of a collection by full href, short id or (unique) name."""
+        if not ident:
+            raise NotFound(f"no {key} named ''")
+        if ident.startswith(("http://", "https://")):
+            return self.get(ident)
+        if "/" not in ident:
+            try:
+                return self.get(self.href(key) + "/" + urllib.parse.quote(ident))
+            except NotFound:
+                pass
+        found = self.list(key, filter=f"name={filter_literal(ident)}")
+        if len(found) > 1:
+            raise Conflict(f"{len(found)} {key} are named {ident!r}; give the id instead")
+        if not found:
+            raise NotFound(f"no {key} with id or name {ident!r}")
+        return found[0]
+
+    # --- operations --------------------------------------------------------------------------------
+    @staticmethod
+    def operation(resource: dict, rel: str) -> str | None:
+        """The href of an operation the resource advertises now (bare rels or action names)."""
+        wanted = {rel, ACTION + rel}
+        for op in resource.get("operations", []):
+            if op.get("rel") in wanted:
+                return op.get("href")
+        return None
+
+    def require(self, resource: dict, rel: str) -> str:
+        href = self.operation(resource, rel)
+        if href is None:
+            what = resource.get("name") or short_id(resource.get("id", ""))
+            state = f" in state {resource['state']}" if resource.get("state") else ""
+            offered = ", ".join(short_id(o["rel"]) for o in resource.get("operations", [])) or "none"
+            raise Conflict(f"{rel} is not offered on {what}{state} (offered: {offered})")
+        return self.absolute(href)
+
+    def _result(self, resp: Response) -> Result:
+        doc = self.decode(resp) if resp.headers.get("Content-Type", "").startswith(JSON) else None
+        return Result(resp.status, doc, resp.headers.get("Location"), resp.headers.get("CIMI-Job-URI"))
+
+    def create(self, key_or_href: str, body: dict) -> Result:
+        """POST a resource or Create wrapper to a collection (a CEP key or an href)."""
+        href = key_or_href if "/" in key_or_href else self.href(key_or_href)
+        return self._result(self.request("POST", href, body))
+
+    def act(self, resource: dict, action: str, **params) -> Result:
+        """Perform an advertised action (start, stop, ...) with its parameters."""
+        href = self.require(resource, action)
+        body = {"resourceURI": NS + "Action", "action": ACTION + action, **params}
+        return self._result(self.request("POST", href, body))
+
+    def delete(self, resource: dict) -> Result:
+        """DELETE through the resource's advertised delete operation."""
+        return self._result(self.request("DELETE", self.require(resource, "delete")))
+
+    # --- jobs -----------------------------------------------------------------------------------------
+    def wait(self, job_href: str, timeout: float = 300, on_progress=None) -> dict:
+        """Poll a Job until it finishes; return it. JobFailed / JobTimeout otherwise.
+
+        ``on_progress(job)`` is called after every poll (for a progress display).
+        """
+        deadline = time.monotonic() + timeout
+        delay = self.poll
+        while True:
+            job = self.get(job_href)
+            if on_progress:
+                on_progress(job)
+            if job.get("state") in FINISHED:
+                if job["state"] != "SUCCESS":
+                    raise JobFailed(job)
+                return job
+            if time.monotonic() >= deadline:
+                raise JobTimeout(job, timeout)
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 1.5, self.max_poll)
+
+    def finish(self, result: Result, timeout: float = 300, on_progress=None) -> dict | None:
+        """Wait for a Result's Job (if any); return the resource as it is now (None if gone)."""
+        if result.job:
+            self.wait(result.job, timeout, on_progress)
+        target = result.location or (result.doc or {}).get("id")
+        if not target:
+            return None
+        try:
+            return self.get(target)
+        except NotFound:
+            return None
+
+    # --- CIMI documents ------------------------------------------------------------------------
+    def machine_body(self, name=None, template=None, config=None, image=None, description=None,
+                     initial_state=None, properties=None) -> dict:
+        """A MachineCreate: by template reference, or by value from a configuration and an image."""
+        if template:
+            tpl = {"href": self.find("machineTemplates", template)["id"]}
+        else:
+            if not (config and image):
+                raise CimiError("a Machine needs a template, or a configuration and an image")
+            tpl = {"machineConfig": {"href": self.find("machineConfigs", config)["id"]},
+                   "machineImage": {"href": self.find("machineImages", image)["id"]}}
+        if initial_state:
+            tpl["initialState"] = initial_state
+        return _create("MachineCreate", "machineTemplate", tpl, name, description, properties)
+
+    def volume_body(self, name=None, capacity_kib=None, config=None, template=None, description=None,
+                    volume_type=NS + "mapped", properties=None) -> dict:
+        """A VolumeCreate from a template, a configuration, or a capacity in KiB."""
+        if template:
+            tpl = {"href": self.find("volumeTemplates", template)["id"]}
+        elif config:
+            tpl = {"volumeConfig": {"href": self.find("volumeConfigs", config)["id"]}}
+        elif capacity_kib:
+            tpl = {"volumeConfig": {"type": volume_type, "capacity": int(capacity_kib)}}
+        else:
+            raise CimiError("a Volume needs a capacity, a configuration or a template")
+        return _create("VolumeCreate", "volumeTemplate", tpl, name, description, properties)
+
+    def network_body(self, name=None, network_type=None, cidr=None, config=None, template=None,
+                     description=None, properties=None) -> dict:
+        """A NetworkCreate from a template, a configuration, or a type and CIDR."""
+        if template:
+            tpl = {"href": self.find("networkTemplates", template)["id"]}
+        elif config:
+            tpl = {"networkConfig": {"href": self.find("networkConfigs", config)["id"]}}
+        else:
+            cfg = {"networkType": (network_type or "PRIVATE").upper()}
+            if cidr:
+                cfg["cidr"] = cidr
+            tpl = {"networkConfig": cfg}
+        return _create("NetworkCreate", "networkTemplate", tpl, name, description, properties)
+
+    def attach(self, machine: dict, volume: dict, location: str | None = None) -> Result:
+        """Attach a Volume: add a MachineVolume to the Machine's volumes collection."""
+        body = {"resourceURI": NS + "MachineVolume", "volume": {"href": volume["id"]}}
+        if location:
+            body["initialLocation"] = location
+        return self.create(self.absolute(machine["volumes"]["href"]), body)
+
+    def attachment(self, machine: dict, volume: dict) -> dict:
+        """The MachineVolume joining these two; NotFound if the volume is not attached there."""
+        for mv in items_of(self.query(self.absolute(machine["volumes"]["href"]))):
+            if mv.get("volume", {}).get("href") == volume["id"]:
+                return mv
+        raise NotFound(f"volume {volume.get('name') or short_id(volume['id'])} is not attached to "
+                       f"machine {machine.get('name') or short_id(machine['id'])}")
+
+    def detach(self, machine: dict, volume: dict) -> Result:
+        return self.delete(self.attachment(machine, volume))
+
+    def capture(self, machine: dict, name=None, description=None) -> Result:
+        """Capture a Machine into a new MachineImage (POSTed where the capture operation points)."""
+        href = self.require(machine, "capture")
+        body = {"resourceURI": NS + "MachineImage", "type": "IMAGE", "imageLocation": machine["id"]}
+        if name:
+            body["name"] = name
+        if description:
+            body["description"] = description
+        return self._result(self.request("POST", href, body))
+
+    def register_image(self, name, location, description=None) -> Result:
+        body = {"resourceURI": NS + "MachineImage", "type": "IMAGE", "imageLocation": location, "name": name}
+        if description:
+            body["description"] = description
+        return self.create("machineImages", body)
+
+    def import_package(self, source: str, into: str = "systemTemplates", properties: dict | None = None) -> Result:
+        """POST an import Action (source URI) to a collection's advertised import operation."""
+        collection = self.query(into, first=1, last=1)
+        href = self.require(collection, "import")
+        body = {"resourceURI": NS + "Action", "action": ACTION + "import", "source": source}
+        if properties:
+            body["properties"] = dict(properties)
+        return self._result(self.request("POST", href, body))
+
+
+def _create(type_name, template_key, template, name, description, properties) -> dict:
+    body = {"resourceURI": NS + type_name}
+    if name:
+        body["name"] = name
+    if description:
+        body["description"] = description
+    if properties:
+        body["properties"] = dict(properties)
+    body[template_key] = template
+    return body
+
+
+def _csv(value):
+    if value is None or isinstance(value, str):
+        return value
+    return ",".join(value)

@@ -1,0 +1,164 @@
+"""The Libcloud driver against a live server: every driver method, state mapping and error mapping."""
+import json
+from pathlib import Path
+
+import pytest
+from libcloud.common.types import InvalidCredsError
+from libcloud.compute.base import Node, NodeImage, NodeSize, StorageVolume
+from libcloud.compute.providers import get_driver
+from libcloud.compute.types import NodeState, StorageVolumeState
+
+import cimi.libcloud
+from cimi.libcloud import (
+    CIMIConflictError,
+    CIMIError,
+    CIMINodeDriver,
+    CIMINotFoundError,
+)
+
+SCHEMAS = Path(__file__).parent.parent.parent / "schemas"
+
+
+@pytest.fixture
+def driver(server):
+    host_port = server.split("//")[1].split("/")[0]
+    host, port = host_port.split(":")
+    return get_driver("cimi")("alice", "alice-pw", host=host, port=int(port), secure=False)
+
+
+@pytest.fixture
+def node(driver):
+    size = [s for s in driver.list_sizes() if s.name == "small"][0]
+    image = [i for i in driver.list_images() if i.name == "blank"][0]
+    return driver.create_node("n1", size=size, image=image)
+
+
+def state(driver, node):
+    return driver.ex_get_node(node.id).state
+
+
+def test_registered_under_cimi():
+    assert get_driver("cimi") is CIMINodeDriver
+    cimi.libcloud.register()   # idempotent
+    assert get_driver("cimi") is CIMINodeDriver
+
+
+def test_every_cimi_machine_state_is_mapped():
+    states = json.loads((SCHEMAS / "Machine.json").read_text())["properties"]["state"]["enum"]
+    assert set(states) == set(CIMINodeDriver.NODE_STATE_MAP)
+    assert CIMINodeDriver.NODE_STATE_MAP["STARTED"] == NodeState.RUNNING
+    assert CIMINodeDriver.NODE_STATE_MAP["STOPPED"] == NodeState.STOPPED
+    volume_states = json.loads((SCHEMAS / "Volume.json").read_text())["properties"]["state"]["enum"]
+    assert set(volume_states) == set(CIMINodeDriver.VOLUME_STATE_MAP)
+
+
+def test_list_sizes_images_locations(driver):
+    sizes = {s.name: s for s in driver.list_sizes()}
+    assert set(sizes) == {"small", "medium", "large"}
+    assert isinstance(sizes["small"], NodeSize) and sizes["small"].ram == 512 and sizes["small"].disk == 4
+    assert sizes["large"].extra["cpu"] == 4 and "/machineConfigs/" in sizes["large"].id
+    images = driver.list_images()
+    assert [i.name for i in images] == ["blank"] and isinstance(images[0], NodeImage)
+    assert images[0].extra["state"] == "AVAILABLE"
+    assert driver.get_image(images[0].id).name == "blank"
+    [location] = driver.list_locations()
+    assert location.id.endswith("/cimi/") and location.name == "darn simple cloud"
+
+
+def test_create_node_and_list_nodes(driver, node):
+    assert isinstance(node, Node) and node.name == "n1" and node.state == NodeState.RUNNING
+    assert node.extra["cpu"] == 1 and node.extra["memory_kib"] == 524288
+    assert [n.id for n in driver.list_nodes()] == [node.id]
+    assert driver.list_nodes(ex_filter="name='other'") == []
+
+
+def test_create_node_needs_size_and_image(driver):
+    with pytest.raises(ValueError):
+        driver.create_node("x", size=driver.list_sizes()[0])
+
+
+def test_create_node_from_a_template(driver, client):
+    size, image = driver.list_sizes()[0], driver.list_images()[0]
+    result = client.create("machineTemplates", {"resourceURI": cimi.client.NS + "MachineTemplate", "name": "t",
+                                                "machineConfig": {"href": size.id},
+                                                "machineImage": {"href": image.id}})
+    node = driver.create_node("fromtpl", ex_template=result.location, ex_initial_state="STOPPED")
+    assert node.state == NodeState.STOPPED and node.extra["cpu"] == size.extra["cpu"]
+
+
+def test_stop_start_reboot_pause_suspend(driver, node):
+    assert driver.stop_node(node) is True and state(driver, node) == NodeState.STOPPED
+    assert driver.start_node(node) is True and state(driver, node) == NodeState.RUNNING
+    assert driver.reboot_node(node) is True and state(driver, node) == NodeState.RUNNING
+    assert driver.ex_pause_node(node) is True and state(driver, node) == NodeState.PAUSED
+    assert driver.start_node(node) and state(driver, node) == NodeState.RUNNING
+    assert driver.ex_suspend_node(node) is True and state(driver, node) == NodeState.SUSPENDED
+    assert driver.start_node(node) and driver.stop_node(node, ex_force=True)
+    assert state(driver, node) == NodeState.STOPPED
+
+
+def test_capture_node_and_delete_image(driver, node):
+    driver.stop_node(node)
+    image = driver.ex_capture_node(node, "snap1")
+    assert image.name == "snap1" and image.extra["state"] == "AVAILABLE"
+    assert sorted(i.name for i in driver.list_images()) == ["blank", "snap1"]
+    assert driver.delete_image(image) is True
+    assert [i.name for i in driver.list_images()] == ["blank"]
+
+
+def test_destroy_node(driver, node):
+    assert driver.destroy_node(node) is True
+    assert driver.list_nodes() == []
+    with pytest.raises(CIMINotFoundError) as err:
+        driver.ex_get_node(node.id)
+    assert err.value.http_code == 404
+
+
+def test_volumes(driver, node):
+    volume = driver.create_volume(1, "vol1")
+    assert isinstance(volume, StorageVolume) and volume.size == 1 and volume.state == StorageVolumeState.AVAILABLE
+    assert volume.extra["capacity_kib"] == 1024 * 1024
+    assert [v.id for v in driver.list_volumes()] == [volume.id]
+    small = driver.create_volume(None, "vol2", ex_capacity_kib=2048)
+    assert small.size == pytest.approx(2048 / 1024 / 1024) and small.extra["capacity_kib"] == 2048
+    assert driver.attach_volume(node, volume, device="vdb") is True
+    [(attached, device)] = driver.ex_list_attached_volumes(node)
+    assert attached.id == volume.id and device == "vdb"
+    with pytest.raises(CIMIConflictError):
+        driver.destroy_volume(volume)   # still attached
+    assert driver.detach_volume(volume) is True
+    assert driver.ex_list_attached_volumes(node) == []
+    assert driver.detach_volume(volume) is False
+    assert driver.destroy_volume(volume) is True and driver.destroy_volume(small) is True
+    assert driver.list_volumes() == []
+
+
+def test_networks(driver):
+    net = driver.ex_create_network("net1", cidr="10.8.0.0/24")
+    assert net.state == "STARTED" and net.extra["cidr"] == "10.8.0.0/24"
+    assert [n.name for n in driver.list_networks()] == ["net1"]
+    assert driver.ex_stop_network(net) and driver.ex_get_network(net.id).state == "STOPPED"
+    assert driver.ex_start_network(net) and driver.ex_get_network(net.id).state == "STARTED"
+    assert net.destroy() is True and driver.list_networks() == []
+
+
+def test_jobs(driver, node):
+    jobs = driver.ex_list_jobs()
+    assert jobs and all(j["state"] == "SUCCESS" for j in jobs)
+    job = driver.ex_get_job(jobs[0]["id"])
+    assert job["id"] == jobs[0]["id"]
+    assert driver.ex_wait_for_job(job["id"].rsplit("/", 1)[1])["state"] == "SUCCESS"
+
+
+def test_error_mapping(driver, node, server):
+    with pytest.raises(CIMIConflictError) as err:
+        driver.start_node(node)   # already running: start is not offered
+    assert "start is not offered" in str(err.value)
+    host, port = server.split("//")[1].split("/")[0].split(":")
+    bad = CIMINodeDriver("alice", "wrong", host=host, port=int(port), secure=False)
+    with pytest.raises(InvalidCredsError) as creds:
+        bad.list_nodes()
+    assert "wrong user name or password" in str(creds.value)
+    with pytest.raises(CIMIError) as bad_filter:
+        driver.list_nodes(ex_filter="name=='x'")
+    assert bad_filter.value.http_code == 400
