@@ -139,21 +139,21 @@ class Runner:
             self._pool.append(t)
 
     def _heartbeat_loop(self):
-        """Renew the leases of the jobs this process runs, however long their backend calls take."""
+        """Renew the leases of the jobs this process runs; fail those of dead servers."""
         model = db.model_for("Job")
         while not self._stop.wait(self.lease.total_seconds() / 3):
             try:
                 (model.update(lease_until=db.utcnow() + self.lease)
                  .where((model.worker == self.worker_id) & (model.state == "RUNNING")).execute())
+                self.recover()
             except Exception:                      # noqa: BLE001 - the next beat tries again
                 log.exception("job heartbeat failed")
 
     def _reconcile_loop(self):
-        """Every few seconds: fail jobs of dead servers, then compare the store with the hosts."""
+        """Every few seconds: compare the store with the hosts."""
         from cimi.reconcile import reconcile
         while not self._stop.is_set():
             try:
-                self.recover()
                 reconcile(self.cloud)
             except Exception:                      # noqa: BLE001 - keep reconciling whatever happens
                 log.exception("reconciliation failed")

@@ -5,6 +5,8 @@ one applied. Steps never change once released: add a new one instead.
 """
 import logging
 
+import peewee
+
 from cimi import db
 
 log = logging.getLogger(__name__)
@@ -14,7 +16,38 @@ def _v1_initial(database, kind_names):
     database.create_tables([db.User, *(db.model_for(k) for k in kind_names)])
 
 
-STEPS = [_v1_initial]
+# Machine attributes kept in `data` that clients sort by (bench/query.py: `$orderby=memory:desc`).
+_SORTED_MACHINE_ATTRIBUTES = ("cpu", "memory")
+
+
+def _v2_query_indexes(database, kind_names):
+    """PostgreSQL: indexes the collection queries of cimi/query/sql.py can use (docs/performance.md).
+
+    * `state COLLATE "C"` on every kind: the compiler compares strings under
+      the "C" collation, so the plain `state` index of step 1 is never used there.
+    * Machine's sizes, on exactly the compiler's expression (a jsonb value) and
+      in `DESC NULLS LAST` order, the order of `$orderby=memory:desc`: the
+      page is then read in index order and stops after `$last` matches instead
+      of parsing and sorting every matching row.
+
+    SQLite gets none: the compiler binds the JSON path as a parameter
+    (`json_extract(data, ?)`), and SQLite only matches an index on an
+    expression written with the path as a literal.
+    """
+    if not isinstance(database, peewee.PostgresqlDatabase):
+        return
+    for kind_name in kind_names:
+        table = db.table_name(kind_name)
+        database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_state_c" ON "{table}" (state COLLATE "C")')
+    table = db.table_name("Machine")
+    if "Machine" in kind_names:
+        for attribute in _SORTED_MACHINE_ATTRIBUTES:
+            database.execute_sql(
+                f'CREATE INDEX IF NOT EXISTS "{table}_{attribute}_desc" ON "{table}" '
+                f"((CAST(data AS jsonb) #> '{{{attribute}}}') DESC NULLS LAST)")
+
+
+STEPS = [_v1_initial, _v2_query_indexes]
 
 
 def migrate(database, kind_names):

@@ -1,0 +1,151 @@
+"""Crash safety on a real libvirtd: the server is killed (SIGKILL) during a create and a delete.
+
+After each kill the server is started again; once it settled, the store and
+libvirt must agree: no job RUNNING, no domain of ours without its Machine,
+no Machine short of a domain unless its state says so (ERROR).
+"""
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import libvirt
+import pytest
+
+pytestmark = pytest.mark.libvirtd
+SERVER = str(Path(sys.executable).parent / "cimi-server")
+STABLE = {"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"}
+# Kill points spread over a create's and a delete's steps (overlay, define, start, store).
+DELAYS = (0.0, 0.05, 0.2, 0.5, 1.0)
+
+
+class Server:
+    """cimi-server on the real libvirtd, started and killed at will; its store survives."""
+
+    def __init__(self, uri, pool, data_dir):
+        self.port = _free_port()
+        self.env = {**os.environ, "CIMI_BIND": f"127.0.0.1:{self.port}", "CIMI_DATA_DIR": str(data_dir),
+                    "CIMI_LIBVIRT_URI": uri, "CIMI_IMAGE_POOL": pool, "CIMI_ADMIN_PASSWORD": "pw",
+                    "CIMI_JOB_LEASE": "2", "CIMI_RECONCILE_EVERY": "1"}
+        self.base = f"http://127.0.0.1:{self.port}/cimi/"
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([SERVER], env=self.env, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while "Serving on" not in self.proc.stderr.readline():
+            assert time.monotonic() < deadline and self.proc.poll() is None, "server did not start"
+        return self
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(20)
+
+    def call(self, method, url, body=None):
+        headers = {"Authorization": "Basic " + base64.b64encode(b"admin:pw").decode(), "Accept": "application/json"}
+        data = json.dumps(body).encode() if body is not None else None
+        if data:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url if url.startswith("http") else self.base + url, data, headers,
+                                         method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return resp.status, resp.headers, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers, json.loads(err.read() or b"null")
+
+    def items(self, collection, query=""):
+        key = {"machineConfigs": "machineConfigurations"}.get(collection, collection)
+        return self.call("GET", collection + urllib.parse.quote(query, safe="?$=&"))[2].get(key, [])
+
+    def settle(self, timeout=60):
+        """Wait until no job is pending and every machine is in a stable state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = self.items("jobs", "?$filter=state='RUNNING' or state='QUEUED'")
+            machines = self.items("machines")
+            if not pending and all(m["state"] in STABLE for m in machines):
+                time.sleep(1.5)                  # one more reconciliation pass
+                return self.items("machines")
+            assert time.monotonic() < deadline, f"not settled: {pending} {machines}"
+            time.sleep(0.3)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def check_agreement(server, conn, pool):
+    """The invariants the issue names, checked against libvirt itself."""
+    machines = server.settle()
+    assert not server.items("jobs", "?$filter=state='RUNNING'")
+    ours = {d.name(): d for d in conn.listAllDomains() if d.name().startswith("cimi-")}
+    ids = {m["id"].rsplit("/", 1)[-1]: m for m in machines}
+    assert set(ours) <= {f"cimi-{i}" for i in ids}, "a domain of ours has no Machine (orphan)"
+    for machine_id, machine in ids.items():
+        if machine["state"] != "ERROR":
+            assert f"cimi-{machine_id}" in ours, f"Machine {machine_id} is {machine['state']} without a domain"
+    volumes = [v.name() for v in conn.storagePoolLookupByName(pool).listAllVolumes(0)]
+    for name in volumes:
+        if name.startswith("cimi-") and "-vd" in name:
+            assert name.split("-vd")[0].removeprefix("cimi-") in ids, f"orphan disk {name}"
+    return machines
+
+
+@pytest.fixture
+def crashing(libvirtd, libvirtd_pool, tmp_path):
+    pool, _ = libvirtd_pool
+    root = Path("/var/tmp") / f"dsc-crash-{os.getpid()}-{time.monotonic_ns()}"
+    root.mkdir()
+    server = Server(libvirtd, pool, root).start()
+    conn = libvirt.open(libvirtd)
+    yield server, conn, pool
+    for machine in server.items("machines"):
+        server.call("DELETE", machine["id"])
+    server.settle()
+    server.stop()
+    conn.close()
+    subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def test_kill_during_create_and_delete_leaves_store_and_libvirt_in_agreement(crashing):
+    server, conn, pool = crashing
+    cep = server.call("GET", "cloudEntryPoint")[2]
+    config = server.items("machineConfigs", "?$filter=name='small'")[0]["id"]
+    image = server.items("machineImages")[0]["id"]
+    for delay in DELAYS:
+        status, headers, _ = server.call("POST", cep["machines"]["href"], {
+            "name": f"crash-{delay}", "machineTemplate": {"machineConfig": {"href": config},
+                                                          "machineImage": {"href": image}}})
+        assert status == 202
+        time.sleep(delay)
+        server.kill()
+        server.start()
+        machines = check_agreement(server, conn, pool)
+        victim = [m for m in machines if m["id"] == headers["Location"]]
+        assert victim, "the Machine row of an accepted create was lost"
+        assert victim[0]["state"] in ("STARTED", "ERROR")
+        status, _, _ = server.call("DELETE", victim[0]["id"])
+        assert status == 202
+        time.sleep(delay)
+        server.kill()
+        server.start()
+        check_agreement(server, conn, pool)
+        for machine in server.items("machines"):           # a delete cut short is finished by hand
+            server.call("DELETE", machine["id"])
+        server.settle()
+        assert not [d for d in conn.listAllDomains() if d.name().startswith("cimi-")]
