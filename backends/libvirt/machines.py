@@ -211,6 +211,19 @@ def delete(host, dom):
             host.delete_volume(vol)
 
 
+def reap_volumes(host, pool_name, machine_name):
+    """Remove the volumes named after a machine whose domain is already gone.
+
+    A crash between undefining a domain and deleting its disks (or between
+    creating a disk and defining the domain) leaves them behind; their names
+    (`designer.volume_name`, the config drive) still say whose they are.
+    """
+    pool = host.pool(pool_name)
+    for vol in pool.listAllVolumes(0):
+        if vol.name().startswith(f"{machine_name}-"):
+            host.delete_volume(vol)
+
+
 def root_volume(host, dom):
     """Return the volume of the boot disk (the first disk)."""
     conf = xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))

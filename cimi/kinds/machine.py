@@ -124,7 +124,7 @@ def device(location):
 
 def attach(job, machine_id, volume_id, location):
     machine, volume = store.get("Machine", machine_id), store.get("Volume", volume_id)
-    target = job.backend.attach_volume(machine["data"]["_key"], volume["data"]["_key"], device(location))
+    target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"], device(location))
     href = represent.href(job.ctx, registry.get("Volume"), volume)
     return store.insert("MachineVolume", {"owner": machine["owner"], "parent": machine_id,
                                           "data": {"initialLocation": target, "volume": {"href": href},
@@ -132,8 +132,13 @@ def attach(job, machine_id, volume_id, location):
 
 
 def backend_key(row):
-    """The machine's backend key; before the create recorded it, the name it was created with."""
-    return row["data"].get("_key") or f"cimi-{row['id']}"
+    """Name a machine to the backend by the name it was created with.
+
+    The name is known before the backend answers, so calls still find the
+    machine (and deleting it reaps its disks) when a crash kept its key from
+    the store.
+    """
+    return f"cimi-{row['id']}"
 
 
 def _lifecycle(method, **fixed):
@@ -184,7 +189,8 @@ register(Kind(
     "Machine", "machines", create_schema="MachineCreate", create=_create, refresh=refresh,
     delete=lambda ctx, row: "Machine.delete", deletable_states=STABLE | {"FAILED"},
     actions={**{name: Action(name, frozenset(states), transient) for name, states, transient, _ in ACTIONS},
-             "capture": Action("capture", frozenset({"STOPPED"}), href="machineImages")},
+             "capture": Action("capture", frozenset({"STOPPED"}), href="machineImages"),
+             "export": Action("export", frozenset({"STOPPED"}))},          # Job: cimi/kinds/ovfexport.py
     capabilities=(("DefaultInitialState", DEFAULT_INITIAL_STATE, "state of a Machine created without initialState"),
                   ("InitialStates", ",".join(INITIAL_STATES), "initialState values a MachineTemplate may ask for"),
                   ("MachineTemplateByValue", "true", "machineTemplate may be given by value"),
@@ -218,7 +224,7 @@ def _run_attach(job):
     row = store.get("MachineVolume", job.payload["id"])
     machine = store.get("Machine", row["parent"])
     volume = store.get("Volume", row["data"]["_volume"])
-    target = job.backend.attach_volume(machine["data"]["_key"], volume["data"]["_key"],
+    target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"],
                                        row["data"].get("initialLocation"))
     store.update("MachineVolume", row["id"], {"data": {**row["data"], "initialLocation": target}})
 
@@ -228,7 +234,7 @@ def _run_detach(job):
     row = store.get("MachineVolume", job.payload["id"])
     machine = store.get("Machine", row["parent"])
     volume = store.get("Volume", row["data"]["_volume"])
-    job.backend.detach_volume(machine["data"]["_key"], volume["data"]["_key"])
+    job.backend.detach_volume(backend_key(machine), volume["data"]["_key"])
     store.delete("MachineVolume", row["id"])
 
 

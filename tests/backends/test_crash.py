@@ -37,21 +37,28 @@ class Server:
                     "CIMI_JOB_LEASE": "2", "CIMI_RECONCILE_EVERY": "1"}
         self.base = f"http://127.0.0.1:{self.port}/cimi/"
         self.proc = None
+        self.log_path = Path(data_dir) / "server.log"
 
     def start(self):
-        self.proc = subprocess.Popen([SERVER], env=self.env, stderr=subprocess.PIPE, text=True)
+        # The log goes to a file: an undrained pipe would block the server once full.
+        self.log = open(self.log_path, "a+")
+        start = self.log.seek(0, os.SEEK_END)
+        self.proc = subprocess.Popen([SERVER], env=self.env, stderr=self.log)
         deadline = time.monotonic() + 60
-        while "Serving on" not in self.proc.stderr.readline():
+        while "Serving on" not in Path(self.log_path).read_text()[start:]:
             assert time.monotonic() < deadline and self.proc.poll() is None, "server did not start"
+            time.sleep(0.05)
         return self
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+        self.log.close()
 
     def stop(self):
         self.proc.terminate()
         self.proc.wait(20)
+        self.log.close()
 
     def call(self, method, url, body=None):
         headers = {"Authorization": "Basic " + base64.b64encode(b"admin:pw").decode(), "Accept": "application/json"}
