@@ -68,14 +68,14 @@ class Authenticator:
         if not header or not header.startswith("Basic "):
             raise errors.Unauthorized()
         # The cache is keyed by a digest of the header, so no password is kept in memory.
-        digest = hashlib.sha256(header.encode()).digest()
+        digest = hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()
         now = time.monotonic()
         cached = self._verified.get(digest)
         if cached and cached[1] > now:
             return cached[0]
         try:
             name, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):          # not base64, not ASCII, not UTF-8
             raise errors.Unauthorized("malformed Basic credentials") from None
         self._check_rate(name, address, now)
         user = db.User.get_or_none(db.User.name == name)

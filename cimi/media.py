@@ -4,6 +4,7 @@ Responders work with JSON-form dicts only; this module is where those become
 bytes (and back), in the format the client negotiated (DSP0263 4.1.4, 4.1.6.5).
 """
 import json
+import re
 
 from cimi import errors, xml
 from cimi.vocabulary import SPEC_VERSIONS
@@ -90,6 +91,7 @@ def read_body(req, type_name, roots, limit):
             raise errors.BadRequest(f"malformed JSON: {exc}") from None
         if not isinstance(body, dict):
             raise errors.BadRequest("the JSON body must be an object")
+        check_values(body)
         return body
     try:
         root = xml.parse(raw)
@@ -97,4 +99,36 @@ def read_body(req, type_name, roots, limit):
         raise errors.BadRequest(str(exc)) from None
     if xml.local_name(root.tag).lower() not in {r.lower() for r in roots}:
         raise errors.BadRequest(f"expected an XML {' or '.join(roots)} element, got {xml.local_name(root.tag)}")
-    return xml.read(root, type_name)
+    body = xml.read(root, type_name)
+    check_values(body)
+    return body
+
+
+MAX_DEPTH = 32
+# XML 1.0 admits none of these; a stored one would break every XML answer holding it.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def printable(text):
+    """Replace what XML cannot carry (an error may echo a client's bytes)."""
+    return _CONTROL.sub("\ufffd", text.encode("utf-8", "replace").decode("utf-8"))
+
+
+def check_values(body):
+    """Refuse bodies nested deeper than MAX_DEPTH or holding strings we could not store or render."""
+    pending = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise errors.BadRequest(f"the body is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            pending += [(k, depth) for k in value] + [(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list):
+            pending += [(v, depth + 1) for v in value]
+        elif isinstance(value, str):
+            if _CONTROL.search(value):
+                raise errors.BadRequest("strings must not hold control characters")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise errors.BadRequest("strings must be valid Unicode (a lone surrogate was sent)") from None

@@ -28,9 +28,15 @@ def href(ctx, kind, row):
 def parse_href(ctx, uri):
     """Return (kind, id, parent_id) named by an href, absolute or relative, or raise 400."""
     text = (uri or "").strip()
-    marker = text.find("/cimi/")
-    path = text[marker + len("/cimi/"):] if marker >= 0 else text.lstrip("/")
-    parts = [p for p in path.split("/") if p]
+    if text.startswith(ctx.base):
+        path = text[len(ctx.base):]
+    elif text.startswith("/cimi/"):
+        path = text[len("/cimi/"):]
+    elif ":" in text.split("/", 1)[0] or text.startswith("/"):
+        raise errors.BadRequest(f"{uri!r} does not name a resource of this provider (base {ctx.base})")
+    else:
+        path = text                                    # relative to baseURI (DSP0263 5.5.10)
+    parts = path.split("/")
     if len(parts) == 2:
         kind = registry.by_collection(parts[0])
         if kind:

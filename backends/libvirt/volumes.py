@@ -134,8 +134,12 @@ def _overlays_of(host, path):
     found = []
     for pool in host.conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
         for vol in pool.listAllVolumes(0):
-            if xml.StorageVolume.parse(vol.XMLDesc(0)).backing_path == path:
-                found.append(vol.name())
+            try:
+                if xml.StorageVolume.parse(vol.XMLDesc(0)).backing_path == path:
+                    found.append(vol.name())
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_VOL:
+                    raise                          # NOTE: one deleted while we list is not an overlay
     return found
 
 
@@ -158,7 +162,17 @@ def delete_volume(host, key):
 
 
 def _machines_using(host, path):
-    return [d.name() for d in host.domains() if path in _disks(d)]
+    return [d.name() for d in host.domains() if path in _disks_or_none(d)]
+
+
+def _disks_or_none(dom):
+    """The disk paths of a domain; none when it vanished while we looked (a concurrent delete)."""
+    try:
+        return _disks(dom)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+            raise
+        return []
 
 
 def _disks(dom, flags=libvirt.VIR_DOMAIN_XML_INACTIVE):

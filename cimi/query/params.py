@@ -20,6 +20,7 @@ ALL = "*"
 # beyond the collection is simply empty (4.1.6.2), and it keeps OFFSET
 # within a 64-bit integer on both databases.
 MAX_POSITION = 10 ** 18
+MAX_ORDER_KEYS = 16
 _POSITION = re.compile(r"[0-9]+")
 _ORDER_KEY = re.compile(
     r"(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*)(?::(?P<dir>asc|desc))?")
@@ -121,6 +122,8 @@ def parse_orderby(values, resolve):
             match = _ORDER_KEY.fullmatch(item)
             if not match:
                 raise QueryError(f"invalid $orderby key {item!r}")
+            if len(orderings) >= MAX_ORDER_KEYS:
+                raise QueryError(f"$orderby takes at most {MAX_ORDER_KEYS} keys")
             path = tuple(match["name"].split("/"))
             try:
                 attr = resolve(path)
