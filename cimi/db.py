@@ -63,6 +63,12 @@ class SchemaVersion(BaseModel):
     version = peewee.IntegerField()
 
 
+class Setting(BaseModel):
+    """Facts about this installation (its identity)."""
+    key = peewee.CharField(primary_key=True, max_length=64)
+    value = peewee.TextField()
+
+
 def table_name(kind_name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", kind_name).lower()
 

@@ -2,6 +2,7 @@
 import libvirt
 import pytest
 
+from cimi import naming
 from tests.conftest import XML, machine_body
 
 CIMI = "http://schemas.dmtf.org/cimi/1"
@@ -11,7 +12,7 @@ CIMI = "http://schemas.dmtf.org/cimi/1"
 def domain_state(libvirt_conn):
     """The libvirt state of a Machine's domain, read from libvirt itself."""
     def state(machine_id):
-        return libvirt_conn.lookupByName(f"cimi-{machine_id.rsplit('/', 1)[-1]}").state()[0]
+        return libvirt_conn.lookupByName(naming.machine_name(machine_id.rsplit('/', 1)[-1])).state()[0]
     return state
 
 

@@ -2,12 +2,13 @@
 import libvirt
 
 from backends import model
+from cimi import naming
 from cimi.reconcile import reconcile
 from tests.conftest import machine_body
 
 
 def domain_of(libvirt_conn, machine):
-    return libvirt_conn.lookupByName("cimi-" + machine["id"].rsplit("/", 1)[-1])
+    return libvirt_conn.lookupByName(naming.machine_name(machine["id"].rsplit("/", 1)[-1]))
 
 
 def test_machine_stopped_from_outside_shows_stopped(cloud, alice, libvirt_conn):
@@ -34,9 +35,12 @@ def test_machine_deleted_from_outside_shows_its_loss(cloud, alice, libvirt_conn)
 def test_orphan_domain_is_removed_and_others_are_left(cloud, alice, libvirt_conn):
     _, machine = alice.create("machines", machine_body(alice))
     image = cloud.backend.create_image("orphan-base", 2 ** 20)
-    cloud.backend.create_machine(model.MachineSpec(name="cimi-0123456789abcdef", cpu=1, memory_kib=65536,
-                                                   disks=[model.DiskSpec(2 ** 20, image_key=image.key)]))
+    orphan = naming.machine_name("0123456789abcdef")
+    elsewhere = "cimi-othercloud-0123456789abcdef"        # another cloud's, on the same host
+    for name in (orphan, elsewhere):
+        cloud.backend.create_machine(model.MachineSpec(name=name, cpu=1, memory_kib=65536,
+                                                       disks=[model.DiskSpec(2 ** 20, image_key=image.key)]))
     assert reconcile(cloud) == (0, 1)
     names = {d.name() for d in libvirt_conn.listAllDomains()}
-    assert "cimi-0123456789abcdef" not in names
+    assert orphan not in names and elsewhere in names
     assert domain_of(libvirt_conn, machine).state()[0] == libvirt.VIR_DOMAIN_RUNNING

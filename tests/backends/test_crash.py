@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -73,6 +74,12 @@ class Server:
         except urllib.error.HTTPError as err:
             return err.code, err.headers, json.loads(err.read() or b"null")
 
+    def domain_prefix(self, conn):
+        """This cloud's domain name prefix (cimi-<its identity>-), read from its store."""
+        query = "SELECT value FROM setting WHERE key = 'cloud_id'"
+        with sqlite3.connect(Path(self.env["CIMI_DATA_DIR"]) / "cimi.sqlite3") as db:
+            return f"cimi-{db.execute(query).fetchone()[0]}-"
+
     def items(self, collection, query=""):
         key = {"machineConfigs": "machineConfigurations"}.get(collection, collection)
         return self.call("GET", collection + urllib.parse.quote(query, safe="?$=&"))[2].get(key, [])
@@ -100,16 +107,17 @@ def check_agreement(server, conn, pool):
     """The invariants the issue names, checked against libvirt itself."""
     machines = server.settle()
     assert not server.items("jobs", "?$filter=state='RUNNING'")
-    ours = {d.name(): d for d in conn.listAllDomains() if d.name().startswith("cimi-")}
+    prefix = server.domain_prefix(conn)
+    ours = {d.name()[len(prefix):] for d in conn.listAllDomains() if d.name().startswith(prefix)}
     ids = {m["id"].rsplit("/", 1)[-1]: m for m in machines}
-    assert set(ours) <= {f"cimi-{i}" for i in ids}, "a domain of ours has no Machine (orphan)"
+    assert ours <= set(ids), "a domain of ours has no Machine (orphan)"
     for machine_id, machine in ids.items():
         if machine["state"] != "ERROR":
-            assert f"cimi-{machine_id}" in ours, f"Machine {machine_id} is {machine['state']} without a domain"
+            assert machine_id in ours, f"Machine {machine_id} is {machine['state']} without a domain"
     volumes = [v.name() for v in conn.storagePoolLookupByName(pool).listAllVolumes(0)]
     for name in volumes:
-        if name.startswith("cimi-") and "-vd" in name:
-            assert name.split("-vd")[0].removeprefix("cimi-") in ids, f"orphan disk {name}"
+        if name.startswith(prefix) and "-vd" in name:
+            assert name.split("-vd")[0].removeprefix(prefix) in ids, f"orphan disk {name}"
     return machines
 
 
@@ -120,13 +128,16 @@ def crashing(libvirtd, libvirtd_pool, tmp_path):
     root.mkdir()
     server = Server(libvirtd, pool, root).start()
     conn = libvirt.open(libvirtd)
-    yield server, conn, pool
-    for machine in server.items("machines"):
-        server.call("DELETE", machine["id"])
-    server.settle()
-    server.stop()
-    conn.close()
-    subprocess.run(["rm", "-rf", str(root)], check=False)
+    try:
+        yield server, conn, pool
+        for machine in server.items("machines"):
+            server.call("DELETE", machine["id"])
+        server.settle()
+    finally:
+        if server.proc.poll() is None:
+            server.stop()
+        conn.close()
+        subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
 def test_kill_during_create_and_delete_leaves_store_and_libvirt_in_agreement(crashing):
@@ -155,4 +166,4 @@ def test_kill_during_create_and_delete_leaves_store_and_libvirt_in_agreement(cra
         for machine in server.items("machines"):           # a delete cut short is finished by hand
             server.call("DELETE", machine["id"])
         server.settle()
-        assert not [d for d in conn.listAllDomains() if d.name().startswith("cimi-")]
+        assert not [d for d in conn.listAllDomains() if d.name().startswith(server.domain_prefix(conn))]

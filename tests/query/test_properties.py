@@ -1,6 +1,5 @@
 """Random filters: SQL on both databases agrees with the Python reference."""
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
