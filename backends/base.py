@@ -52,6 +52,19 @@ class Backend:
     def delete_image(self, key: str) -> None:
         raise NotImplementedError
 
+    def export_disk(self, key: str, dest_path: str) -> model.ImageInfo:
+        """Write the guest-visible content of a volume or image into a local file.
+
+        key names a machine disk (MachineInfo.disks), a Volume or an image;
+        dest_path is created or truncated. The bytes are streamed (memory
+        stays flat whatever the size) and stand alone: a copy-on-write
+        overlay is flattened, so the file never names a backing file. The
+        machine using the disk should be STOPPED. Returns the key, the
+        guest-visible capacity and the format of the bytes written
+        ("qcow2" or "raw"), which the caller passes on explicitly.
+        """
+        raise NotImplementedError
+
     # Machines
     def create_machine(self, spec: model.MachineSpec) -> model.MachineInfo:
         """Define the machine (stopped); disks backed by images are overlays."""
@@ -100,6 +113,14 @@ class Backend:
     def detach_volume(self, machine_key: str, volume_key: str) -> None:
         raise NotImplementedError
 
+    def snapshot_volume(self, key: str, name: str) -> model.ImageInfo:
+        """Copy a Volume's content into a new standalone image (a VolumeImage's bytes).
+
+        The Volume must not be in use by a running machine (the copy would
+        not be consistent); the copy stands alone (no backing file).
+        """
+        raise NotImplementedError
+
     # Networks
     def create_network(self, spec: model.NetworkSpec) -> model.NetworkInfo:
         """Define the network (stopped)."""
@@ -115,4 +136,8 @@ class Backend:
         raise NotImplementedError
 
     def network(self, key: str) -> model.NetworkInfo:
+        raise NotImplementedError
+
+    def network_leases(self, key: str) -> list[tuple[str, str, str | None]]:
+        """The network's current DHCP leases as (mac, ip, hostname); [] when it hands out none."""
         raise NotImplementedError

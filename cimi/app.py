@@ -10,7 +10,7 @@ import threading
 import falcon
 
 import backends
-from cimi import crud, errors, media, registry, represent, store
+from cimi import crud, downloads, errors, media, registry, represent, store
 from cimi.context import Context
 from cimi import queries
 from cimi.vocabulary import action_name, type_uri
@@ -41,7 +41,7 @@ class Middleware:
 def serialize_error(req, resp, exc):
     """Render every error as a CIMI Job-shaped document (DSP0263 4.2.2) in the negotiated format."""
     code = int(str(exc.status).split()[0]) if not isinstance(exc.status, int) else exc.status
-    message = exc.description or exc.title or str(exc.status)
+    message = media.printable(exc.description or exc.title or str(exc.status))
     doc = {"resourceURI": type_uri("Job"), "state": "FAILED", "returnCode": code, "progress": 100,
            "statusMessage": message, "code": code, "message": message}
     fmt = getattr(req.context, "fmt", "json")
@@ -154,7 +154,13 @@ class Api:
         self._list(req, resp, self._kind(collection))
 
     def on_post_collection(self, req, resp, collection):
-        self._add(req, resp, self._kind(collection))
+        kind = self._kind(collection)
+        upload = kind.uploads.get((req.content_type or "").split(";")[0].strip().lower())
+        if upload is not None:              # raw bytes, not a CIMI document (a provider extension)
+            ctx = req.context.ctx
+            status, doc, job = upload(ctx, kind, req)
+            return self._send(req, resp, status, kind.name, doc, headers=self._job_headers(ctx, job, doc["id"]))
+        self._add(req, resp, kind)
 
     # --- items --------------------------------------------------------------------------
     def _get(self, req, resp, kind, row_id, parent=None):
@@ -269,4 +275,5 @@ def create_app(cloud):
     app.add_route(CIMI_ROOT + "/{collection}/{item}", api, suffix="item")
     app.add_route(CIMI_ROOT + "/{collection}/{item}/{member}", api, suffix="member")
     app.add_route(CIMI_ROOT + "/{collection}/{item}/{member}/{subitem}", api, suffix="subitem")
+    app.add_route(CIMI_ROOT + "/exports/{name}", downloads.Exports(cloud))
     return app

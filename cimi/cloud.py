@@ -8,7 +8,7 @@ from pathlib import Path
 
 import backends
 import schemas
-from cimi import auth, db, errors, migrations, registry, represent, store
+from cimi import auth, db, errors, migrations, naming, registry, represent, store
 from cimi.kinds import metadata
 from cimi.vocabulary import type_uri
 
@@ -27,10 +27,12 @@ class Config:
     libvirt_uris: list = field(default_factory=lambda: ["test:///default"])
     data_dir: str = "./var"
     max_body: int = 1024 * 1024
+    max_upload: int = 64 * GIB                # bytes of one image upload or registered image file
     workers: int = 4
     reconcile_every: float = 30.0            # seconds between reconciliation passes (0: never)
     job_lease: float = 15.0                  # seconds after which a dead server's running job is failed
     import_dir: str | None = None            # OVF packages may be imported from here (default: data_dir/import)
+    export_dir: str | None = None            # exported OVAs are written here (default: data_dir/exports)
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
 
@@ -47,10 +49,14 @@ class Cloud:
         self.config = config
         config.import_dir = config.import_dir or os.path.join(config.data_dir, "import")
         os.makedirs(config.import_dir, exist_ok=True)
+        config.export_dir = config.export_dir or os.path.join(config.data_dir, "exports")
+        os.makedirs(config.export_dir, exist_ok=True)
         registry.load_all()
         self.database = db.open_database(config.database_url)
         migrations.migrate(self.database, [k.name for k in registry.all_kinds()])
         auth.ensure_admin(log)
+        self.cloud_id = db.Setting.get_by_id("cloud_id").value
+        naming.set_identity(self.cloud_id)
         self.backend = backend or backends.open_backend(config.libvirt_uris[0], hosts=config.libvirt_uris,
                                                         image_pool=config.image_pool,
                                                         volume_pool=config.volume_pool)
@@ -80,7 +86,7 @@ class Cloud:
         images = db.model_for("MachineImage")
         if not images.select().where(images.owner.is_null()).exists():
             name, size = SEED_IMAGE
-            info = self.backend.create_image(f"cimi-seed-{name}", size)
+            info = self.backend.create_image(naming.seed_name(name), size)
             store.insert("MachineImage", {
                 "name": name, "description": "a blank qcow2 disk, to try the API",
                 "state": "AVAILABLE", "data": {"type": "IMAGE", "imageLocation": info.key, "_key": info.key,

@@ -4,16 +4,16 @@ A periodic pass (and one at start) re-reads every Machine in a stable state
 from the backend: a machine stopped from outside shows STOPPED, one deleted
 from outside shows ERROR. Domains that this cloud created but whose Machine
 row is gone (a crash between the two) are removed. Machines in a transient
-state are left to the Job that owns them.
+state are left to the Job that owns them. The same pass turns the DHCP
+leases of our machines' NICs into Address rows (`reconcile_addresses`).
 """
 import logging
 
 import backends
-from cimi import db, store
+from cimi import db, naming, store
 from cimi.kinds.machine import STABLE, backend_key, record_state
 
 log = logging.getLogger(__name__)
-PREFIX = "cimi-"
 
 
 def reconcile(cloud):
@@ -39,11 +39,86 @@ def reconcile(cloud):
             log.warning("Machine %s is %s on its host, not %s", row["id"], state, row["state"])
             record_state(row["id"], state)
             changed += 1
-    orphans = [m for m in found if m.name and m.name.startswith(PREFIX) and m.name[len(PREFIX):] not in known]
+    orphans = [m for m in found if naming.machine_id(m.name) not in (None, *known)]
     for machine in orphans:
         log.warning("removing domain %s: no Machine has it (left by an interrupted create or delete)", machine.name)
         try:
             cloud.backend.delete_machine(machine.key)
         except backends.BackendError as exc:
             log.warning("could not remove %s: %s", machine.name, exc)
+    reconcile_addresses(cloud)
     return changed, len(orphans)
+
+
+def reconcile_addresses(cloud):
+    """Keep the dynamic Address rows equal to the DHCP leases of our machines' NICs.
+
+    For each Network with a backend key, a lease whose MAC is a
+    MachineNetworkInterface on that Network becomes an Address owned by the
+    machine's owner; Addresses whose lease is gone are removed. A Network
+    whose leases cannot be read keeps its Addresses. Return (added, updated, removed).
+    """
+    machines = db.model_for("Machine")
+    owners = {r.id: r.owner for r in machines.select(machines.id, machines.owner)}
+    nics = {}                                   # (network id, mac) -> (machine id, network href)
+    for record in db.model_for("MachineNetworkInterface").select():
+        row = store.to_row(record)
+        href = (row["data"].get("network") or {}).get("href") or ""
+        mac = (row["data"].get("macAddress") or "").lower()
+        if mac and href and row["parent"] in owners:
+            nics[(href.rstrip("/").rsplit("/", 1)[-1], mac)] = (row["parent"], href)
+    networks = db.model_for("Network")
+    readable, existing, wanted = set(), set(), {}
+    for record in networks.select(networks.id, networks.data):
+        existing.add(record.id)
+        key = store.to_row(record)["data"].get("_key") if record.data else None
+        if not key:
+            continue
+        try:
+            leases = cloud.backend.network_leases(key)
+        except backends.BackendError as exc:
+            log.warning("leases of network %s not read: %s", key, exc)
+            continue
+        readable.add(record.id)
+        for mac, ip, hostname in leases:
+            found = nics.get((record.id, mac.lower()))
+            if found:
+                wanted[(record.id, mac.lower(), ip)] = (found, hostname)
+    return _apply_addresses(owners, readable, existing, wanted)
+
+
+def _apply_addresses(owners, readable, existing, wanted):
+    """Make the dynamic Address rows match `wanted` on the readable (or deleted) networks."""
+    model = db.model_for("Address")
+    added = updated = removed = 0
+    for record in model.select():
+        row = store.to_row(record)
+        data = row["data"]
+        if data.get("allocation") != "dynamic" or "_network" not in data:
+            continue
+        key = (data["_network"], data.get("_mac"), data.get("ip"))
+        if key not in wanted:
+            if data["_network"] in readable or data["_network"] not in existing:
+                store.delete("Address", row["id"])
+                removed += 1
+            continue
+        (machine_id, _href), hostname = wanted.pop(key)
+        if (row["owner"], data.get("hostname"), data.get("_machine")) != (owners[machine_id], hostname, machine_id):
+            changed = {**data, "_machine": machine_id}
+            changed.pop("hostname", None)
+            if hostname:
+                changed["hostname"] = hostname
+            store.update("Address", row["id"], {"owner": owners[machine_id], "name": hostname or data["ip"],
+                                                "data": changed})
+            updated += 1
+    for (network_id, mac, ip), ((machine_id, href), hostname) in wanted.items():
+        data = {"ip": ip, "allocation": "dynamic", "protocol": "IPv6" if ":" in ip else "IPv4",
+                "network": {"href": href}, "_network": network_id, "_mac": mac, "_machine": machine_id}
+        if hostname:
+            data["hostname"] = hostname
+        store.insert("Address", {"owner": owners[machine_id], "name": hostname or ip,
+                                 "description": f"DHCP lease of {mac}", "data": data})
+        added += 1
+    if added or removed:
+        log.info("addresses from DHCP leases: %d added, %d updated, %d removed", added, updated, removed)
+    return added, updated, removed

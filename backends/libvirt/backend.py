@@ -5,10 +5,13 @@ the key) and hands the call to the per-kind module, inside `translated`, so
 the front end sees `backends.base` errors and `backends.model` objects only.
 """
 import functools
+import uuid
+
+import libvirt
 
 from backends import base
 from backends.base import BackendError, NotFound, Unavailable
-from backends.libvirt import machines, networks, volumes
+from backends.libvirt import export, images, machines, networks, volumes
 from backends.libvirt.host import Host, translate
 
 
@@ -29,6 +32,14 @@ def translated(method):
         with translate():
             return method(self, *args, **kwargs)
     return wrapper
+
+
+def _is_uuid(key):
+    try:
+        uuid.UUID(key)
+    except ValueError:
+        return False
+    return True
 
 
 def default_pool(uri):
@@ -129,6 +140,10 @@ class LibvirtBackend(base.Backend):
         for host in self._hosts.values():
             volumes.delete_image(host, key)
 
+    @translated
+    def export_disk(self, key, dest_path):
+        return export.export_disk(*self._find(Host.volume, key), dest_path)
+
     # Machines
     @translated
     def create_machine(self, spec):
@@ -141,8 +156,16 @@ class LibvirtBackend(base.Backend):
     @translated
     def list_machines(self):
         """List the machines this cloud defined; other domains are not Machines."""
-        return [machines.info(host, dom) for host in self._hosts.values()
-                for dom in host.domains() if machines.is_ours(dom)]
+        found = []
+        for host in self._hosts.values():
+            for dom in host.domains():
+                try:
+                    if machines.is_ours(dom):
+                        found.append(machines.info(host, dom))
+                except libvirt.libvirtError as exc:
+                    if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                        raise                  # NOTE: one deleted while we list is simply not there
+        return found
 
     @translated
     def start_machine(self, key):
@@ -169,6 +192,9 @@ class LibvirtBackend(base.Backend):
         found = self._find_or_none(Host.domain, key)
         if found:
             machines.delete(*found)
+        elif not _is_uuid(key):            # gone already: reap disks still named after it
+            for host in self._hosts.values():
+                machines.reap_volumes(host, self.volume_pool, key)
 
     # Volumes
     @translated
@@ -189,6 +215,11 @@ class LibvirtBackend(base.Backend):
     def detach_volume(self, machine_key, volume_key):
         host, dom = self._domain(machine_key)
         volumes.detach(host, dom, volume_key)
+
+    @translated
+    def snapshot_volume(self, key, name):
+        host, vol = self._find(Host.volume, key)
+        return images.snapshot_volume(host, self.image_pool, vol, name)
 
     # Networks
     @translated
@@ -212,3 +243,7 @@ class LibvirtBackend(base.Backend):
     @translated
     def network(self, key):
         return networks.info(*self._find(Host.network, key))
+
+    @translated
+    def network_leases(self, key):
+        return networks.leases(*self._find(Host.network, key))

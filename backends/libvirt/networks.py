@@ -1,6 +1,9 @@
 """Networks: libvirt virtual networks, keyed by name."""
+import libvirt
+
 from backends import model
 from backends.libvirt import designer, xml
+from backends.libvirt.host import is_unsupported
 
 
 def info(host, net):
@@ -36,3 +39,16 @@ def delete(host, net):
     if net.isActive():
         net.destroy()
     net.undefine()
+
+
+def leases(host, net):
+    """The network's DHCP leases as (mac, ip, hostname); [] when it is stopped or the driver keeps none."""
+    if not net.isActive():
+        return []
+    try:
+        found = net.DHCPLeases(None, 0) or []
+    except libvirt.libvirtError as exc:
+        if is_unsupported(exc):       # NOTE: the test driver has no dnsmasq, hence no leases
+            return []
+        raise
+    return [(lease["mac"].lower(), lease["ipaddr"], lease.get("hostname") or None) for lease in found]

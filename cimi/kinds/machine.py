@@ -8,7 +8,7 @@ import binascii
 
 import backends
 from backends import model
-from cimi import db, errors, jobs, registry, represent, store, templates
+from cimi import db, errors, jobs, naming, registry, represent, store, templates
 from cimi.crud import Created
 from cimi.kinds.credential import ssh_keys
 from cimi.registry import Action, Kind, register
@@ -90,7 +90,7 @@ def _run_create(job):
     disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=p["image_key"])]
     disks += [model.DiskSpec(capacity_bytes=size) for size in sizes[1:]]
     nics = [model.NicSpec(store.get("Network", n["network"])["data"]["_key"]) for n in p["nics"]]
-    spec = model.MachineSpec(name=f"cimi-{row['id']}", cpu=data["cpu"], memory_kib=data["memory"], disks=disks,
+    spec = model.MachineSpec(name=naming.machine_name(row["id"]), cpu=data["cpu"], memory_kib=data["memory"], disks=disks,
                              nics=nics, user_data=_user_data(p["userData"]), ssh_keys=p["keys"], host=data["host"])
     info = job.backend.create_machine(spec)
     store.update("Machine", row["id"], {"data": {**data, "_key": info.key}})
@@ -138,7 +138,7 @@ def backend_key(row):
     machine (and deleting it reaps its disks) when a crash kept its key from
     the store.
     """
-    return f"cimi-{row['id']}"
+    return naming.machine_name(row["id"])
 
 
 def _lifecycle(method, **fixed):

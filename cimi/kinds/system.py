@@ -4,7 +4,7 @@ A System's components are created, acted on and deleted inside the System's
 own Job (handlers run inline), so a busy server cannot deadlock on workers.
 """
 from cimi import crud, db, errors, jobs, registry, represent, store, templates
-from cimi.kinds import machine, ovfimport
+from cimi.kinds import machine, ovfexport, ovfimport  # noqa: F401 (ovfexport registers the export Jobs)
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register
 
@@ -137,8 +137,9 @@ def refresh(ctx, row):
 register(Kind("System", "systems", create_schema="SystemCreate", create=_create, refresh=refresh,
               delete=lambda ctx, row: "System.delete",
               deletable_states=frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "MIXED", "ERROR"}),
-              actions={n: Action(n, frozenset(registry.get("Machine").actions[n].from_states | {"MIXED"}))
-                       for n in SYSTEM_ACTIONS},
+              actions={**{n: Action(n, frozenset(registry.get("Machine").actions[n].from_states | {"MIXED"}))
+                          for n in SYSTEM_ACTIONS},
+                       "export": Action("export", frozenset({"STOPPED"}))},   # all machines STOPPED
               capabilities=(("SystemComponentTemplateByValue", "true", "component templates may be given by value"),)))
 for _type, (_, _collection) in COMPONENTS.items():
     register(Kind("System" + _type, _collection, parent="System", editable=False, deletable_states=frozenset()))

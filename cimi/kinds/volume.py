@@ -1,6 +1,11 @@
-"""Volume and VolumeImage: block storage in the backend's pool."""
+"""Volume and VolumeImage: block storage in the backend's pool.
+
+A VolumeImage POSTed with a Volume's href as imageLocation is a snapshot of
+that Volume (DSP0263 5.15.8.1): the Volume is CAPTURING while the backend
+copies it, and AVAILABLE again afterwards, whatever the outcome.
+"""
 from backends import model
-from cimi import errors, jobs, store, templates
+from cimi import errors, jobs, registry, represent, store, templates
 from cimi.crud import Created
 from cimi.kinds.machine import KIB, attached_to
 from cimi.registry import Kind, register
@@ -55,5 +60,63 @@ register(Kind("Volume", "volumes", create_schema="VolumeCreate", create=_create,
                             ("VolumeConfigByValue", "true", "volumeConfig may be given by value"),
                             ("VolumeImageByValue", "false", "volumeImage must be a reference"),
                             ("SharedVolumeSupport", "false", "a Volume attaches to one Machine at a time"),
-                            ("VolumeSnapshot", "false", "snapshots are not offered"))))
-register(Kind("VolumeImage", "volumeImages", provider_only=True, deletable_states=frozenset({"AVAILABLE", "ERROR"})))
+                            ("VolumeSnapshot", "true", "POST a VolumeImage whose imageLocation is the Volume's href"))))
+def _snapshot(ctx, body, parent):
+    location = body.get("imageLocation")
+    if not location:
+        raise errors.BadRequest("imageLocation must name the Volume to snapshot")
+    volume_kind, volume = represent.resolve(ctx, location, "Volume")
+    if not represent.can_write(ctx.user, volume_kind, volume):
+        raise errors.Forbidden("you may not snapshot this Volume")
+    if volume["state"] != "AVAILABLE":
+        raise errors.Conflict(f"a snapshot needs an AVAILABLE Volume; this one is {volume['state']}")
+    for machine_id in attached_to(volume["id"]):
+        machine = store.find("Machine", machine_id)
+        if machine and machine["state"] != "STOPPED":
+            raise errors.Conflict(f"the Volume is attached to Machine {machine_id}, which is {machine['state']}; "
+                                  "stop the Machine or detach the Volume first")
+    try:
+        store.update("Volume", volume["id"], {"state": "CAPTURING"}, version=volume["version"])
+    except errors.PreconditionFailed:
+        raise errors.Conflict("the Volume changed meanwhile; try again") from None
+    bootable = body["bootable"] if isinstance(body.get("bootable"), bool) else bool(volume["data"].get("bootable"))
+    return Created({"state": "CREATING", "data": {"imageLocation": location.strip(), "bootable": bootable,
+                                                  "_volume": volume["id"]}},
+                   job="VolumeImage.snapshot")
+
+
+@jobs.handler("VolumeImage.snapshot")
+def _run_snapshot(job):
+    row = store.get("VolumeImage", job.payload["id"])
+    volume = store.get("Volume", row["data"]["_volume"])
+    job.affect(represent.href(job.ctx, registry.get("Volume"), volume))
+    try:
+        info = job.backend.snapshot_volume(volume["data"]["_key"], f"cimi-volumeimage-{row['id']}")
+        data = {**row["data"], "_key": info.key, "_bytes": info.capacity_bytes, "_format": info.format}
+        store.update("VolumeImage", row["id"], {"state": "AVAILABLE", "data": data})
+    finally:
+        store.set_state("Volume", volume["id"], "AVAILABLE")
+
+
+def _snapshot_failed(ctx, row):
+    """A failed snapshot leaves no VolumeImage behind, and its Volume AVAILABLE."""
+    volume = store.find("Volume", row["data"].get("_volume") or "")
+    if volume and volume["state"] == "CAPTURING":
+        store.set_state("Volume", volume["id"], "AVAILABLE")
+    if row["state"] == "CREATING":
+        store.delete("VolumeImage", row["id"])
+    else:
+        store.update("VolumeImage", row["id"], {"state": "ERROR"})
+
+
+@jobs.handler("VolumeImage.delete")
+def _run_delete_image(job):
+    row = store.get("VolumeImage", job.payload["id"])
+    if row["data"].get("_key"):
+        job.backend.delete_image(row["data"]["_key"])
+    store.delete("VolumeImage", row["id"])
+
+
+register(Kind("VolumeImage", "volumeImages", create_schema="VolumeImage", create=_snapshot,
+              delete=lambda ctx, row: "VolumeImage.delete", refresh=_snapshot_failed,
+              deletable_states=frozenset({"AVAILABLE", "ERROR"})))

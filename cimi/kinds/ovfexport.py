@@ -1,0 +1,284 @@
+"""OVF export (DSP0263 `export` on Machine and System): a stopped machine, or a
+System whose machines are all stopped, written back as an OVA.
+
+The Action takes `format` (the package type; only application/ovf, the
+default), `properties.diskFormat` ("vmdk", streamOptimized, the default; or
+"qcow2") and an optional `destination`, a file: URI naming a new .ova directly
+in Config.export_dir. The Job streams each disk out of the backend
+(`export_disk`), converts it with qemu-img (format always explicit), checks
+the result by its bytes, then writes the OVA in the order DSP0243 asks:
+descriptor (ovf/writer.py), SHA256 manifest, disks. The package appears
+under its final name only when complete (a hard link from a hidden partial
+file, so an existing file is never overwritten), and is served read-only by
+cimi/downloads.py at the href the Job lists in affectedResources.
+"""
+import hashlib
+import io
+import os
+import re
+import resource
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from backends import model as backend_model
+from cimi import errors, jobs, store
+from cimi.kinds import machine
+from ovf import disks as ovf_disks
+from ovf.errors import OVFError
+from ovf.model import (
+    RT_DISK,
+    RT_ETHERNET,
+    RT_MEMORY,
+    RT_PROCESSOR,
+    RT_SCSI,
+    Disk,
+    Envelope,
+    File,
+    Item,
+    Network,
+    VirtualSystem,
+    VirtualSystemCollection,
+)
+from ovf.names import DISK_FORMAT_URIS
+from ovf.writer import write_descriptor, write_manifest
+
+PACKAGE_FORMATS = ("application/ovf",)
+DISK_FORMATS = {"vmdk": ("vmdk", "vmdk-streamOptimized", ".vmdk", ["-o", "subformat=streamOptimized"]),
+                "qcow2": ("qcow2", "qcow2", ".qcow2", [])}
+DEFAULT_DISK_FORMAT = "vmdk"
+DOWNLOADS = "exports"                 # URL segment under the CEP base (cimi/downloads.py)
+CHUNK = 1 << 20
+USTAR_MAX = 8 ** 11 - 1               # largest member a ustar header can size
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}\.ova$")
+MIB = 1 << 20
+
+
+def export_root(cloud):
+    return Path(cloud.config.export_dir).resolve()
+
+
+def is_package_name(name):
+    """Whether name is one we would create in the export directory (plain, .ova, no dot first)."""
+    return bool(_NAME.match(name or ""))
+
+
+def download_href(ctx, name):
+    return f"{ctx.base}{DOWNLOADS}/{name}"
+
+
+def _options(params):
+    """Check the Action's parameters; return (qemu format, OVF short format, suffix, qemu options)."""
+    fmt = (params.get("format") or PACKAGE_FORMATS[0]).strip().lower()
+    if fmt not in PACKAGE_FORMATS:
+        raise errors.BadRequest(f"format {params['format']!r} is not offered; export writes "
+                                f"{', '.join(PACKAGE_FORMATS)} (an OVA)")
+    disk = ((params.get("properties") or {}).get("diskFormat") or DEFAULT_DISK_FORMAT).strip().lower()
+    if disk not in DISK_FORMATS:
+        raise errors.BadRequest(f"properties.diskFormat {disk!r} is not one of {', '.join(DISK_FORMATS)}")
+    return DISK_FORMATS[disk]
+
+
+def destination_path(cloud, destination, default_name):
+    """The OVA to write: default_name, or the file: URI `destination`, in the export directory (else 400)."""
+    root = export_root(cloud)
+    if not destination:
+        return root / default_name
+    parsed = urlparse(destination.strip())
+    if parsed.scheme != "file" or parsed.netloc not in ("", "localhost") or parsed.query or parsed.fragment:
+        raise errors.BadRequest(f"destination must be a file: URI in the export directory ({root}); "
+                                "this provider sends nothing over the network")
+    raw = unquote(parsed.path)
+    path = Path(raw) if raw.startswith("/") else root / raw
+    if path.parent.resolve() != root or not is_package_name(path.name) or path.is_symlink():
+        raise errors.BadRequest(f"destination must name a new .ova file (letters, digits, '_.+-') "
+                                f"directly in the export directory {root}")
+    return root / path.name
+
+
+def _limits():
+    """qemu-img runs with bounded address space and CPU, as on import."""
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024 ** 3, 2 * 1024 ** 3))
+        resource.setrlimit(resource.RLIMIT_CPU, (3600, 3600))
+    return apply
+
+
+def convert(src, src_format, dst, qemu_format, options):
+    """qemu-img convert with explicit -f/-O; return the output's DiskInfo, checked by its bytes."""
+    cmd = ["qemu-img", "convert", "-f", src_format, "-O", qemu_format, *options,
+           os.path.abspath(src), os.path.abspath(dst)]
+    proc = subprocess.run(cmd, capture_output=True, preexec_fn=_limits(), check=False, timeout=6 * 3600)
+    if proc.returncode != 0:
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise errors.CimiError(f"disk conversion failed: {lines[-1] if lines else proc.returncode}")
+    return ovf_disks.inspect_file(dst)
+
+
+def sha256_file(path, job=None):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for n, chunk in enumerate(iter(lambda: f.read(CHUNK), b"")):
+            digest.update(chunk)
+            if job is not None and n % 256 == 0:
+                getattr(job, "keepalive", lambda: None)()      # renew the lease on long disks
+    return digest.hexdigest()
+
+
+def _safe_id(text, fallback):
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", text or "").strip("-.")[:64]
+    return cleaned or fallback
+
+
+class _Exporter:
+    """One export Job: the rows to export in, an OVA out."""
+
+    def __init__(self, job, params, work, expected):
+        self.job, self.params, self.work, self.expected = job, params, work, expected
+        self.qemu_format, self.ovf_format, self.suffix, self.options = _options(params)
+        self.ids = set()
+        self.references, self.disks, self.networks = [], [], []
+        self.files = []              # (member name, local path, sha256)
+
+    def machine_system(self, row, n):
+        """Export one Machine's disks; return its VirtualSystem."""
+        info = self.job.backend.machine(machine.backend_key(row))
+        if info.state != backend_model.STOPPED:
+            raise errors.Conflict(f"Machine {row['id']} is {info.state}; export needs it STOPPED")
+        vs_id = _safe_id(row["name"], f"vm{n}")
+        if vs_id in self.ids:
+            vs_id = f"{vs_id}-{n}"
+        self.ids.add(vs_id)
+        items = [Item("1", RT_PROCESSOR, elementName=f"{info.cpu} virtual CPU(s)", virtualQuantity=str(info.cpu),
+                      allocationUnits="hertz * 10^6"),
+                 Item("2", RT_MEMORY, elementName=f"{-(-info.memory_kib // 1024)} MiB of memory",
+                      virtualQuantity=str(-(-info.memory_kib // 1024)), allocationUnits="byte * 2^20"),
+                 Item("3", RT_SCSI, elementName="SCSI controller 0", resourceSubType="lsilogic", address="0")]
+        instance = 4
+        for i, disk in enumerate(info.disks):
+            index = len(self.disks) + 1
+            self._disk(disk.key, index, f"{vs_id}-disk{i + 1}{self.suffix}")
+            items.append(Item(str(instance), RT_DISK, elementName=f"disk {i + 1} ({disk.target})",
+                              hostResource=(f"ovf:/disk/vmdisk{index}",), parent="3", addressOnParent=str(i)))
+            instance += 1
+        for i, nic in enumerate(store.children("MachineNetworkInterface", row["id"])):
+            network = self._network(nic["data"].get("network", {}).get("href", ""))
+            items.append(Item(str(instance), RT_ETHERNET, elementName=f"ethernet {i}", connection=(network,),
+                              addressOnParent=str(i)))
+            instance += 1
+        return VirtualSystem(id=vs_id, name=row["name"] or vs_id, osId=1, osDescription="Other",
+                             items=items)
+
+    def _network(self, href):
+        return self.network(store.find("Network", href.rsplit("/", 1)[-1]) if href else None)
+
+    def network(self, net):
+        """Declare a Network row (or an unknown one) in the NetworkSection; return its OVF name."""
+        name = (net and net["name"]) or (f"network-{net['id'][:8]}" if net else "network")
+        if name not in [n.name for n in self.networks]:
+            self.networks.append(Network(name, net and net["description"]))
+        return name
+
+    def _disk(self, key, index, member):
+        """Stream one disk out of the backend, convert and check it; record its File and Disk."""
+        raw = os.path.join(self.work, f"backend-{index}")
+        info = self.job.backend.export_disk(key, raw)
+        found = ovf_disks.inspect_file(raw)     # APPSEC: what the backend handed over, by its bytes
+        if found.format != info.format:
+            raise errors.CimiError(f"disk {key} is {found.format}, the backend said {info.format}")
+        out = os.path.join(self.work, member)
+        result = convert(raw, info.format, out, self.qemu_format, self.options)
+        os.unlink(raw)
+        if result.format != self.ovf_format:
+            raise errors.CimiError(f"conversion of disk {key} produced {result.format}, not {self.ovf_format}")
+        capacity = max(info.capacity_bytes, result.virtualSize or 0)
+        size = os.path.getsize(out)
+        self.references.append(File(f"file{index}", member, size))
+        self.disks.append(Disk(f"vmdisk{index}", capacity, self.ovf_format, DISK_FORMAT_URIS[self.ovf_format],
+                               f"file{index}"))
+        self.files.append((member, out, sha256_file(out, self.job)))
+        self.job.progress(min(90, 10 + 80 * len(self.files) // max(self.expected, 1)),
+                          f"exported disk {index} of {self.expected}")
+
+    def write(self, content, target):
+        """Write descriptor, manifest and disks to `target` (new; never overwritten)."""
+        env = Envelope("1.0", self.references, self.disks, self.networks, [], content)
+        stem = target.name[:-len(".ova")]
+        descriptor = write_descriptor(env)
+        manifest = write_manifest({f"{stem}.ovf": descriptor}) + "".join(
+            f"SHA256({name})= {digest}\n" for name, _, digest in self.files).encode()
+        big = any(os.path.getsize(path) > USTAR_MAX for _, path, _ in self.files)
+        partial = target.parent / f".{target.name}.partial-{self.job.payload['id']}-{os.getpid()}"
+        try:
+            with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT if big else tarfile.USTAR_FORMAT) as tar:
+                for name, data in ((f"{stem}.ovf", descriptor), (f"{stem}.mf", manifest)):
+                    tar.addfile(self._member(name, len(data)), io.BytesIO(data))
+                for name, path, _ in self.files:
+                    with open(path, "rb") as f:
+                        tar.addfile(self._member(name, os.fstat(f.fileno()).st_size), f)
+            os.chmod(partial, 0o640)
+            try:
+                os.link(partial, target)
+            except FileExistsError:
+                raise errors.Conflict(f"{target.name} already exists in the export directory") from None
+        finally:
+            partial.unlink(missing_ok=True)
+
+    @staticmethod
+    def _member(name, size):
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = size, 0o644, int(time.time())
+        return info
+
+
+def _run(job, rows, content_of, default_name, network_ids=()):
+    params = job.payload.get("params") or {}
+    _options(params)
+    target = destination_path(job.ctx.cloud, params.get("destination"), default_name)
+    if target.exists():
+        raise errors.Conflict(f"{target.name} already exists in the export directory")
+    expected = sum(len(job.backend.machine(machine.backend_key(r)).disks) for r in rows)
+    exporter = _Exporter(job, params, tempfile.mkdtemp(prefix="cimi-export-", dir=job.ctx.cloud.config.data_dir),
+                         expected)
+    try:
+        systems = [exporter.machine_system(row, n + 1) for n, row in enumerate(rows)]
+        for network_id in network_ids:      # a System's networks, connected or not
+            if store.find("Network", network_id):
+                exporter.network(store.get("Network", network_id))
+        for row in rows:                  # started while we copied: the copy may be torn
+            if job.backend.machine(machine.backend_key(row)).state != backend_model.STOPPED:
+                raise errors.Conflict(f"Machine {row['id']} was started during the export")
+        exporter.write(content_of(systems), target)
+    except OVFError as exc:
+        raise errors.CimiError(f"export produced an invalid disk: {exc}") from None
+    finally:
+        shutil.rmtree(exporter.work, ignore_errors=True)
+    href = download_href(job.ctx, target.name)
+    job.affect(href)
+    job.progress(100, f"exported to {href}")
+
+
+@jobs.handler("Machine.export")
+def _run_machine_export(job):
+    row = store.get("Machine", job.payload["id"])
+    _run(job, [row], lambda systems: systems[0], f"machine-{row['id']}-{job.row['id'][:8]}.ova")
+
+
+@jobs.handler("System.export")
+def _run_system_export(job):
+    from cimi.kinds.system import machines_of  # system imports this module
+    row = store.get("System", job.payload["id"])
+    members = machines_of(row["id"])
+    if not members:
+        raise errors.Conflict(f"System {row['id']} has no Machine to export")
+
+    def collection(systems):
+        return VirtualSystemCollection(id=_safe_id(row["name"], "system"), name=row["name"] or row["id"],
+                                       members=systems)
+    networks = [link["data"]["_member"] for link in store.children("SystemNetwork", row["id"])]
+    _run(job, members, collection, f"system-{row['id']}-{job.row['id'][:8]}.ova", networks)
+
