@@ -116,7 +116,8 @@ def open_database(url):
     if url.startswith("sqlite"):
         options = parseresult_to_dict(urlparse(url))
         db = CountingSqliteDatabase(options.pop("database"), check_same_thread=False, pragmas={
-            "journal_mode": "wal", "busy_timeout": 10000, "synchronous": "normal"}, **options)
+            "journal_mode": "wal", "busy_timeout": 10000, "synchronous": "normal",
+            "cache_size": -65536, "mmap_size": 268435456}, **options)   # 64 MiB cache, 256 MiB mapped
     else:
         db = connect(url)
     database.initialize(db)

@@ -31,17 +31,16 @@ def _v2_query_indexes(database, kind_names):
       page is then read in index order and stops after `$last` matches instead
       of parsing and sorting every matching row.
 
-    SQLite: the same Machine sizes, on the compiler's `json_extract(data, '$.x')`
-    (it writes the path literally so that these match), the count's filter
-    beside `state`, and the sort order beside `name`.
+    SQLite: one covering index for the usual Machine listing (state, cpu,
+    memory, name, and the paging tie-breaks created, id), on the compiler's
+    `json_extract(data, '$.x')` (it writes paths literally so that they match):
+    the count and the choice of a page's ids then read the index alone.
     """
     if not isinstance(database, peewee.PostgresqlDatabase):
         if "Machine" in kind_names:
             table = db.table_name("Machine")
-            database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_state_cpu" ON "{table}" '
-                                 "(state, json_extract(data, '$.cpu'))")
-            database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_memory_name" ON "{table}" '
-                                 "(json_extract(data, '$.memory') DESC, name)")
+            database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_state_sizes" ON "{table}" '
+                                 "(state, json_extract(data, '$.cpu'), json_extract(data, '$.memory'), name, created, id)")
         return
     for kind_name in kind_names:
         table = db.table_name(kind_name)
@@ -52,6 +51,7 @@ def _v2_query_indexes(database, kind_names):
             database.execute_sql(
                 f'CREATE INDEX IF NOT EXISTS "{table}_{attribute}_desc" ON "{table}" '
                 f"((CAST(data AS jsonb) #> '{{{attribute}}}') DESC NULLS LAST)")
+
 
 
 def _v3_identity(database, kind_names):
