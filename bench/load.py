@@ -68,11 +68,6 @@ FAILED_JOBS = query("/cimi/jobs", **{"$filter": "state='FAILED'"})
 # --- the server (a subprocess of this script: `load.py --serve DATA_DIR`) -------------------------------
 
 def serve(data_dir):
-    # bench/ is sys.path[0] when this file runs as a script; its modules (bench/ovf.py) must not shadow
-    # the project's packages of the same name.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    sys.path.insert(0, str(ROOT))
     import logging
     logging.basicConfig(level=logging.WARNING, format="cimi-server: %(levelname)s %(name)s: %(message)s")
     import waitress

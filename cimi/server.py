@@ -28,6 +28,8 @@ def _options(parser):
                         help="seconds between passes comparing the store with the hosts")
     parser.add_argument("--import-dir", default=env("CIMI_IMPORT_DIR"),
                         help="OVF packages may be imported from here (default: DATA_DIR/import)")
+    parser.add_argument("--export-dir", default=env("CIMI_EXPORT_DIR"),
+                        help="exported OVA packages are written here (default: DATA_DIR/exports)")
     parser.add_argument("--image-pool", default=env("CIMI_IMAGE_POOL"),
                         help="libvirt storage pool for images (default: default-pool on test:, else default)")
     parser.add_argument("--volume-pool", default=env("CIMI_VOLUME_POOL"),
@@ -38,7 +40,8 @@ def config_from(args):
     uris = args.libvirt_uris or os.environ.get("CIMI_LIBVIRT_URI", "test:///default").split(",")
     return Config(bind=args.bind, database=args.database, libvirt_uris=uris, data_dir=args.data_dir,
                   workers=args.workers, image_pool=args.image_pool, volume_pool=args.volume_pool,
-                  import_dir=args.import_dir, job_lease=args.job_lease, reconcile_every=args.reconcile_every)
+                  import_dir=args.import_dir, export_dir=args.export_dir, job_lease=args.job_lease,
+                  reconcile_every=args.reconcile_every)
 
 
 def serve(config):
@@ -56,7 +59,9 @@ def serve(config):
     log.info("CIMI server on http://%s:%s/cimi/ (database %s, libvirt %s)", host, port,
              config.database_url.split("@")[-1], ", ".join(config.libvirt_uris))
     try:
-        waitress.serve(create_app(cloud), host=host, port=int(port), threads=8, ident="cimi")
+        # waitress refuses larger bodies before buffering them (image uploads are the largest)
+        waitress.serve(create_app(cloud), host=host, port=int(port), threads=8, ident="cimi",
+                       max_request_body_size=max(config.max_body, config.max_upload))
     finally:
         cloud.close()
     return 0

@@ -23,7 +23,7 @@ In one run:
    ratio baseline/import (target >= 0.8) and the peak RSS of the import at
    each size (target: within 10% of each other).
 
-    .venv/bin/python bench/ovf.py [--sizes 1,4] [--rounds 3] [--json FILE]
+    .venv/bin/python bench/ovf_import.py [--sizes 1,4] [--rounds 3] [--json FILE]
 
 The page cache is warm for both (each is run after the package was written
 and read). Exits 1 if an import fails.
