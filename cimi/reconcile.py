@@ -28,7 +28,9 @@ def reconcile(cloud):
     model = db.model_for("Machine")
     changed = 0
     known = set()
-    for record in model.select(model.id, model.state, model.data):
+    # NOTE: rows are read in full before any is written: an UPDATE while a SELECT
+    # cursor is open upgrades SQLite's read lock and fails at once ("locked").
+    for record in list(model.select(model.id, model.state, model.data)):
         row = {"id": record.id, "state": record.state, "data": store.to_row(record)["data"]}
         known.add(record.id)
         if row["state"] not in STABLE:
@@ -61,7 +63,7 @@ def reconcile_addresses(cloud):
     machines = db.model_for("Machine")
     owners = {r.id: r.owner for r in machines.select(machines.id, machines.owner)}
     nics = {}                                   # (network id, mac) -> (machine id, network href)
-    for record in db.model_for("MachineNetworkInterface").select():
+    for record in list(db.model_for("MachineNetworkInterface").select()):
         row = store.to_row(record)
         href = (row["data"].get("network") or {}).get("href") or ""
         mac = (row["data"].get("macAddress") or "").lower()
@@ -69,7 +71,7 @@ def reconcile_addresses(cloud):
             nics[(href.rstrip("/").rsplit("/", 1)[-1], mac)] = (row["parent"], href)
     networks = db.model_for("Network")
     readable, existing, wanted = set(), set(), {}
-    for record in networks.select(networks.id, networks.data):
+    for record in list(networks.select(networks.id, networks.data)):
         existing.add(record.id)
         key = store.to_row(record)["data"].get("_key") if record.data else None
         if not key:
@@ -91,7 +93,7 @@ def _apply_addresses(owners, readable, existing, wanted):
     """Make the dynamic Address rows match `wanted` on the readable (or deleted) networks."""
     model = db.model_for("Address")
     added = updated = removed = 0
-    for record in model.select():
+    for record in list(model.select()):
         row = store.to_row(record)
         data = row["data"]
         if data.get("allocation") != "dynamic" or "_network" not in data:

@@ -65,7 +65,7 @@ def _add_inline(job, kind, body):
 def _machine_changed(machine_id):
     """Keep the state of the Systems holding a machine in line with it."""
     links = db.model_for("SystemMachine")
-    for link in links.select(links.parent).where(links.data.contains(f'"_member": "{machine_id}"')):
+    for link in list(links.select(links.parent).where(links.data.contains(f'"_member": "{machine_id}"'))):
         record_state(link.parent)
 
 
