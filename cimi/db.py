@@ -6,6 +6,7 @@ the kind's attributes as JSON text in `data`. Jobs add the columns workers
 need to claim them. SQLite (WAL) by default; PostgreSQL by URL.
 """
 import datetime
+import logging
 import re
 import threading
 
@@ -15,6 +16,9 @@ from urllib.parse import urlparse
 from playhouse.db_url import connect, parseresult_to_dict
 
 database = peewee.DatabaseProxy()
+# APPSEC: peewee logs every statement with its parameters at DEBUG, and those carry
+# what users store (Credential passwords): never let them reach the log.
+logging.getLogger("peewee").setLevel(logging.INFO)
 _models = {}
 _models_lock = threading.Lock()
 

@@ -10,6 +10,7 @@ import datetime
 import json
 import logging
 import threading
+import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from cimi.represent import iso
 from cimi.vocabulary import action_uri
 
 log = logging.getLogger(__name__)
-LEASE = datetime.timedelta(seconds=15)   # default: a dead server's jobs are failed within this
+LEASE = datetime.timedelta(seconds=15)
+UNAVAILABLE_BACKOFF = (1, 2, 4, 8, 15)   # seconds between tries while the hypervisor is down   # default: a dead server's jobs are failed within this
 _handlers = {}
 FINAL = ("SUCCESS", "FAILED", "STOPPED")
 
@@ -205,7 +207,7 @@ class Runner:
         try:
             if fn is None:
                 raise errors.NotImplementedYet(f"no handler for job {row['name']}")
-            fn(job)
+            self._run_waiting_for_backend(job, fn)
         except (errors.CimiError, backends.BackendError) as exc:
             message = exc.description if isinstance(exc, errors.CimiError) else str(exc)
             code = exc.status_code if isinstance(exc, errors.CimiError) else 500
@@ -218,6 +220,22 @@ class Runner:
         else:
             self.finish(row["id"], "SUCCESS", None, 0)
         return True
+
+    def _run_waiting_for_backend(self, job, fn):
+        """Run a handler; while the hypervisor is unreachable (libvirtd restarting), wait and retry.
+
+        Handlers are idempotent (backend calls are, on the machine's stable name), so
+        running one again after it stopped half-way finishes the work.
+        """
+        for delay in (*UNAVAILABLE_BACKOFF, None):
+            try:
+                return fn(job)
+            except backends.Unavailable:
+                if delay is None or self._stop.is_set():
+                    raise
+                log.warning("job %s waits %s s for the hypervisor", job.row["id"], delay)
+                job.progress(job.row["data"].get("progress", 0), "waiting for the hypervisor")
+                time.sleep(delay)
 
     def touch(self, job_id, changes, affected=None):
         model = db.model_for("Job")

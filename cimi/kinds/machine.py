@@ -95,6 +95,8 @@ def _run_create(job):
     info = job.backend.create_machine(spec)
     store.update("Machine", row["id"], {"data": {**data, "_key": info.key}})
     job.progress(50)
+    for child in ("Disk", "MachineNetworkInterface", "NetworkPort"):
+        store.delete_children(child, row["id"])         # a retried create records them once
     for disk in info.disks:
         store.insert("Disk", {"owner": row["owner"], "parent": row["id"], "name": disk.target,
                               "data": {"capacity": disk.capacity_bytes // KIB, "initialLocation": disk.target}})
@@ -106,7 +108,8 @@ def _run_create(job):
         store.insert("NetworkPort", {"owner": row["owner"], "state": "STARTED", "name": nic.mac, "parent": row["id"],
                                      "data": {"network": {"href": network_href}, "portType": "ACCESS"}})
     for volume in p["volumes"]:
-        attach(job, row["id"], volume["id"], volume.get("initialLocation"))
+        if row["id"] not in attached_to(volume["id"]):
+            attach(job, row["id"], volume["id"], volume.get("initialLocation"))
     if p["initialState"] == "STARTED":
         info = job.backend.start_machine(info.key)
     store.set_state("Machine", row["id"], info.state)

@@ -95,7 +95,13 @@ class Setup:
 
     def restart_libvirtd(self):
         """Kill and restart the libvirtd this fixture started."""
+        self.stop_libvirtd()
+        self.start_libvirtd()
+
+    def stop_libvirtd(self):
         self._kill("libvirtd")
+
+    def start_libvirtd(self):
         _run(shutil.which("libvirtd", path="/usr/sbin:/usr/bin"), "-d")
         conn = _connect()
         assert conn is not None, "libvirtd did not come back"
