@@ -19,6 +19,7 @@ import io
 import json
 import os
 import sys
+import tarfile
 import urllib.parse
 from pathlib import Path
 
@@ -630,10 +631,13 @@ def _source_uri(package: str) -> str:
 @output_option
 @pass_state
 def import_(state, package, into, profile, wait, timeout):
-    """Import an OVF/OVA PACKAGE: a URL, a local path, or a path in the server's import directory."""
-    source = _source_uri(package)
+    """Import an OVF/OVA PACKAGE: a local .ova (uploaded), a URL, or a path in the server's import directory."""
     try:
-        result = state.client.import_package(source, into, properties={"profile": profile} if profile else None)
+        if into == "systemTemplates" and Path(package).is_file() and tarfile.is_tarfile(package):
+            result = state.client.upload_package(package, name=Path(package).stem, profile=profile)
+        else:
+            result = state.client.import_package(_source_uri(package), into,
+                                                 properties={"profile": profile} if profile else None)
     except (NotImplementedByServer, Conflict) as exc:
         raise CimiError(f"the server does not offer import yet: {exc.message}", exc.status) from None
     created = finish(state, result, f"importing {Path(package).name}", wait, timeout)
@@ -652,18 +656,21 @@ def export(state, ident, out, kind):
     client = state.client
     resource = client.find(kind, ident)
     if client.operation(resource, "export") is None:
-        raise CimiError(f"the server does not offer export for this {KIND_NAMES.get(kind, kind[:-1])} yet "
-                        "(it advertises no export operation)")
+        raise CimiError(f"this {KIND_NAMES.get(kind, kind[:-1])} offers no export now "
+                        f"(it is {resource.get('state', 'not exportable')}; export needs it STOPPED)")
     try:
         result = client.act(resource, "export", format="application/ovf")
     except NotImplementedByServer as exc:
-        raise CimiError(f"the server does not offer export yet: {exc.message}", exc.status) from None
+        raise CimiError(f"the server does not offer export: {exc.message}", exc.status) from None
+    package = result.location
     if result.job:
         with JobProgress(f"exporting {short_id(resource['id'])}") as bar:
-            client.wait(result.job, state.timeout_jobs, on_progress=bar.update)
-    if not result.location:
-        raise CimiError("the server answered without the package's Location")
-    data = client.request("GET", result.location, headers={"Accept": "*/*"}).body
+            job = client.wait(result.job, state.timeout_jobs, on_progress=bar.update)
+        # The package's download href is among the Job's affected resources.
+        package = next((r["href"] for r in job.get("affectedResources", []) if "/exports/" in r["href"]), package)
+    if not package:
+        raise CimiError("the server did not say where the package is")
+    data = client.request("GET", package, headers={"Accept": "*/*"}).body
     Path(out).write_bytes(data)
     click.echo(f"wrote {out} ({len(data)} bytes)")
 

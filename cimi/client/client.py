@@ -6,6 +6,7 @@ query parameters); it leaves HTTP to a transport (see transport.py), so the
 ``cimi`` command and the Libcloud driver share it.
 """
 import json
+import os
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ class Client:
         headers = {"Accept": XML if fmt == "xml" else JSON, **(headers or {})}
         data = None
         if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            data = body if isinstance(body, bytes) or hasattr(body, "read") else json.dumps(body).encode()
             headers.setdefault("Content-Type", JSON)
         resp = self.transport.request(method, self.absolute(href), params=params, body=data, headers=headers)
         if resp.status >= 400:
@@ -309,6 +310,14 @@ class Client:
         if description:
             body["description"] = description
         return self.create("machineImages", body)
+
+    def upload_package(self, path, name=None, profile=None) -> Result:
+        """Send a local OVA's bytes to the SystemTemplate collection, which imports it (streamed)."""
+        href = self.query("systemTemplates", first=1, last=1)["id"]
+        params = {k: v for k, v in (("name", name), ("profile", profile)) if v}
+        with open(path, "rb") as package:
+            headers = {"Content-Type": "application/x-tar", "Content-Length": str(os.fstat(package.fileno()).st_size)}
+            return self._result(self.request("POST", href, package, params=params, headers=headers))
 
     def import_package(self, source: str, into: str = "systemTemplates", properties: dict | None = None) -> Result:
         """POST an import Action (source URI) to a collection's advertised import operation."""

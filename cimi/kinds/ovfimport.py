@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import backends
-from cimi import crud, errors, jobs, registry, represent, store
+from cimi import crud, errors, imagefiles, jobs, registry, represent, store
 from cimi.vocabulary import type_uri
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
@@ -21,6 +21,7 @@ from ovf.hardware import resolve_hardware
 from ovf.package import open_package
 
 KIB = 1024
+PACKAGE_TYPES = ("application/x-tar", "application/ova", "application/octet-stream")
 
 
 def source_path(ctx, source):
@@ -42,13 +43,35 @@ def start_import(ctx, kind, body):
     if not body.get("source"):
         raise errors.BadRequest("import needs a source (the package's URI)")
     path = source_path(ctx, body["source"])
-    template = store.insert("SystemTemplate", {"owner": ctx.owner, "name": path.stem,
+    return _submit(ctx, kind, path, path.stem, body["source"].strip(), (body.get("properties") or {}).get("profile"))
+
+
+def receive_package(ctx, kind, req):
+    """A package POSTed as bytes to the SystemTemplate collection (a provider extension): import it.
+
+    Query parameters: name (of the template), profile, sha256 (checked while
+    streaming). The staged copy is removed once the import ends.
+    """
+    if not represent.can_add(ctx.user, kind):
+        raise errors.Forbidden(f"you may not add {kind.name} resources")
+    sha256 = imagefiles.checked_sha256(req.get_param("sha256"))
+    limit = ctx.cloud.config.max_upload
+    if req.content_length is not None and req.content_length > limit:
+        raise errors.PayloadTooLarge(f"packages are limited to {limit} bytes")
+    staged = imagefiles.staging_path(ctx.cloud.config)
+    imagefiles.stage(req.bounded_stream.read, staged, limit, sha256)
+    name = (req.get_param("name") or "uploaded package").strip()
+    return _submit(ctx, kind, Path(staged), name, "upload", req.get_param("profile"), remove=True)
+
+
+def _submit(ctx, kind, path, name, source, profile, remove=False):
+    template = store.insert("SystemTemplate", {"owner": ctx.owner, "name": name,
                                                "description": f"imported from {path.name}",
-                                               "data": {"importImage": body["source"].strip()}})
+                                               "data": {"importImage": source}})
     doc = represent.document(ctx, kind, template)
     job = jobs.submit(ctx, jobs.JobSpec(
         "SystemTemplate.import", represent.collection_href(ctx, kind), "import",
-        {"id": template["id"], "path": str(path), "profile": (body.get("properties") or {}).get("profile")},
+        {"id": template["id"], "path": str(path), "profile": profile, "remove": remove},
         [doc["id"]], ("SystemTemplate", template["id"])))
     return 202, doc, job
 
@@ -148,6 +171,8 @@ def _run_import(job):
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if job.payload.get("remove"):
+            imagefiles.remove(job.payload["path"])
 
 
 def import_failed(ctx, row):

@@ -144,4 +144,5 @@ register(Kind("System", "systems", create_schema="SystemCreate", create=_create,
 for _type, (_, _collection) in COMPONENTS.items():
     register(Kind("System" + _type, _collection, parent="System", editable=False, deletable_states=frozenset()))
 register(Kind("SystemTemplate", "systemTemplates", create_schema="SystemTemplate",
-              collection_actions={"import": ovfimport.start_import}, refresh=ovfimport.import_failed))
+              collection_actions={"import": ovfimport.start_import}, refresh=ovfimport.import_failed,
+              uploads={media: ovfimport.receive_package for media in ovfimport.PACKAGE_TYPES}))

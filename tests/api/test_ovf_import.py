@@ -73,3 +73,26 @@ def test_sources_outside_the_import_directory_are_400(alice, source):
     resp = alice.post(import_op(alice), {"action": f"{CIMI}/action/import", "source": source})
     assert resp.status_code == 400 and resp.json["state"] == "FAILED"
     assert counts(alice) == before
+
+
+def test_package_uploaded_as_bytes_is_imported_and_not_kept(alice, cloud, tmp_path):
+    disk = make_disk(tmp_path)
+    desc = descriptor(size=len(disk))
+    mf = manifest_line("vm.ovf", desc) + manifest_line("disk.vmdk", disk)
+    ova = write_ova(tmp_path / "up.ova", [("vm.ovf", desc), ("vm.mf", mf.encode()), ("disk.vmdk", disk)])
+    href = alice.cep()["systemTemplates"]["href"]
+    resp = alice.post(href + "?name=uploaded", ova.read_bytes(), headers={"Content-Type": "application/x-tar"})
+    assert resp.status_code == 202, resp.text
+    assert alice.wait(resp.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
+    template = alice.get(resp.headers["Location"]).json
+    assert template["name"] == "uploaded" and len(template["componentDescriptors"]) == 2
+    from pathlib import Path
+    assert not list((Path(cloud.config.data_dir) / "uploads").glob("*"))      # the staged copy is gone
+
+
+def test_uploaded_package_with_wrong_checksum_is_400_and_nothing_is_made(alice):
+    before = counts(alice)
+    href = alice.cep()["systemTemplates"]["href"]
+    resp = alice.post(href + "?sha256=" + "0" * 64, b"not really a tar", headers={"Content-Type": "application/x-tar"})
+    assert resp.status_code == 400 and "sha256" in resp.json["statusMessage"].lower()
+    assert counts(alice) == before

@@ -1,5 +1,6 @@
 """The `cimi` command against a live server: every command, output formats, errors, exit codes."""
 import json
+import tarfile
 import shutil
 from pathlib import Path
 
@@ -199,15 +200,19 @@ def test_import_an_ova_from_the_import_directory(run_json, run, ova):
     template = run_json("import", ova.name)
     assert template["resourceURI"] == NS + "SystemTemplate" and template["name"] == "vm"
     assert template["importImage"] == "vm.ova"
-    template = run_json("import", ova)   # a local path that is inside the import directory
-    assert template["importImage"] == ova.resolve().as_uri()
+    template = run_json("import", ova)   # a local file is uploaded
+    assert template["importImage"] == "upload" and len(template["componentDescriptors"]) == 2
     rc, _, err = run("import", "/nowhere/x.ova")
     assert rc == 1 and "no package /nowhere/x.ova in the import directory" in err
 
 
-def test_export_says_the_server_does_not_offer_it(run, machine, tmp_path):
+def test_export_needs_a_stopped_machine_then_writes_the_package(run, machine, tmp_path):
     rc, _, err = run("export", "web1", "-o", tmp_path / "out.ova")
-    assert rc == 1 and "does not offer export" in err and not (tmp_path / "out.ova").exists()
+    assert rc == 1 and "export needs it STOPPED" in err and not (tmp_path / "out.ova").exists()
+    assert run("machines", "stop", "web1")[0] == 0
+    rc, out, err = run("export", "web1", "-o", tmp_path / "out.ova")
+    assert rc == 0, err
+    assert tarfile.is_tarfile(tmp_path / "out.ova") and "wrote" in out
 
 
 # --- settings, errors, exit codes -------------------------------------------------------------------------
