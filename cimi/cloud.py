@@ -1,6 +1,5 @@
 """The running cloud: configuration, store, backend, job workers, seeding, placement."""
 import datetime
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -8,7 +7,7 @@ from pathlib import Path
 
 import backends
 import schemas
-from cimi import auth, db, errors, migrations, naming, registry, represent, store
+from cimi import auth, db, errors, migrations, naming, placement, registry, represent, store
 from cimi.kinds import metadata
 from cimi.vocabulary import type_uri
 
@@ -86,33 +85,23 @@ class Cloud:
         images = db.model_for("MachineImage")
         if not images.select().where(images.owner.is_null()).exists():
             name, size = SEED_IMAGE
-            info = self.backend.create_image(naming.seed_name(name), size)
+            copies = [self.backend.create_image(naming.seed_name(name), size, host=host.name)
+                      for host in self.backend.hosts()]           # one on every host
+            info = copies[0]
             store.insert("MachineImage", {
                 "name": name, "description": "a blank qcow2 disk, to try the API",
                 "state": "AVAILABLE", "data": {"type": "IMAGE", "imageLocation": info.key, "_key": info.key,
+                                               "_hosts": {c.host: c.key for c in copies},
                                                "_bytes": info.capacity_bytes, "_format": info.format}})
 
     # --- placement -------------------------------------------------------------------
     def place(self, cpu, memory_kib):
-        """Choose the host with the most memory left after what we placed (None: one host)."""
+        """Choose the host of a new Machine (cimi/placement.py); None when there is one host."""
         try:
             hosts = self.backend.hosts()
         except backends.BackendError as exc:
             raise errors.from_backend(exc) from None
-        if len(hosts) <= 1:
-            return hosts[0].name if hosts else None
-        machines = db.model_for("Machine")
-        placed = {}
-        for record in machines.select(machines.data):
-            data = json.loads(record.data)
-            placed[data.get("host")] = placed.get(data.get("host"), 0) + data.get("memory", 0)
-
-        def room(host):
-            return min(host.free_memory_kib, host.memory_kib - placed.get(host.name, 0))
-        best = max(hosts, key=room)
-        if room(best) < memory_kib:
-            raise errors.Conflict("no host has enough free memory for this Machine")
-        return best.name
+        return placement.choose(hosts, placement.placed_load() if len(hosts) > 1 else {}, cpu, memory_kib)
 
     # --- the entry point -----------------------------------------------------------------
     def entry_point(self, ctx):

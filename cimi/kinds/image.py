@@ -6,8 +6,9 @@ registers that file; a POST of the raw bytes (application/octet-stream,
 `?name=`) uploads one (a provider extension, see the capabilities). Other
 images are made by the provider (seeded) or by an OVF import.
 """
-from cimi import db, errors, imagefiles, jobs, registry, represent, store
+from cimi import db, errors, imagefiles, jobs, placement, registry, represent, store
 from cimi.crud import Created
+from cimi.kinds.machine import backend_key
 from cimi.registry import Kind, register
 
 OCTET_STREAM = "application/octet-stream"
@@ -45,9 +46,10 @@ def _run_capture(job):
     row = store.get("MachineImage", job.payload["id"])
     machine = store.get("Machine", row["data"]["_machine"])
     job.affect(represent.href(job.ctx, registry.get("Machine"), machine))
-    info = job.backend.capture_machine(machine["data"]["_key"], f"cimi-image-{row['id']}")
+    info = job.backend.capture_machine(backend_key(machine), f"cimi-image-{row['id']}")
     data = {k: v for k, v in row["data"].items() if k != "_machine"}
-    data.update({"imageLocation": info.key, "_key": info.key, "_bytes": info.capacity_bytes, "_format": info.format})
+    data.update({"imageLocation": info.key, "_key": info.key, "_bytes": info.capacity_bytes, "_format": info.format,
+                 "_hosts": {info.host: info.key}})             # made on the machine's host
     store.update("MachineImage", row["id"], {"state": "AVAILABLE", "data": data})
 
 
@@ -122,7 +124,8 @@ def _run_register(job):
         raise
     info = imagefiles.register(job.backend, f"cimi-image-{row['id']}", staged, p.get("format"))
     data = {k: v for k, v in row["data"].items() if k not in ("_source", "_uploaded")}
-    data.update({"imageLocation": info.key, "_key": info.key, "_bytes": info.capacity_bytes, "_format": info.format})
+    data.update({"imageLocation": info.key, "_key": info.key, "_bytes": info.capacity_bytes, "_format": info.format,
+                 "_hosts": {info.host: info.key}})             # made on the machine's host
     store.update("MachineImage", row["id"], {"state": "AVAILABLE", "data": data,
                                              "properties": {**row["properties"], "sha256": digest}})
 
@@ -131,7 +134,8 @@ def _run_register(job):
 def _run_delete(job):
     row = store.get("MachineImage", job.payload["id"])
     if row["data"].get("_key"):
-        job.backend.delete_image(row["data"]["_key"])
+        for key in set(placement.image_keys(row, None).values()) | {row["data"]["_key"]}:
+            job.backend.delete_image(key)              # every host's copy
     store.delete("MachineImage", row["id"])
 
 

@@ -8,7 +8,7 @@ import binascii
 
 import backends
 from backends import model
-from cimi import db, errors, jobs, naming, registry, represent, store, templates
+from cimi import db, errors, jobs, naming, placement, registry, represent, store, templates
 from cimi.crud import Created
 from cimi.kinds.credential import ssh_keys
 from cimi.registry import Action, Kind, register
@@ -67,7 +67,7 @@ def _create(ctx, body, parent):
             "_image": image["id"]}
     if config.get("cpuSpeed"):
         data["cpuSpeed"] = config["cpuSpeed"]
-    payload = {"image_key": image["data"]["_key"], "disks": [d["capacity"] for d in config.get("disks", ())],
+    payload = {"disks": [d["capacity"] for d in config.get("disks", ())],
                "volumes": volumes, "nics": nics, "keys": keys, "userData": user_data, "initialState": state}
     return Created({"state": "CREATING", "data": data}, job="Machine.create", payload=payload)
 
@@ -87,7 +87,8 @@ def _run_create(job):
     # The configuration's first disk sizes the root disk (an overlay of the image, never
     # smaller than it); further disks are blank.
     sizes = [kib * KIB for kib in p["disks"]] or [0]
-    disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=p["image_key"])]
+    image_key = placement.image_on(job, image["id"], data["host"])
+    disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key)]
     disks += [model.DiskSpec(capacity_bytes=size) for size in sizes[1:]]
     nics = [model.NicSpec(store.get("Network", n["network"])["data"]["_key"]) for n in p["nics"]]
     spec = model.MachineSpec(name=naming.machine_name(row["id"]), cpu=data["cpu"], memory_kib=data["memory"], disks=disks,

@@ -1,0 +1,76 @@
+"""Several hosts: placement from capacity minus what was placed, images copied to where Machines go."""
+import shutil
+
+import pytest
+from falcon import testing
+
+from backends.model import HostInfo
+from cimi import errors, naming, placement, store
+from cimi.app import create_app
+from cimi.cloud import Cloud, Config
+from tests.conftest import TEST_NODE, Client, machine_body
+
+GIB_KIB = 1024 * 1024
+
+
+@pytest.fixture
+def two_hosts(tmp_path, monkeypatch):
+    """A cloud over two test-driver hosts (two node files, so two separate states)."""
+    uris = []
+    for name in ("host-a.xml", "host-b.xml"):
+        shutil.copy(TEST_NODE, tmp_path / name)
+        uris.append(f"test://{tmp_path / name}")
+    monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "pw")
+    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), libvirt_uris=uris, reconcile_every=0))
+    yield cloud, Client(testing.TestClient(create_app(cloud)), "admin", "pw"), uris
+    cloud.close()
+
+
+def conn_of(cloud, uri):
+    return cloud.backend._host(uri).conn
+
+
+def test_machines_spread_over_hosts_and_run_where_recorded(two_hosts):
+    cloud, admin, uris = two_hosts
+    image = admin.get(admin.cep()["machineImages"]["href"]).json["machineImages"][0]
+    for uri in uris:                                          # the seed image is on every host
+        assert naming.seed_name("blank") in [v.name() for v in
+                                             conn_of(cloud, uri).storagePoolLookupByName("default-pool").listAllVolumes()]
+    hosts = []
+    for n in range(4):
+        _, machine = admin.create("machines", machine_body(admin, f"m{n}", machineImage={"href": image["id"]}))
+        assert machine["state"] == "STARTED"
+        hosts.append(machine["host"])
+        name = naming.machine_name(machine["id"].rsplit("/", 1)[-1])
+        assert name in [d.name() for d in conn_of(cloud, machine["host"]).listAllDomains()]
+    assert sorted(hosts) == sorted(uris * 2)                  # most memory left wins, in turn
+
+
+def test_an_image_made_on_one_host_is_copied_to_the_next(two_hosts):
+    cloud, admin, uris = two_hosts
+    _, first = admin.create("machines", machine_body(admin, "source", initialState="STOPPED"))
+    capture = admin.post(admin.cep()["machineImages"]["href"], {"name": "cap", "imageLocation": first["id"]})
+    assert admin.wait(capture.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
+    image = capture.headers["Location"]
+    placed = []
+    for n in range(2):
+        _, machine = admin.create("machines", machine_body(admin, f"clone{n}", machineImage={"href": image}))
+        assert machine["state"] == "STARTED"
+        placed.append(machine["host"])
+    assert set(placed) == set(uris)                           # one of them ran where the image was not made
+    keys = store.get("MachineImage", image.rsplit("/", 1)[-1])["data"]["_hosts"]
+    assert set(keys) == set(uris)                             # the copy is recorded once, per host
+
+
+def hosts(*specs):
+    return [HostInfo(name=n, uri=n, cpus=c, memory_kib=m, free_memory_kib=f) for n, c, m, f in specs]
+
+
+def test_choose_counts_what_was_placed_and_overcommits_cpus_only():
+    two = hosts(("a", 2, 8 * GIB_KIB, 0), ("b", 2, 8 * GIB_KIB, 6 * GIB_KIB))
+    assert placement.choose(two, {}, 1, GIB_KIB) == "a"                      # b's libvirt says 6 GiB free
+    assert placement.choose(two, {"a": (1, 4 * GIB_KIB)}, 1, GIB_KIB) == "b"  # a has 4 GiB left
+    assert placement.choose(two, {"a": (8, 0)}, 1, GIB_KIB) == "b"            # a's 2 CPUs x4 are taken
+    with pytest.raises(errors.Conflict):
+        placement.choose(two, {"a": (0, 8 * GIB_KIB)}, 1, 7 * GIB_KIB)
+    assert placement.choose(hosts(("only", 1, 1, 0)), {}, 64, 10 ** 9) == "only"
