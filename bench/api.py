@@ -98,10 +98,10 @@ def serve_bare(capture_file):
 class Server:
     """A server subprocess of this script; it prints `PORT n` once it listens."""
 
-    def __init__(self, name, *args):
+    def __init__(self, name, *args, script=__file__):
         self.name = name
         self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([sys.executable, __file__, *args], cwd=ROOT, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, script, *args], cwd=ROOT, stdout=subprocess.PIPE,
                                      stderr=self.log, text=True, start_new_session=True)
         self.port = self._read_port()
         self.base = f"http://{HOST}:{self.port}"
@@ -227,15 +227,19 @@ def wrk(url, args, headers=()):
     return {"rps": rps, "p50_ms": latency, "requests": done, "errors": errors.group(1) if errors else ""}
 
 
-def machine_description():
-    model = "unknown"
+def cpu_model():
+    """The CPU's model name, for the figures' machine line."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return "unknown"
+
+
+def machine_description():
+    model = cpu_model()
     lines = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines() or ["wrk"]
     wrk_version = lines[0].split(" Copyright")[0].strip()
     return (f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "

@@ -32,14 +32,15 @@ import multiprocessing
 import os
 import platform
 import random
-import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import api  # noqa: E402  (bench/api.py: the server subprocess, the machine line)
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -47,7 +48,6 @@ THREADS = 8                       # waitress threads, as cimi/server.py
 WORKERS = 4                       # job workers, the server's default
 ADMIN = ("admin", "load-admin-pw")
 USERS = [(f"user{i}", f"user{i}-pw") for i in range(4)]
-START_TIMEOUT = 60
 CIMI = "http://schemas.dmtf.org/cimi/1"
 MIX = (("read", 70), ("create", 15), ("delete", 15))
 MAX_HELD = 3                      # a client deletes instead of creating while it holds this many resources
@@ -87,37 +87,6 @@ def serve(data_dir):
     finally:
         server.close()
         cloud.close()
-
-
-class Server:
-    def __init__(self, data_dir):
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", data_dir], cwd=ROOT,
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True, start_new_session=True)
-        deadline = time.monotonic() + START_TIMEOUT
-        self.port = None
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            line = self.proc.stdout.readline()
-            match = re.match(r"PORT (\d+)", line or "")
-            if match:
-                self.port = int(match.group(1))
-                break
-        if self.port is None:
-            self.stop()
-            raise RuntimeError(f"the server did not start:\n{self.errors()}")
-
-    def errors(self):
-        self.log.seek(0)
-        return self.log.read()[-4000:]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
 
 
 # --- a client --------------------------------------------------------------------------------------------
@@ -273,14 +242,7 @@ def wait_for_jobs(client, timeout=120):
 
 
 def machine_description():
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = api.cpu_model()
     return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
@@ -298,7 +260,7 @@ def main(argv=None):
         parser.error("--duration > 0, --clients >= 1, --processes >= 1")
 
     with tempfile.TemporaryDirectory(prefix="cimi-load-") as tmp:
-        server = Server(str(Path(tmp) / "var"))
+        server = api.Server("CIMI", "--serve", str(Path(tmp) / "var"), script=__file__)
         try:
             admin = Client(server.port, *ADMIN)
             status, headers, doc, _ = admin.request("POST", "/cimi/machineConfigs", LOAD_CONFIG)

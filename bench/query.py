@@ -36,7 +36,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -87,18 +86,6 @@ def serve(database_url, data_dir):
         api._listen_and_run(create_app(cloud))
     finally:
         cloud.close()
-
-
-class Server(api.Server):
-    """bench/api.py's server subprocess, running this script."""
-
-    def __init__(self, name, *args):  # noqa: super().__init__ would start api.py
-        self.name = name
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([sys.executable, __file__, *args], cwd=api.ROOT, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True, start_new_session=True)
-        self.port = self._read_port()
-        self.base = f"http://{api.HOST}:{self.port}"
 
 
 # --- the data -------------------------------------------------------------------------------------
@@ -236,14 +223,7 @@ def measure(client, n_requests, warmup, want, deadline):
 
 
 def machine_description():
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = api.cpu_model()
     import sqlite3
     return (f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "
             f"{platform.system()} {platform.release()}, SQLite {sqlite3.sqlite_version}, peewee {peewee.__version__}")
@@ -282,7 +262,7 @@ def main(argv=None):
         url = args.database or f"sqlite:///{Path(tmp) / 'cimi.sqlite3'}"
         try:
             print(f"machine: {machine_description()}")
-            server = Server("CIMI", "--serve", url, str(Path(tmp) / "var"))   # migrates the store
+            server = api.Server("CIMI", "--serve", url, str(Path(tmp) / "var"), script=__file__)  # migrates
             database = db.open_database(url)
             model = db.model_for("Machine")
             model.delete().execute()

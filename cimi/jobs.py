@@ -95,6 +95,17 @@ class InlineJob:
         self.parent.affect(href)
 
 
+def backend_delete(kind_name, method):
+    """Register `<Kind>.delete`: remove the row's backend object (`backend.<method>(key)`), then the row."""
+    @handler(f"{kind_name}.delete")
+    def run(job):
+        row = store.get(kind_name, job.payload["id"])
+        if row["data"].get("_key"):
+            getattr(job.backend, method)(row["data"]["_key"])
+        store.delete(kind_name, row["id"])
+    return run
+
+
 def run_inline(parent, handler_name, payload):
     """Run a registered handler now, in the calling job."""
     _handlers[handler_name](InlineJob(parent, payload))

@@ -54,12 +54,7 @@ def _delete(ctx, row):
     return "Network.delete"
 
 
-@jobs.handler("Network.delete")
-def _run_delete(job):
-    row = store.get("Network", job.payload["id"])
-    if row["data"].get("_key"):
-        job.backend.delete_network(row["data"]["_key"])
-    store.delete("Network", row["id"])
+jobs.backend_delete("Network", "delete_network")
 
 
 def refresh(ctx, row):

@@ -42,12 +42,7 @@ def _delete(ctx, row):
     return "Volume.delete"
 
 
-@jobs.handler("Volume.delete")
-def _run_delete(job):
-    row = store.get("Volume", job.payload["id"])
-    if row["data"].get("_key"):
-        job.backend.delete_volume(row["data"]["_key"])
-    store.delete("Volume", row["id"])
+jobs.backend_delete("Volume", "delete_volume")
 
 
 def _error(ctx, row):
@@ -109,12 +104,7 @@ def _snapshot_failed(ctx, row):
         store.update("VolumeImage", row["id"], {"state": "ERROR"})
 
 
-@jobs.handler("VolumeImage.delete")
-def _run_delete_image(job):
-    row = store.get("VolumeImage", job.payload["id"])
-    if row["data"].get("_key"):
-        job.backend.delete_image(row["data"]["_key"])
-    store.delete("VolumeImage", row["id"])
+jobs.backend_delete("VolumeImage", "delete_image")
 
 
 register(Kind("VolumeImage", "volumeImages", create_schema="VolumeImage", create=_snapshot,
