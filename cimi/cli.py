@@ -270,6 +270,13 @@ def report(state: State, result, resource, what: str, wait: bool):
     emit(state, resource)
 
 
+def create_and_report(state, collection, body, what, wait, timeout):
+    """POST a create, wait for its Job (unless told not to), and print the outcome."""
+    result = state.client.create(collection, body)
+    resource = finish(state, result, f"creating {what}", wait, timeout)
+    report(state, result, resource, f"create {what}", wait)
+
+
 # --- the command tree ----------------------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--endpoint", envvar="CIMI_ENDPOINT", help="the CloudEntryPoint URL [env CIMI_ENDPOINT]")
@@ -393,9 +400,7 @@ def machines_create(state, name, template, config, image, description, initial_s
     client = state.client
     body = client.machine_body(name, template=template, config=config, image=image, description=description,
                                initial_state=initial_state)
-    result = client.create("machines", body)
-    resource = finish(state, result, f"creating machine {name or ''}".strip(), wait, timeout)
-    report(state, result, resource, f"create machine {name or ''}".strip(), wait)
+    create_and_report(state, "machines", body, f"machine {name or ''}".strip(), wait, timeout)
 
 
 @cli.group()
@@ -439,9 +444,7 @@ def volumes_create(state, name, size, config, template, description, wait, timeo
     client = state.client
     body = client.volume_body(name, capacity_kib=parse_size(size) if size else None, config=config,
                               template=template, description=description)
-    result = client.create("volumes", body)
-    resource = finish(state, result, f"creating volume {name or ''}".strip(), wait, timeout)
-    report(state, result, resource, f"create volume {name or ''}".strip(), wait)
+    create_and_report(state, "volumes", body, f"volume {name or ''}".strip(), wait, timeout)
 
 
 @volumes.command("attach")
@@ -507,9 +510,7 @@ def networks_create(state, name, network_type, cidr, config, template, descripti
     client = state.client
     body = client.network_body(name, network_type, cidr, config=config, template=template,
                                description=description)
-    result = client.create("networks", body)
-    resource = finish(state, result, f"creating network {name or ''}".strip(), wait, timeout)
-    report(state, result, resource, f"create network {name or ''}".strip(), wait)
+    create_and_report(state, "networks", body, f"network {name or ''}".strip(), wait, timeout)
 
 
 @cli.group()
