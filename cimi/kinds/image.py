@@ -6,7 +6,7 @@ registers that file; a POST of the raw bytes (application/octet-stream,
 `?name=`) uploads one (a provider extension, see the capabilities). Other
 images are made by the provider (seeded) or by an OVF import.
 """
-from cimi import db, errors, imagefiles, jobs, placement, registry, represent, store
+from cimi import db, errors, imagefiles, jobs, placement, registry, represent, store, templates
 from cimi.crud import Created
 from cimi.kinds.machine import backend_key
 from cimi.registry import Kind, register
@@ -28,11 +28,7 @@ def _create(ctx, body, parent):
         raise errors.BadRequest("imageLocation must name the Machine to capture or the image file to register")
     if not _is_cimi_href(ctx, location):
         return _register(ctx, body, location)
-    kind, machine = represent.resolve(ctx, location, "Machine")
-    if not represent.can_write(ctx.user, kind, machine):
-        raise errors.Forbidden("you may not capture this Machine")
-    if machine["state"] != "STOPPED":
-        raise errors.Conflict(f"capture needs a STOPPED Machine; this one is {machine['state']}")
+    machine = templates.source(ctx, location, "Machine", "STOPPED", "capture")
     kind_of_image = (body.get("type") or "IMAGE").upper()
     if kind_of_image != "IMAGE":
         raise errors.BadRequest("only type IMAGE captures are offered (no snapshots)")

@@ -60,11 +60,7 @@ def _snapshot(ctx, body, parent):
     location = body.get("imageLocation")
     if not location:
         raise errors.BadRequest("imageLocation must name the Volume to snapshot")
-    volume_kind, volume = represent.resolve(ctx, location, "Volume")
-    if not represent.can_write(ctx.user, volume_kind, volume):
-        raise errors.Forbidden("you may not snapshot this Volume")
-    if volume["state"] != "AVAILABLE":
-        raise errors.Conflict(f"a snapshot needs an AVAILABLE Volume; this one is {volume['state']}")
+    volume = templates.source(ctx, location, "Volume", "AVAILABLE", "snapshot")
     for machine_id in attached_to(volume["id"]):
         machine = store.find("Machine", machine_id)
         if machine and machine["state"] != "STOPPED":
