@@ -95,12 +95,14 @@ class Cloud:
                                                "_bytes": info.capacity_bytes, "_format": info.format}})
 
     # --- placement -------------------------------------------------------------------
-    def place(self, cpu, memory_kib):
-        """Choose the host of a new Machine (cimi/placement.py); None when there is one host."""
+    def place(self, cpu, memory_kib, only=None):
+        """Choose the host of a new Machine (cimi/placement.py), among `only` when given."""
         try:
             hosts = self.backend.hosts()
         except backends.BackendError as exc:
             raise errors.from_backend(exc) from None
+        if only:
+            hosts = [h for h in hosts if h.name in only]
         return placement.choose(hosts, placement.placed_load() if len(hosts) > 1 else {}, cpu, memory_kib)
 
     # --- the entry point -----------------------------------------------------------------

@@ -51,7 +51,8 @@ def _create(ctx, body, parent):
         volume = templates.referenced(ctx, "Volume", ref, ("AVAILABLE",), "volume")
         if attached_to(volume["id"]):
             raise errors.Conflict(f"Volume {volume['id']} is attached to another Machine")
-        volumes.append({"id": volume["id"], "initialLocation": ref.get("initialLocation")})
+        volumes.append({"id": volume["id"], "initialLocation": ref.get("initialLocation"),
+                        "host": volume["data"].get("_host")})
     nics = []
     for nic in template.get("networkInterfaces", ()):
         network = templates.referenced(ctx, "Network", nic.get("network"), None, "networkInterfaces network")
@@ -62,7 +63,11 @@ def _create(ctx, body, parent):
     user_data = template.get("userData")
     _user_data(user_data)
     memory = config["memory"]
-    host = ctx.cloud.place(config["cpu"], memory)
+    # A Volume lives on one host: the Machine goes where its Volumes are.
+    volume_hosts = {v.pop("host") for v in volumes} - {None}
+    if len(volume_hosts) > 1:
+        raise errors.Conflict("the template's Volumes live on different hosts")
+    host = ctx.cloud.place(config["cpu"], memory, only=volume_hosts)
     data = {"cpu": config["cpu"], "memory": memory, "cpuArch": config.get("cpuArch", "x86_64"), "host": host,
             "_image": image["id"]}
     if config.get("cpuSpeed"):
@@ -218,6 +223,9 @@ def _attach(ctx, body, parent):
     volume = templates.referenced(ctx, "Volume", body.get("volume"), ("AVAILABLE",), "volume")
     if attached_to(volume["id"]):
         raise errors.Conflict(f"Volume {volume['id']} is already attached")
+    if volume["data"].get("_host") not in (None, parent["data"].get("host")):
+        raise errors.Conflict(f"the Volume lives on {volume['data']['_host']} and the Machine on "
+                              f"{parent['data'].get('host')}; a Volume attaches on its own host")
     return Created({"data": {"volume": body["volume"], "_volume": volume["id"],
                              "initialLocation": device(body.get("initialLocation"))}},
                    job="MachineVolume.attach")

@@ -33,7 +33,8 @@ def _run_create(job):
     info = job.backend.create_volume(model.VolumeSpec(
         name=f"cimi-volume-{row['id']}", capacity_bytes=row["data"]["capacity"] * KIB,
         image_key=job.payload.get("image_key")))
-    store.update("Volume", row["id"], {"state": "AVAILABLE", "data": {**row["data"], "_key": info.key}})
+    store.update("Volume", row["id"], {"state": "AVAILABLE", "data": {**row["data"], "_key": info.key,
+                                                                      "_host": info.host}})
 
 
 def _delete(ctx, row):

@@ -74,3 +74,17 @@ def test_choose_counts_what_was_placed_and_overcommits_cpus_only():
     with pytest.raises(errors.Conflict):
         placement.choose(two, {"a": (0, 8 * GIB_KIB)}, 1, 7 * GIB_KIB)
     assert placement.choose(hosts(("only", 1, 1, 0)), {}, 64, 10 ** 9) == "only"
+
+
+def test_volumes_attach_on_their_own_host_and_draw_machines_to_it(two_hosts):
+    cloud, admin, uris = two_hosts
+    _, volume = admin.create("volumes", {"volumeTemplate": {"volumeConfig": {"capacity": 1024}}})
+    home = store.get("Volume", volume["id"].rsplit("/", 1)[-1])["data"]["_host"]
+    machines = [admin.create("machines", machine_body(admin, f"v{n}"))[1] for n in range(2)]
+    elsewhere = [m for m in machines if m["host"] != home][0]
+    refused = admin.post(elsewhere["volumes"]["href"], {"volume": {"href": volume["id"]}})
+    assert refused.status_code == 409 and "own host" in refused.json["statusMessage"]
+    for _ in range(2):                                         # whatever the load, it goes to the Volume's host
+        _, machine = admin.create("machines", machine_body(admin, "with-volume", volumes=[{"href": volume["id"]}]))
+        assert machine["host"] == home
+        assert admin.wait(admin.delete(machine["id"]).headers["CIMI-Job-URI"])["state"] == "SUCCESS"
