@@ -8,7 +8,7 @@ from cimi.kinds import machine, ovfexport, ovfimport  # noqa: F401 (ovfexport re
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register
 
-# component type -> (kind, its template attribute, create wrapper attribute, System sub-collection)
+# component type -> (its template attribute in a create body, its System sub-collection)
 COMPONENTS = {"Machine": ("machineTemplate", "machines"), "Volume": ("volumeTemplate", "volumes"),
               "Network": ("networkTemplate", "networks"), "Credential": ("credentialTemplate", "credentials")}
 ORDER = ("Credential", "Network", "Volume", "Machine")     # what a Machine may refer to comes first
