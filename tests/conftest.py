@@ -9,7 +9,8 @@ from falcon import testing
 from cimi import auth
 from cimi.app import create_app
 from cimi.cloud import Cloud, Config
-from tests.postgres import postgresql_url, pytest_terminal_summary  # noqa: F401 (session fixture, summary hook)
+from tests.backends.libvirtd_host import libvirtd, libvirtd_pool, libvirtd_setup  # noqa: F401 (session fixtures,
+from tests.postgres import postgresql_url, pytest_terminal_summary  # noqa: F401  defined once for every test dir)
 
 JSON, XML = "application/json", "application/xml"
 TEST_NODE = Path(__file__).parent / "data" / "cimi" / "testnode.xml"

@@ -228,7 +228,6 @@ def test_export_disk_on_the_test_driver_writes_a_blank_qcow2_of_the_capacity(clo
 
 
 # --- the real round trip on qemu:///system ------------------------------------------------
-from tests.backends.libvirtd_host import libvirtd, libvirtd_pool, libvirtd_setup  # noqa: F401 (fixtures)
 
 QCOW2_URI = "http://www.gnome.org/~markmc/qcow-image-format.html"
 

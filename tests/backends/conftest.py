@@ -8,8 +8,6 @@ from backends.libvirt import LibvirtBackend
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "libvirt"
 TEST_NODE_URI = "test://" + str(DATA / "testnode.xml")
 
-from libvirtd_host import libvirtd, libvirtd_pool, libvirtd_setup  # noqa: E402,F401  (fixtures)
-
 
 def pytest_addoption(parser):
     parser.addoption("--regenerate-output", action="store_true", default=False,
