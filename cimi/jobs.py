@@ -54,7 +54,8 @@ class RunningJob:
 
     def __init__(self, runner, row):
         self.runner, self.row = runner, row
-        self.payload = json.loads(db.model_for("Job").get_by_id(row["id"]).payload or "{}")
+        record = db.model_for("Job").get_by_id(row["id"])      # the worker columns to_row leaves out
+        self.handler, self.payload = record.handler, json.loads(record.payload or "{}")
         self.owner = row["owner"]
         user = db.User.get_or_none(db.User.name == self.owner) if self.owner else None
         self.ctx = Context(user=user, base=row["data"]["_base"], cloud=runner.cloud)
@@ -214,7 +215,7 @@ class Runner:
         if row is None:
             return False
         job = RunningJob(self, row)
-        fn = _handlers.get(model_handler(row["id"]))
+        fn = _handlers.get(job.handler)
         try:
             if fn is None:
                 raise errors.NotImplementedYet(f"no handler for job {row['name']}")
@@ -307,6 +308,3 @@ class Runner:
                 self.refresh_target(row)
         return len(stale)
 
-
-def model_handler(job_id):
-    return db.model_for("Job").get_by_id(job_id).handler

@@ -7,7 +7,7 @@ import json
 import re
 
 from cimi import errors, xml
-from cimi.vocabulary import SPEC_VERSIONS
+from cimi.vocabulary import SPEC_VERSIONS, items_key
 
 JSON, XML = "application/json", "application/xml"
 _TYPES = {JSON: "json", XML: "xml", "text/xml": "xml"}
@@ -54,15 +54,10 @@ def render(fmt, type_name, doc, collection_of=None):
     if fmt == "json":
         return json.dumps(doc, separators=(",", ":")).encode(), JSON
     if collection_of:
-        el = xml.collection_element(doc, _items_key(collection_of), collection_of)
+        el = xml.collection_element(doc, items_key(collection_of), collection_of)
     else:
         el = xml.element(type_name, doc)
     return xml.tostring(el), XML
-
-
-def _items_key(type_name):
-    from cimi.vocabulary import items_key
-    return items_key(type_name)
 
 
 def read_body(req, type_name, roots, limit):
