@@ -182,15 +182,16 @@ def test_64_clients_create_edit_delete(server):
         status, _, _ = client("GET", href)
         assert status == 404
 
-    def volume_cycle(client, i, n):
-        status, resp, doc = client("POST", cep["volumes"]["href"], {**VOLUME, "name": f"vol-{i}-{n}"})
+    def cycle(client, collection, body):
+        """Create, wait, rename, delete, wait, and check it is gone."""
+        status, resp, doc = client("POST", cep[collection]["href"], body)
         assert status in (201, 202), (status, doc)
         href = resp.getheader("Location")
         remember(href)
         if status == 202:
             job = client.wait(resp.getheader("CIMI-Job-URI"))
             assert job["state"] == "SUCCESS", ("create", href, job.get("statusMessage"))
-        edit(client, href, f"vol-{i}-{n}-renamed")
+        edit(client, href, body["name"] + "-renamed")
         status, resp, doc = client("DELETE", href)
         assert status in (200, 202), (status, doc)
         if status == 202:
@@ -198,23 +199,13 @@ def test_64_clients_create_edit_delete(server):
             assert job["state"] == "SUCCESS", ("delete", href, job.get("statusMessage"))
         assert client("GET", href)[0] == 404
 
+    def volume_cycle(client, i, n):
+        cycle(client, "volumes", {**VOLUME, "name": f"vol-{i}-{n}"})
+
     def machine_cycle(client, i, n):
-        body = {"resourceURI": f"{CIMI}/MachineCreate", "name": f"m-{i}-{n}",
-                "machineTemplate": {"machineConfig": {"href": config}, "machineImage": {"href": image}}}
-        status, resp, doc = client("POST", cep["machines"]["href"], body)
-        assert status in (201, 202), (status, doc)
-        href = resp.getheader("Location")
-        remember(href)
-        if status == 202:
-            job = client.wait(resp.getheader("CIMI-Job-URI"))
-            assert job["state"] == "SUCCESS", ("create", href, job.get("statusMessage"))
-        edit(client, href, f"m-{i}-{n}-renamed")
-        status, resp, doc = client("DELETE", href)
-        assert status in (200, 202), (status, doc)
-        if status == 202:
-            job = client.wait(resp.getheader("CIMI-Job-URI"))
-            assert job["state"] == "SUCCESS", ("delete", href, job.get("statusMessage"))
-        assert client("GET", href)[0] == 404
+        cycle(client, "machines", {"resourceURI": f"{CIMI}/MachineCreate", "name": f"m-{i}-{n}",
+                                   "machineTemplate": {"machineConfig": {"href": config},
+                                                       "machineImage": {"href": image}}})
 
     def client_main(i):
         if i % 8 == 0:

@@ -1,6 +1,7 @@
 """Fixtures for backend tests: test-driver nodes, fixture XML, libvirtd."""
 import pathlib
 
+import libvirt
 import pytest
 
 from backends.libvirt import LibvirtBackend
@@ -50,3 +51,17 @@ def backend(node_uri):
 def conn(backend):
     """The backend's own connection: a private node is only visible there."""
     return backend._host().conn
+
+
+@pytest.fixture
+def real(libvirtd, libvirtd_pool):
+    """A LibvirtBackend on the real libvirtd's test pool, an observer connection, and what to delete after."""
+    pool, _qcow2 = libvirtd_pool
+    b = LibvirtBackend(libvirtd, image_pool=pool, volume_pool=pool)
+    observer = libvirt.open(libvirtd)
+    made = []
+    yield b, observer, made
+    for kind, key in reversed(made):
+        getattr(b, f"delete_{kind}")(key)
+    b.close()
+    observer.close()

@@ -7,23 +7,9 @@ import pytest
 from lxml import etree
 
 from backends import BackendError, model
-from backends.libvirt import LibvirtBackend
 
 pytestmark = pytest.mark.libvirtd
 MiB = 1 << 20
-
-
-@pytest.fixture
-def real(libvirtd, libvirtd_pool):
-    pool, _qcow2 = libvirtd_pool
-    b = LibvirtBackend(libvirtd, image_pool=pool, volume_pool=pool)
-    observer = libvirt.open(libvirtd)
-    made = []
-    yield b, observer, made
-    for kind, key in reversed(made):
-        getattr(b, f"delete_{kind}")(key)
-    b.close()
-    observer.close()
 
 
 def test_uploaded_bytes_arrive_verbatim(real, tmp_path):

@@ -8,25 +8,12 @@ import pytest
 from falcon import testing
 
 from backends import Conflict, model
-from backends.libvirt import LibvirtBackend, xml
+from backends.libvirt import xml
 from cimi import naming
 
 pytestmark = pytest.mark.libvirtd
 MiB = 1 << 20
 CIMI = "http://schemas.dmtf.org/cimi/1"
-
-
-@pytest.fixture
-def real(libvirtd, libvirtd_pool):
-    pool, _qcow2 = libvirtd_pool
-    b = LibvirtBackend(libvirtd, image_pool=pool, volume_pool=pool)
-    observer = libvirt.open(libvirtd)
-    made = []
-    yield b, observer, made
-    for kind, key in reversed(made):
-        getattr(b, f"delete_{kind}")(key)
-    b.close()
-    observer.close()
 
 
 def same_content(path_a, fmt_a, path_b, fmt_b):
