@@ -48,12 +48,12 @@ _statements = {}
 
 
 def _statement(kind_name, columns, with_parent):
-    """Return (SQL, fields) of a lookup by id, built once per kind and database.
+    """Return (SQL, fields) of a lookup by id, built once per kind and SQL dialect.
 
     NOTE: peewee spends ~130 us building a SELECT, 20x what SQLite takes to run
     it; reads by id are the API's hot path (bench/api.py).
     """
-    key = (kind_name, columns, with_parent, id(db.database.obj))
+    key = (kind_name, columns, with_parent, type(db.database.obj))     # the SQL depends on the dialect only
     statement = _statements.get(key)
     if statement is None:
         model = db.model_for(kind_name)
