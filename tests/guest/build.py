@@ -61,8 +61,8 @@ if [ -n "$cidata" ] && mount -t iso9660 -o ro "$cidata" /mnt; then
 fi
 ip link set lo up
 ip link set eth0 up
-until udhcpc -i eth0 -s /etc/udhcpc.script -n -q -t 5 -T 2 -x hostname:"$(hostname)"; do sleep 1; done
-echo "==== DSC ready ===="
+until udhcpc -i eth0 -s /etc/udhcpc.script -n -q -t 10 -T 1 -x hostname:"$(hostname)"; do sleep 1; done
+echo "==== DSC ready after $(cut -d" " -f1 /proc/uptime) s of guest uptime ===="
 while true; do sleep 3600; done
 """
 

@@ -10,7 +10,6 @@ its networkInterface. One booted Machine per kernel serves every assertion.
 import base64
 import json
 import os
-import random
 import re
 import socket
 import sqlite3
@@ -27,6 +26,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
+from tests.guest import random_cidr
 from tests.guest.cloudinit import meta_value, user_data_text
 from tests.guest.console import section, section_pattern, wait_for
 
@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.libvirtd,
 SERVER = str(Path(sys.executable).parent / "cimi-server")
 CIMI = "http://schemas.dmtf.org/cimi/1"
 CONSOLE = "urn:darn-simple-cloud:cimi:console"
-BOOT_TIMEOUT = 240           # seconds from the Machine's POST; ~30 s when the host is idle
+BOOT_TIMEOUT = 240           # seconds from the Machine's POST; 20-60 s measured on two busy cores
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd1ZXN0LWFwaS10ZXN0LWtleS1ub3QtcmVhbC14eHh4eHg guest-api@dsc-test"
 USER = "dsc"
 
@@ -143,10 +143,6 @@ def remove_domains(uri, data_dir):
                 dom.undefine()
     finally:
         conn.close()
-
-
-def random_cidr():
-    return f"10.{random.randint(1, 254)}.{random.randint(0, 255)}.0/24"
 
 
 def create_public_network(api, name, tries=5):
