@@ -33,9 +33,9 @@ MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "virtio_scsi", "ata_piix", 
            "sr_mod", "isofs"]
 SBIN = "/usr/local/sbin:/usr/sbin:/sbin"
 
+# /init prints sections block-devices, cidata (the device read, or NOT FOUND),
+# user-data, meta-data, network-config and dhcp (the address) between these.
 BEGIN, END = "==== DSC {} BEGIN ====", "==== DSC {} END ===="
-# Sections /init prints; "dhcp" holds the address, "cidata" the device it read.
-SECTIONS = ("block-devices", "cidata", "user-data", "meta-data", "network-config", "dhcp")
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -56,7 +56,7 @@ if [ -n "$cidata" ] && mount -t iso9660 -o ro "$cidata" /mnt; then
     for f in user-data meta-data network-config; do
         section $f "$(cat /mnt/$f)"
     done
-    name=$(sed -n 's/^local-hostname: *//p' /mnt/meta-data)
+    name=$(sed -n 's/^local-hostname: *//p' /mnt/meta-data | tr -d "\"'")
     [ -n "$name" ] && hostname "$name"
 fi
 ip link set lo up
@@ -100,8 +100,11 @@ def _tool(name):
 
 
 def _run(*cmd, cwd=None):
-    done = subprocess.run([_tool(cmd[0]) if cmd[0] in TOOLS else cmd[0], *cmd[1:]], cwd=cwd,
-                          capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run([_tool(cmd[0]) if cmd[0] in TOOLS else cmd[0], *cmd[1:]], cwd=cwd,
+                              capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise BuildError(f"{cmd[0]} not found: not a Debian system?") from None
     if done.returncode != 0:
         raise BuildError(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")
     return done.stdout

@@ -2,7 +2,8 @@
 
 The cache (/var/tmp/dsc-guest-cache/<kernel>-<hash>.qcow2) is keyed by the
 builder's source and the versions of the Debian packages in the image, so a
-new kernel or a changed builder makes a new image; older ones are removed.
+new kernel or a changed builder makes a new image. Older ones are kept (a test
+session on another branch may be using one); remove the directory to reclaim.
 """
 import fcntl
 import os
@@ -43,9 +44,6 @@ def cached_image(kernel):
             partial = path.with_suffix(".partial")
             build.build(partial, kernel)
             os.replace(partial, path)
-            for old in CACHE.glob(f"{kernel}-*.qcow2"):
-                if old != path:
-                    old.unlink()
     return str(path)
 
 
