@@ -11,6 +11,7 @@ from cimi.app import create_app
 from cimi.cloud import Cloud, Config
 from tests.backends.libvirtd_host import libvirtd, libvirtd_pool, libvirtd_setup  # noqa: F401 (session fixtures,
 from tests.postgres import postgresql_url, pytest_terminal_summary  # noqa: F401  defined once for every test dir)
+from tests.guest.image import guest_image  # noqa: F401 (session fixture: the tiny bootable guest disk)
 
 JSON, XML = "application/json", "application/xml"
 TEST_NODE = Path(__file__).parent / "data" / "cimi" / "testnode.xml"
