@@ -110,7 +110,16 @@ class Backend:
         """Attach to a running or stopped machine; return the target device."""
         raise NotImplementedError
 
-    def detach_volume(self, machine_key: str, volume_key: str) -> None:
+    def detach_volume(self, machine_key: str, volume_key: str, timeout: float = 30.0) -> None:
+        """Detach once the running guest released the device; Conflict (still attached) after timeout."""
+        raise NotImplementedError
+
+    def volume_attachment(self, machine_key: str, volume_key: str) -> str | None:
+        """Bring the machine's definition in line with its running self; return the volume's target or None."""
+        raise NotImplementedError
+
+    def volume_holders(self, key: str) -> list[str]:
+        """Name the machines (domains) whose definition or running self holds the volume."""
         raise NotImplementedError
 
     def snapshot_volume(self, key: str, name: str) -> model.ImageInfo:
