@@ -34,6 +34,7 @@ class Config:
     export_dir: str | None = None            # exported OVAs are written here (default: data_dir/exports)
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
+    detach_timeout: float = 30.0             # seconds a running guest has to release a detached Volume
 
     @property
     def database_url(self):

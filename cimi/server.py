@@ -34,6 +34,8 @@ def _options(parser):
                         help="libvirt storage pool for images (default: default-pool on test:, else default)")
     parser.add_argument("--volume-pool", default=env("CIMI_VOLUME_POOL"),
                         help="libvirt storage pool for Volumes and machine disks (default: the image pool)")
+    parser.add_argument("--detach-timeout", type=float, default=float(env("CIMI_DETACH_TIMEOUT", "30")),
+                        help="seconds a running guest has to release a detached Volume before the detach fails")
 
 
 def config_from(args):
@@ -41,7 +43,7 @@ def config_from(args):
     return Config(bind=args.bind, database=args.database, libvirt_uris=uris, data_dir=args.data_dir,
                   workers=args.workers, image_pool=args.image_pool, volume_pool=args.volume_pool,
                   import_dir=args.import_dir, export_dir=args.export_dir, job_lease=args.job_lease,
-                  reconcile_every=args.reconcile_every)
+                  reconcile_every=args.reconcile_every, detach_timeout=args.detach_timeout)
 
 
 def serve(config):

@@ -135,9 +135,22 @@ def attach(job, machine_id, volume_id, location):
     machine, volume = store.get("Machine", machine_id), store.get("Volume", volume_id)
     target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"], device(location))
     href = represent.href(job.ctx, registry.get("Volume"), volume)
-    return store.insert("MachineVolume", {"owner": machine["owner"], "parent": machine_id,
-                                          "data": {"initialLocation": target, "volume": {"href": href},
-                                                   "_volume": volume_id}})
+    row = store.insert("MachineVolume", {"owner": machine["owner"], "parent": machine_id,
+                                         "data": {"initialLocation": target, "volume": {"href": href},
+                                                  "_volume": volume_id}})
+    record_holder(job.ctx, volume_id, machine)
+    return row
+
+
+def record_holder(ctx, volume_id, machine=None):
+    """Show on the Volume which Machine holds it (its `attachedTo` extension), or that none does."""
+    volume = store.find("Volume", volume_id)
+    if volume is None:
+        return
+    data = {k: v for k, v in volume["data"].items() if k != "attachedTo"}
+    if machine is not None:
+        data["attachedTo"] = {"href": represent.href(ctx, registry.get("Machine"), machine)}
+    store.update("Volume", volume_id, {"data": data})
 
 
 def backend_key(row):
@@ -179,9 +192,11 @@ def refresh(ctx, row):
 def _run_delete(job):
     from cimi import crud
     row = store.get("Machine", job.payload["id"])
-    for mv in store.children("MachineVolume", row["id"]):
-        job.backend.detach_volume(backend_key(row), store.get("Volume", mv["data"]["_volume"])["data"]["_key"])
+    # Deleting the domain releases its Volumes (they are not among the disks it owns):
+    # no detach to wait for, whatever the guest would say.
     job.backend.delete_machine(backend_key(row))      # also when a crash kept its key from the store
+    for mv in store.children("MachineVolume", row["id"]):
+        record_holder(job.ctx, mv["data"]["_volume"])
     store.delete_children("NetworkPort", row["id"])    # ports of a machine have it as parent
     crud.remove(registry.get("Machine"), row)
 
@@ -239,6 +254,7 @@ def _run_attach(job):
     target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"],
                                        row["data"].get("initialLocation"))
     store.update("MachineVolume", row["id"], {"data": {**row["data"], "initialLocation": target}})
+    record_holder(job.ctx, volume["id"], machine)
 
 
 @jobs.handler("MachineVolume.detach")
@@ -246,14 +262,34 @@ def _run_detach(job):
     row = store.get("MachineVolume", job.payload["id"])
     machine = store.get("Machine", row["parent"])
     volume = store.get("Volume", row["data"]["_volume"])
-    job.backend.detach_volume(backend_key(machine), volume["data"]["_key"])
+    job.backend.detach_volume(backend_key(machine), volume["data"]["_key"], job.ctx.cloud.config.detach_timeout)
     store.delete("MachineVolume", row["id"])
+    record_holder(job.ctx, volume["id"])
 
 
-def _attach_failed(ctx, row):
-    """An attach that failed leaves no MachineVolume behind."""
-    store.delete("MachineVolume", row["id"])
+def settle_attachment(ctx, row):
+    """After an attach or detach failed or was cut short: keep the MachineVolume iff the machine holds the Volume.
+
+    The backend first makes the machine's definition agree with its running
+    self (cimi/backends: `volume_attachment`), so the store, the definition
+    and the running domain end up telling one story: the operation is
+    finished or undone, whichever the hypervisor shows.
+    """
+    machine = store.find("Machine", row["parent"])
+    volume = store.find("Volume", row["data"].get("_volume") or "")
+    target = None
+    if machine is not None and volume is not None and volume["data"].get("_key"):
+        try:
+            target = ctx.cloud.backend.volume_attachment(backend_key(machine), volume["data"]["_key"])
+        except backends.NotFound:
+            target = None
+    if target is None:
+        store.delete("MachineVolume", row["id"])
+    else:
+        store.update("MachineVolume", row["id"], {"state": None, "data": {**row["data"], "initialLocation": target}})
+    if volume is not None:
+        record_holder(ctx, volume["id"], machine if target else None)
 
 
 register(Kind("MachineVolume", "volumes", parent="Machine", create_schema="MachineVolume", create=_attach,
-              editable=False, delete=lambda ctx, row: "MachineVolume.detach", refresh=_attach_failed))
+              editable=False, delete=lambda ctx, row: "MachineVolume.detach", refresh=settle_attachment))
