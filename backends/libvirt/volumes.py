@@ -226,10 +226,12 @@ def detach(host, dom, key, timeout=30.0):
         try:
             dom.detachDeviceFlags(xml.element_xml(_disks(dom, 0)[path]), libvirt.VIR_DOMAIN_AFFECT_LIVE)
         except libvirt.libvirtError as exc:
-            if is_unsupported(exc):
+            if not is_unsupported(exc):
+                # NOTE: QEMU refuses a second unplug request while the first one waits
+                # for the guest (a retried Job): wait for that one.
+                _await_release(dom, path, timeout, exc)
+            else:
                 LOG.warning("%s cannot hot-unplug; %s changes at its next boot", host.uri, dom.name())
-            elif path in _disks(dom, 0):
-                raise                       # NOTE: an unplug already asked for (a retried Job) is awaited below
         else:
             _await_release(dom, path, timeout)
     element = _disks(dom).get(path)
@@ -246,13 +248,14 @@ def _path(host, key):
     return vol.path() if vol is not None else key
 
 
-def _await_release(dom, path, timeout):
+def _await_release(dom, path, timeout, refusal=None):
     """Wait until the live domain no longer lists the disk; Conflict after timeout."""
     deadline = time.monotonic() + timeout
     while path in _disks_or_none(dom, 0):
         if time.monotonic() >= deadline:
-            raise Conflict(f"the guest of {dom.name()} did not release {path} within {timeout:g} s "
-                           "(a guest without PCI hot-unplug support never does); it stays attached")
+            why = f" ({refusal.get_error_message()})" if refusal is not None else ""
+            raise Conflict(f"the guest of {dom.name()} did not release {path} within {timeout:g} s{why}; "
+                           "it stays attached (a guest without PCI hot-unplug support never lets go)")
         time.sleep(POLL_SECONDS)
 
 

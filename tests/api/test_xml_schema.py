@@ -204,6 +204,8 @@ def test_machine_volume_validates(alice, xsd, world):
     check(xsd, alice.get(resp.headers["Location"], accept=XML), "MachineVolume")
     check(xsd, alice.get(machine["volumes"]["href"], accept=XML), "Collection")
     check(xsd, alice.get(world["Machine"] + "?$expand=volumes", accept=XML), "Machine")
+    attached = check(xsd, alice.get(world["Volume"], accept=XML), "Volume")      # with its attachedTo extension
+    assert b"attachedTo" in etree.tostring(attached)
 
 
 def test_system_machines_validate(alice, xsd, world):

@@ -81,3 +81,14 @@ def test_attachment_repairs_the_definition_from_the_running_guest(tcg, lost_from
         dom.attachDeviceFlags(disk, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
         assert b.volume_attachment(m.key, vol.key) is None
         assert vol.key not in sources(dom, libvirt.VIR_DOMAIN_XML_INACTIVE)
+
+
+def test_a_retried_detach_awaits_the_unplug_already_asked_for(tcg):
+    """QEMU refuses a second unplug while the first waits: the retry still waits, then fails the same way."""
+    b, observer, made = tcg
+    m, vol = running_with_volume(b, made)
+    with pytest.raises(Conflict):
+        b.detach_volume(m.key, vol.key, timeout=1)
+    with pytest.raises(Conflict, match="did not release"):
+        b.detach_volume(m.key, vol.key, timeout=1)
+    assert b.volume_attachment(m.key, vol.key) == "vdb"
