@@ -10,7 +10,7 @@ leases of our machines' NICs into Address rows (`reconcile_addresses`).
 import logging
 
 import backends
-from cimi import db, naming, store
+from cimi import db, errors, naming, store
 from cimi.kinds.machine import STABLE, backend_key, record_state
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,14 @@ log = logging.getLogger(__name__)
 
 def reconcile(cloud):
     """Run one pass; return (states changed, orphans removed)."""
+    model = db.model_for("Machine")
+    # NOTE: rows are read in full before any is written: an UPDATE while a SELECT
+    # cursor is open upgrades SQLite's read lock and fails at once ("locked").
+    # They are read before the hosts are listed, and written only if unchanged
+    # since: a Job finishing meanwhile (a create recovered at start) is newer
+    # than the listing, which would otherwise flip a healthy Machine to ERROR
+    # until the next pass.
+    records = list(model.select(model.id, model.state, model.version, model.data))
     try:
         found = cloud.backend.list_machines()
     except backends.BackendError as exc:
@@ -25,21 +33,20 @@ def reconcile(cloud):
         return 0, 0
     by_key = {m.key: m for m in found}
     by_name = {m.name: m for m in found}
-    model = db.model_for("Machine")
     changed = 0
-    known = set()
-    # NOTE: rows are read in full before any is written: an UPDATE while a SELECT
-    # cursor is open upgrades SQLite's read lock and fails at once ("locked").
-    for record in list(model.select(model.id, model.state, model.data)):
+    known = {record.id for record in records}
+    for record in records:
         row = {"id": record.id, "state": record.state, "data": store.to_row(record)["data"]}
-        known.add(record.id)
         if row["state"] not in STABLE:
             continue
         info = by_key.get(row["data"].get("_key")) or by_name.get(backend_key(row))
         state = info.state if info else "ERROR"
         if state != row["state"]:
+            try:
+                record_state(row["id"], state, version=record.version)
+            except (errors.PreconditionFailed, errors.NotFound):
+                continue                        # a Job changed or removed it after the listing: its word is newer
             log.warning("Machine %s is %s on its host, not %s", row["id"], state, row["state"])
-            record_state(row["id"], state)
             changed += 1
     orphans = [m for m in found if naming.machine_id(m.name) not in (None, *known)]
     for machine in orphans:

@@ -20,9 +20,12 @@ KIB = 1024
 STATE_LISTENERS = []          # fn(machine_id) called after a Machine's state changed (Systems)
 
 
-def record_state(machine_id, state):
-    """Set a Machine's state and let the resources that summarise it know."""
-    store.set_state("Machine", machine_id, state)
+def record_state(machine_id, state, version=None):
+    """Set a Machine's state (if still at `version`, when given) and let the resources that summarise it know."""
+    if version is None:
+        store.set_state("Machine", machine_id, state)
+    else:
+        store.update("Machine", machine_id, {"state": state}, version=version)
     for listener in STATE_LISTENERS:
         listener(machine_id)
 
