@@ -141,6 +141,10 @@ class Backend:
     def stop_network(self, key: str) -> model.NetworkInfo:
         raise NotImplementedError
 
+    def network_links(self, key: str) -> list[tuple[str, str, bool]]:
+        """The running machines' interfaces on a network: (machine name, mac, connected to it)."""
+        raise NotImplementedError
+
     def delete_network(self, key: str) -> None:
         raise NotImplementedError
 

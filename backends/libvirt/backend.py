@@ -244,6 +244,10 @@ class LibvirtBackend(base.Backend):
         return networks.stop(*self._find(Host.network, key))
 
     @translated
+    def network_links(self, key):
+        return networks.links(*self._find(Host.network, key))
+
+    @translated
     def delete_network(self, key):
         found = self._find_or_none(Host.network, key)
         if found:
