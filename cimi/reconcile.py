@@ -8,6 +8,7 @@ state are left to the Job that owns them. The same pass turns the DHCP
 leases of our machines' NICs into Address rows (`reconcile_addresses`).
 """
 import logging
+import time
 
 import backends
 from cimi import db, errors, naming, store
@@ -59,6 +60,37 @@ def reconcile(cloud):
     return changed, len(orphans)
 
 
+class LeaseWatch:
+    """Read the leases every few seconds while a running Machine's NIC waits for its first Address.
+
+    libvirt sends no event for a DHCP lease; polling right after a start shows
+    the address within seconds of the lease, and the periodic pass covers
+    later changes. A NIC is waited for at most WINDOW seconds: a guest with a
+    static address never asks for a lease.
+    """
+    WINDOW = 300.0
+
+    def __init__(self):
+        self.waiting = {}                       # NIC id -> when first seen without an Address
+
+    def tick(self, cloud, now=None):
+        """Read the leases if some NIC still waits; return whether they were read."""
+        now = time.monotonic() if now is None else now
+        self.waiting = {nic: self.waiting.get(nic, now) for nic in _unaddressed_nics()}
+        if not any(now - since < self.WINDOW for since in self.waiting.values()):
+            return False
+        reconcile_addresses(cloud)
+        return True
+
+
+def _unaddressed_nics():
+    machines = db.model_for("Machine")
+    started = {r.id for r in machines.select(machines.id).where(machines.state == "STARTED")}
+    nics = db.model_for("MachineNetworkInterface")
+    return [row["id"] for row in map(store.to_row, nics.select().where(nics.parent.in_(started)))
+            if not (row["data"].get("addresses") or {}).get("count")] if started else []
+
+
 def reconcile_addresses(cloud):
     """Keep the dynamic Address rows equal to the DHCP leases of our machines' NICs.
 
@@ -70,12 +102,14 @@ def reconcile_addresses(cloud):
     machines = db.model_for("Machine")
     owners = {r.id: r.owner for r in machines.select(machines.id, machines.owner)}
     nics = {}                                   # (network id, mac) -> (machine id, network href)
+    rows = {}                                   # (machine id, mac) -> MachineNetworkInterface row
     for record in list(db.model_for("MachineNetworkInterface").select()):
         row = store.to_row(record)
         href = (row["data"].get("network") or {}).get("href") or ""
         mac = (row["data"].get("macAddress") or "").lower()
         if mac and href and row["parent"] in owners:
             nics[(href.rstrip("/").rsplit("/", 1)[-1], mac)] = (row["parent"], href)
+            rows[(row["parent"], mac)] = row
     networks = db.model_for("Network")
     readable, existing, wanted = set(), set(), {}
     for record in list(networks.select(networks.id, networks.data)):
@@ -93,7 +127,32 @@ def reconcile_addresses(cloud):
             found = nics.get((record.id, mac.lower()))
             if found:
                 wanted[(record.id, mac.lower(), ip)] = (found, hostname)
-    return _apply_addresses(owners, readable, existing, wanted)
+    counts = _apply_addresses(owners, readable, existing, wanted)
+    _list_on_nics(rows)
+    return counts
+
+
+def _base(network_href):
+    """The API base the stored hrefs were made with (they are absolute)."""
+    return network_href[:network_href.rindex("networks/")]
+
+
+def _list_on_nics(nics):
+    """Show each NIC's Addresses in its inline `addresses` collection (MachineNetworkInterfaceAddress items)."""
+    model = db.model_for("Address")
+    held = {}
+    for record in list(model.select(model.id, model.data)):
+        data = store.to_row(record)["data"]
+        if data.get("_machine"):
+            held.setdefault((data["_machine"], data.get("_mac")), []).append(record.id)
+    for (machine_id, mac), row in nics.items():
+        base = _base(row["data"]["network"]["href"])
+        ids = sorted(held.get((machine_id, mac), ()))
+        listed = {"id": f"{base}machines/{machine_id}/networkInterfaces/{row['id']}/addresses", "count": len(ids)}
+        if ids:
+            listed["machineNetworkInterfaceAddresses"] = [{"address": {"href": f"{base}addresses/{i}"}} for i in ids]
+        if row["data"].get("addresses") != listed:
+            store.update("MachineNetworkInterface", row["id"], {"data": {**row["data"], "addresses": listed}})
 
 
 def _apply_addresses(owners, readable, existing, wanted):
@@ -111,9 +170,10 @@ def _apply_addresses(owners, readable, existing, wanted):
                 store.delete("Address", row["id"])
                 removed += 1
             continue
-        (machine_id, _href), hostname = wanted.pop(key)
-        if (row["owner"], data.get("hostname"), data.get("_machine")) != (owners[machine_id], hostname, machine_id):
-            changed = {**data, "_machine": machine_id}
+        (machine_id, href), hostname = wanted.pop(key)
+        resource = {"href": f"{_base(href)}machines/{machine_id}"}
+        if (row["owner"], data.get("hostname"), data.get("resource")) != (owners[machine_id], hostname, resource):
+            changed = {**data, "_machine": machine_id, "resource": resource}
             changed.pop("hostname", None)
             if hostname:
                 changed["hostname"] = hostname
@@ -122,7 +182,8 @@ def _apply_addresses(owners, readable, existing, wanted):
             updated += 1
     for (network_id, mac, ip), ((machine_id, href), hostname) in wanted.items():
         data = {"ip": ip, "allocation": "dynamic", "protocol": "IPv6" if ":" in ip else "IPv4",
-                "network": {"href": href}, "_network": network_id, "_mac": mac, "_machine": machine_id}
+                "network": {"href": href}, "resource": {"href": f"{_base(href)}machines/{machine_id}"},
+                "_network": network_id, "_mac": mac, "_machine": machine_id}
         if hostname:
             data["hostname"] = hostname
         store.insert("Address", {"owner": owners[machine_id], "name": hostname or ip,

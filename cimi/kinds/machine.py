@@ -5,12 +5,14 @@ backend's answer, not from what we expected.
 """
 import base64
 import binascii
+import threading
 
 import backends
 from backends import model
 from cimi import db, errors, jobs, naming, placement, registry, represent, store, templates
 from cimi.crud import Created
 from cimi.kinds.credential import ssh_keys
+from cimi.kinds.network import forget_addresses
 from cimi.registry import Action, Kind, register
 
 STABLE = frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"})   # no Job is changing them
@@ -60,6 +62,8 @@ def _create(ctx, body, parent):
     for nic in template.get("networkInterfaces", ()):
         network = templates.referenced(ctx, "Network", nic.get("network"), None, "networkInterfaces network")
         nics.append({"network": network["id"]})
+    if "networkInterfaces" not in template and ctx.cloud.config.default_network:
+        nics.append({"network": default_network(ctx.cloud.config)})
     state = template.get("initialState") or DEFAULT_INITIAL_STATE
     if state not in INITIAL_STATES:
         raise errors.BadRequest(f"initialState must be one of {', '.join(INITIAL_STATES)}")
@@ -80,6 +84,35 @@ def _create(ctx, body, parent):
     return Created({"state": "CREATING", "data": data}, job="Machine.create", payload=payload)
 
 
+_DEFAULT_NETWORK = threading.Lock()
+
+
+def default_network(config):
+    """Return the id of the cloud's default NAT Network, adding its row when missing.
+
+    Its libvirt network (named as the option says) is defined and started by
+    the first Machine that needs it; one already there is adopted.
+    """
+    networks = db.model_for("Network")
+    with _DEFAULT_NETWORK:
+        found = networks.get_or_none((networks.name == config.default_network) & networks.owner.is_null())
+        if found is not None:
+            return found.id
+        return store.insert("Network", {
+            "owner": None, "name": config.default_network, "state": "CREATING",
+            "description": "the default NAT network of Machines created without networkInterfaces",
+            "data": {"networkType": "PUBLIC", "cidr": config.default_network_cidr,
+                     "_key": config.default_network}})["id"]
+
+
+def _network_key(job, network_id):
+    """The backend key of a NIC's Network; the default Network is created here on first use."""
+    network = store.get("Network", network_id)
+    if network["state"] == "CREATING" and network["owner"] is None:
+        jobs.run_inline(job, "Network.create", {"id": network_id, "initialState": "STARTED"})
+    return network["data"]["_key"]
+
+
 def attached_to(volume_id):
     """Return the ids of the machines a volume is attached to."""
     mv = db.model_for("MachineVolume")
@@ -98,7 +131,7 @@ def _run_create(job):
     image_key = placement.image_on(job, image["id"], data["host"])
     disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key)]
     disks += [model.DiskSpec(capacity_bytes=size) for size in sizes[1:]]
-    nics = [model.NicSpec(store.get("Network", n["network"])["data"]["_key"]) for n in p["nics"]]
+    nics = [model.NicSpec(_network_key(job, n["network"])) for n in p["nics"]]
     spec = model.MachineSpec(name=naming.machine_name(row["id"]), cpu=data["cpu"], memory_kib=data["memory"], disks=disks,
                              nics=nics, user_data=_user_data(p["userData"]), ssh_keys=p["keys"], host=data["host"])
     info = job.backend.create_machine(spec)
@@ -201,6 +234,7 @@ def _run_delete(job):
     for mv in store.children("MachineVolume", row["id"]):
         record_holder(job.ctx, mv["data"]["_volume"])
     store.delete_children("NetworkPort", row["id"])    # ports of a machine have it as parent
+    forget_addresses(row["id"])
     crud.remove(registry.get("Machine"), row)
 
 

@@ -28,8 +28,9 @@ def _create(ctx, body, parent):
 @jobs.handler("Network.create")
 def _run_create(job):
     row = store.get("Network", job.payload["id"])
-    info = job.backend.create_network(model.NetworkSpec(
-        name=f"cimi-{row['id'][:10]}", mode=MODES[row["data"]["networkType"]], cidr=row["data"].get("cidr")))
+    info = job.backend.create_network(model.NetworkSpec(    # a preset _key names the default network
+        name=row["data"].get("_key") or f"cimi-{row['id'][:10]}", mode=MODES[row["data"]["networkType"]],
+        cidr=row["data"].get("cidr")))
     store.update("Network", row["id"], {"data": {**row["data"], "_key": info.key}})
     if job.payload["initialState"] == "STARTED":
         info = job.backend.start_network(info.key)
@@ -103,3 +104,10 @@ register(Kind("Network", "networks", create_schema="NetworkCreate", create=_crea
                             ("NetworkConfigByValue", "true", "networkConfig may be given by value"))))
 register(Kind("NetworkPort", "networkPorts", editable=False, deletable_states=frozenset()))
 register(Kind("Address", "addresses", editable=False, deletable_states=frozenset()))
+
+
+def forget_addresses(machine_id):
+    """Remove the Addresses leased to a Machine that is going away."""
+    addresses = db.model_for("Address")
+    for record in list(addresses.select(addresses.id).where(addresses.data.contains(f'"_machine": "{machine_id}"'))):
+        store.delete("Address", record.id)
