@@ -36,7 +36,7 @@ class Server:
         self.env = {**os.environ, "CIMI_BIND": f"127.0.0.1:{self.port}", "CIMI_DATA_DIR": str(data_dir),
                     "CIMI_LIBVIRT_URI": uri, "CIMI_IMAGE_POOL": pool, "CIMI_ADMIN_PASSWORD": "pw",
                     "CIMI_JOB_LEASE": "2", "CIMI_RECONCILE_EVERY": "1",
-                    "CIMI_DETACH_TIMEOUT": "3"}
+                    "CIMI_DETACH_TIMEOUT": "3", "CIMI_DEFAULT_NETWORK": ""}
         self.base = f"http://127.0.0.1:{self.port}/cimi/"
         self.proc = None
         self.log_path = Path(data_dir) / "server.log"
