@@ -62,8 +62,6 @@ def _create(ctx, body, parent):
     for nic in template.get("networkInterfaces", ()):
         network = templates.referenced(ctx, "Network", nic.get("network"), None, "networkInterfaces network")
         nics.append({"network": network["id"]})
-    if "networkInterfaces" not in template and ctx.cloud.config.default_network:
-        nics.append({"network": default_network(ctx.cloud.config)})
     state = template.get("initialState") or DEFAULT_INITIAL_STATE
     if state not in INITIAL_STATES:
         raise errors.BadRequest(f"initialState must be one of {', '.join(INITIAL_STATES)}")
@@ -79,6 +77,8 @@ def _create(ctx, body, parent):
             "_image": image["id"]}
     if config.get("cpuSpeed"):
         data["cpuSpeed"] = config["cpuSpeed"]
+    if "networkInterfaces" not in template and ctx.cloud.config.default_network:     # last: a bad request adds nothing
+        nics.append({"network": default_network(ctx.cloud.config)})
     payload = {"disks": [d["capacity"] for d in config.get("disks", ())],
                "volumes": volumes, "nics": nics, "keys": keys, "userData": user_data, "initialState": state}
     return Created({"state": "CREATING", "data": data}, job="Machine.create", payload=payload)

@@ -63,3 +63,10 @@ def test_an_empty_name_disables_it(make_cloud):
     _cloud, alice = make(default_network="")
     _, machine = alice.create("machines", machine_body(alice))
     assert nics(alice, machine) == []
+
+
+def test_a_bad_request_adds_no_default_network(make_cloud):
+    _name, make = make_cloud
+    _cloud, alice = make()
+    assert alice.post(alice.cep()["machines"]["href"], machine_body(alice, initialState="FLYING")).status_code == 400
+    assert alice.get(alice.cep()["networks"]["href"]).json["count"] == 0
