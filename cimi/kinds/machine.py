@@ -77,7 +77,7 @@ def _create(ctx, body, parent):
             "_image": image["id"]}
     if config.get("cpuSpeed"):
         data["cpuSpeed"] = config["cpuSpeed"]
-    if "networkInterfaces" not in template and ctx.cloud.config.default_network:     # last: a bad request adds nothing
+    if _wants_default_network(ctx, template):           # last: a bad request adds nothing
         nics.append({"network": default_network(ctx.cloud.config)})
     payload = {"disks": [d["capacity"] for d in config.get("disks", ())],
                "volumes": volumes, "nics": nics, "keys": keys, "userData": user_data, "initialState": state}
@@ -85,6 +85,18 @@ def _create(ctx, body, parent):
 
 
 _DEFAULT_NETWORK = threading.Lock()
+
+
+def _wants_default_network(ctx, template):
+    """A template without networkInterfaces gets the default network, unless it names OVF networks.
+
+    An OVF-imported template records its NICs' networks as `ovf:network:N`
+    properties (they are its System's Networks): a NIC on the default network
+    would add one the package never had.
+    """
+    properties = template.get("properties") or {}
+    return bool(ctx.cloud.config.default_network) and "networkInterfaces" not in template \
+        and not any(key.startswith("ovf:network:") for key in properties)
 
 
 def default_network(config):
