@@ -8,6 +8,7 @@ state are left to the Job that owns them. The same pass turns the DHCP
 leases of our machines' NICs into Address rows (`reconcile_addresses`).
 """
 import logging
+import threading
 import time
 
 import backends
@@ -58,6 +59,9 @@ def reconcile(cloud):
             log.warning("could not remove %s: %s", machine.name, exc)
     reconcile_addresses(cloud)
     return changed, len(orphans)
+
+
+_ADDRESSES = threading.Lock()
 
 
 class LeaseWatch:
@@ -127,8 +131,9 @@ def reconcile_addresses(cloud):
             found = nics.get((record.id, mac.lower()))
             if found:
                 wanted[(record.id, mac.lower(), ip)] = (found, hostname)
-    counts = _apply_addresses(owners, readable, existing, wanted)
-    _list_on_nics(rows)
+    with _ADDRESSES:                            # NOTE: the lease watch and the periodic pass may meet here
+        counts = _apply_addresses(owners, readable, existing, wanted)
+        _list_on_nics(rows)
     return counts
 
 
