@@ -135,6 +135,10 @@ class Backend:
         """Define the network (stopped)."""
         raise NotImplementedError
 
+    def ensure_network(self, spec: model.NetworkSpec) -> model.NetworkInfo:
+        """Define the network on spec.host unless it has one of that name (adopted as it is), and start it."""
+        raise NotImplementedError
+
     def start_network(self, key: str) -> model.NetworkInfo:
         raise NotImplementedError
 

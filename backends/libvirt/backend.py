@@ -236,6 +236,11 @@ class LibvirtBackend(base.Backend):
         return networks.create(self._host(spec.host), spec)
 
     @translated
+    def ensure_network(self, spec):
+        host = self._host(spec.host)
+        return networks.start(host, host.network(networks.create(host, spec).key))
+
+    @translated
     def start_network(self, key):
         return networks.start(*self._find(Host.network, key))
 

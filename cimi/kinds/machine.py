@@ -117,11 +117,14 @@ def default_network(config):
                      "_key": config.default_network}})["id"]
 
 
-def _network_key(job, network_id):
-    """The backend key of a NIC's Network; the default Network is created here on first use."""
+def _network_key(job, network_id, host):
+    """The backend key of a NIC's Network; the default one is made (or adopted) on the machine's host here."""
     network = store.get("Network", network_id)
-    if network["state"] == "CREATING" and network["owner"] is None:
-        jobs.run_inline(job, "Network.create", {"id": network_id, "initialState": "STARTED"})
+    if network["owner"] is None and network["name"] == job.ctx.cloud.config.default_network:
+        info = job.backend.ensure_network(model.NetworkSpec(network["data"]["_key"], "nat",
+                                                            network["data"].get("cidr"), host=host))
+        if network["state"] != info.state:
+            store.set_state("Network", network_id, info.state)
     return network["data"]["_key"]
 
 
@@ -143,7 +146,7 @@ def _run_create(job):
     image_key = placement.image_on(job, image["id"], data["host"])
     disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key)]
     disks += [model.DiskSpec(capacity_bytes=size) for size in sizes[1:]]
-    nics = [model.NicSpec(_network_key(job, n["network"])) for n in p["nics"]]
+    nics = [model.NicSpec(_network_key(job, n["network"], data["host"])) for n in p["nics"]]
     spec = model.MachineSpec(name=naming.machine_name(row["id"]), cpu=data["cpu"], memory_kib=data["memory"], disks=disks,
                              nics=nics, user_data=_user_data(p["userData"]), ssh_keys=p["keys"], host=data["host"])
     info = job.backend.create_machine(spec)

@@ -28,9 +28,8 @@ def _create(ctx, body, parent):
 @jobs.handler("Network.create")
 def _run_create(job):
     row = store.get("Network", job.payload["id"])
-    info = job.backend.create_network(model.NetworkSpec(    # a preset _key names the default network
-        name=row["data"].get("_key") or f"cimi-{row['id'][:10]}", mode=MODES[row["data"]["networkType"]],
-        cidr=row["data"].get("cidr")))
+    info = job.backend.create_network(model.NetworkSpec(
+        name=f"cimi-{row['id'][:10]}", mode=MODES[row["data"]["networkType"]], cidr=row["data"].get("cidr")))
     store.update("Network", row["id"], {"data": {**row["data"], "_key": info.key}})
     if job.payload["initialState"] == "STARTED":
         info = job.backend.start_network(info.key)
