@@ -53,11 +53,9 @@ def conn(backend):
     return backend._host().conn
 
 
-@pytest.fixture
-def real(libvirtd, libvirtd_pool):
-    """A LibvirtBackend on the real libvirtd's test pool, an observer connection, and what to delete after."""
+def _backend_on_libvirtd(libvirtd, libvirtd_pool, **options):
     pool, _qcow2 = libvirtd_pool
-    b = LibvirtBackend(libvirtd, image_pool=pool, volume_pool=pool)
+    b = LibvirtBackend(libvirtd, image_pool=pool, volume_pool=pool, **options)
     observer = libvirt.open(libvirtd)
     made = []
     yield b, observer, made
@@ -65,3 +63,15 @@ def real(libvirtd, libvirtd_pool):
         getattr(b, f"delete_{kind}")(key)
     b.close()
     observer.close()
+
+
+@pytest.fixture
+def real(libvirtd, libvirtd_pool):
+    """A LibvirtBackend on the real libvirtd's test pool, an observer connection, and what to delete after."""
+    yield from _backend_on_libvirtd(libvirtd, libvirtd_pool)
+
+
+@pytest.fixture
+def tcg(libvirtd, libvirtd_pool):
+    """The same, making TCG guests: a BIOS without OS to boot keeps running there (nested KVM stops it)."""
+    yield from _backend_on_libvirtd(libvirtd, libvirtd_pool, domain_type="qemu")

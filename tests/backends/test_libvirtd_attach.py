@@ -6,26 +6,9 @@ import pytest
 from lxml import etree
 
 from backends import Conflict, model
-from backends.libvirt import LibvirtBackend
 
 pytestmark = pytest.mark.libvirtd
 MiB = 1 << 20
-
-
-@pytest.fixture
-def tcg(libvirtd, libvirtd_pool):
-    """A backend making TCG guests (a BIOS loop without OS survives there), an observer, cleanup."""
-    pool, _qcow2 = libvirtd_pool
-    b = LibvirtBackend(libvirtd, image_pool=pool, volume_pool=pool, domain_type="qemu")
-    observer = libvirt.open(libvirtd)
-    made = []
-    yield b, observer, made
-    for kind, key in reversed(made):
-        if kind == "machine":
-            b.stop_machine(key, force=True)
-        getattr(b, f"delete_{kind}")(key)
-    b.close()
-    observer.close()
 
 
 def sources(dom, flags):

@@ -7,12 +7,11 @@ import pytest
 from lxml import etree
 
 from backends import model
-from tests.backends.test_libvirtd_attach import tcg  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.libvirtd
 
 
-def test_starting_a_network_plugs_running_machines_back_in(tcg):  # noqa: F811
+def test_starting_a_network_plugs_running_machines_back_in(tcg):
     b, observer, made = tcg
     suffix = uuid.uuid4().hex[:8]
     net = b.create_network(model.NetworkSpec(f"replug-{suffix}", "isolated",
