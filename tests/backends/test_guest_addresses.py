@@ -10,42 +10,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-from falcon import testing
-
-from backends.libvirt import LibvirtBackend
-from cimi import auth
-from cimi.app import create_app
-from cimi.cloud import Cloud, Config
-from tests.conftest import Client
 
 pytestmark = pytest.mark.libvirtd
 GUESTS = sorted(glob.glob("/var/tmp/dsc-guest-cache/generic-*.qcow2"))
 
 
 @pytest.fixture
-def guest_cloud(libvirtd, libvirtd_pool, tmp_path, monkeypatch):
+def guest_cloud(tcg_cloud):
     if not GUESTS:
         pytest.skip("no guest image in /var/tmp/dsc-guest-cache/ (built by tests/guest): cannot boot a guest")
-    pool, _ = libvirtd_pool
-    monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
-    backend = LibvirtBackend(libvirtd, image_pool=pool, volume_pool=pool, domain_type="qemu")   # TCG boots here
-    name = f"dsc-default-{uuid.uuid4().hex[:8]}"
-    cidr = f"10.{random.randint(1, 250)}.{random.randint(1, 250)}.0/24"
-    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[libvirtd], image_pool=pool,
-                         default_network=name, default_network_cidr=cidr, lease_poll=1, reconcile_every=3600),
-                  backend=backend)
-    auth.add_user("alice", "alice-pw")
-    alice = Client(testing.TestClient(create_app(cloud)), "alice", "alice-pw")
-    try:
-        yield cloud, alice
-    finally:
-        for machine in alice.get(alice.cep()["machines"]["href"]).json.get("machines", []):
-            alice.wait(alice.delete(machine["id"]).headers["CIMI-Job-URI"], timeout=60)
-        cloud.close()
-        found = backend._find_or_none(lambda host, key: host.network(key), name)
-        if found:
-            backend.delete_network(name)
-        backend.close()
+    return tcg_cloud(default_network=f"dsc-default-{uuid.uuid4().hex[:8]}", lease_poll=1,
+                     default_network_cidr=f"10.{random.randint(1, 250)}.{random.randint(1, 250)}.0/24")
 
 
 def addresses_of(client, machine):

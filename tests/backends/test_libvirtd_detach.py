@@ -1,38 +1,13 @@
 """Detach through the API on a real libvirtd: a guest that keeps the disk fails the Job, and nothing lies."""
 import pytest
-from falcon import testing
 
-from backends.libvirt import LibvirtBackend
-from cimi import auth
-from cimi.app import create_app
-from cimi.cloud import Cloud, Config
-from tests.conftest import Client, machine_body
+from tests.conftest import machine_body
 
 pytestmark = pytest.mark.libvirtd
 
 
-@pytest.fixture
-def tcg_cloud(libvirtd, libvirtd_pool, tmp_path, monkeypatch):
-    pool, _ = libvirtd_pool
-    monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
-    backend = LibvirtBackend(libvirtd, image_pool=pool, volume_pool=pool, domain_type="qemu")
-    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[libvirtd], image_pool=pool,
-                         default_network="", reconcile_every=0, detach_timeout=2), backend=backend)
-    auth.add_user("alice", "alice-pw")
-    alice = Client(testing.TestClient(create_app(cloud)), "alice", "alice-pw")
-    try:
-        yield cloud, alice
-    finally:
-        for machine in alice.get(alice.cep()["machines"]["href"]).json.get("machines", []):
-            alice.wait(alice.delete(machine["id"]).headers["CIMI-Job-URI"], timeout=60)
-        for volume in alice.get(alice.cep()["volumes"]["href"]).json.get("volumes", []):
-            alice.wait(alice.delete(volume["id"]).headers["CIMI-Job-URI"], timeout=60)
-        cloud.close()
-        backend.close()
-
-
 def test_a_detach_the_guest_ignores_fails_and_the_volume_stays_attached(tcg_cloud):
-    _cloud, alice = tcg_cloud
+    _cloud, alice = tcg_cloud(detach_timeout=2)
     _, machine = alice.create("machines", machine_body(alice))          # no OS: no PCI hot-unplug
     assert machine["state"] == "STARTED"
     _, volume = alice.create("volumes", {"volumeTemplate": {"volumeConfig": {"capacity": 1024}}})
