@@ -4,18 +4,23 @@ A periodic pass (and one at start) re-reads every Machine in a stable state
 from the backend: a machine stopped from outside shows STOPPED, one deleted
 from outside shows ERROR. Domains that this cloud created but whose Machine
 row is gone (a crash between the two) are removed. Machines in a transient
-state are left to the Job that owns them. The same pass turns the DHCP
+state are left to the Job that owns them. The same pass settles the
+attachments no Job works on (`reconcile_attachments`) and turns the DHCP
 leases of our machines' NICs into Address rows (`reconcile_addresses`).
 """
+import datetime
+import json
 import logging
 import threading
 import time
 
 import backends
 from cimi import db, errors, naming, store
-from cimi.kinds.machine import STABLE, backend_key, record_state
+from cimi.context import Context
+from cimi.kinds.machine import STABLE, backend_key, record_state, settle_attachment
 
 log = logging.getLogger(__name__)
+SETTLE_AFTER = datetime.timedelta(seconds=60)
 
 
 def reconcile(cloud):
@@ -57,8 +62,40 @@ def reconcile(cloud):
             cloud.backend.delete_machine(machine.key)
         except backends.BackendError as exc:
             log.warning("could not remove %s: %s", machine.name, exc)
+    reconcile_attachments(cloud)
     reconcile_addresses(cloud)
     return changed, len(orphans)
+
+
+def reconcile_attachments(cloud):
+    """Settle the attachments no Job works on from what the hypervisors show (`settle_attachment`).
+
+    This catches what no Job can: a crash between storing an attachment and
+    queueing its Job, or a guest that released a disk after its detach Job
+    gave up. Attachments younger than SETTLE_AFTER are left to their Job.
+    """
+    busy = _job_targets("MachineVolume")
+    model = db.model_for("MachineVolume")
+    for row in list(map(store.to_row, model.select().where(model.created < db.utcnow() - SETTLE_AFTER))):
+        machine = store.find("Machine", row["parent"])
+        if row["id"] in busy or machine is None or machine["state"] not in STABLE:
+            continue
+        href = row["data"]["volume"]["href"]
+        try:
+            settle_attachment(Context(user=None, base=href[:href.rindex("volumes/")], cloud=cloud), row)
+        except backends.BackendError as exc:
+            log.warning("attachment %s not settled: %s", row["id"], exc)
+
+
+def _job_targets(kind_name):
+    """Ids of the kind's rows that a queued or running Job is about."""
+    jobs = db.model_for("Job")
+    targets = set()
+    for record in list(jobs.select(jobs.data).where(jobs.state.in_(("QUEUED", "RUNNING")))):
+        target = json.loads(record.data or "{}").get("_target") or ()
+        if len(target) == 2 and target[0] == kind_name:
+            targets.add(target[1])
+    return targets
 
 
 _ADDRESSES = threading.Lock()

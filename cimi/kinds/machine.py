@@ -5,6 +5,7 @@ backend's answer, not from what we expected.
 """
 import base64
 import binascii
+import logging
 import threading
 
 import backends
@@ -19,6 +20,7 @@ STABLE = frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"})   # n
 INITIAL_STATES = ("STARTED", "STOPPED")
 DEFAULT_INITIAL_STATE = "STARTED"
 KIB = 1024
+log = logging.getLogger(__name__)
 STATE_LISTENERS = []          # fn(machine_id) called after a Machine's state changed (Systems)
 
 
@@ -336,6 +338,9 @@ def settle_attachment(ctx, row):
         except backends.NotFound:
             target = None
     if target is None:
+        if row["state"] != "DELETING":
+            log.warning("Machine %s does not hold Volume %s: the attachment goes",
+                        row["parent"], row["data"].get("_volume"))
         store.delete("MachineVolume", row["id"])
     else:
         store.update("MachineVolume", row["id"], {"state": None, "data": {**row["data"], "initialLocation": target}})

@@ -1,6 +1,7 @@
 """Attachments that tell the truth: the Volume says who holds it, and libvirt's word counts."""
 import libvirt
 
+from backends.libvirt import xml
 from cimi import store
 from tests.api.test_resources import finish, volume
 from tests.conftest import machine_body
@@ -46,3 +47,25 @@ def test_a_volume_a_domain_holds_behind_the_stores_back_cannot_be_deleted(alice,
     assert refused.status_code == 409 and key_of(machine["id"]) in refused.json["message"]
     assert alice.get(vol["id"]).json["state"] == "AVAILABLE"
     assert path in [v.path() for p in libvirt_conn.listAllStoragePools() for v in p.listAllVolumes()]
+
+
+def test_the_periodic_pass_settles_an_attachment_the_machine_no_longer_has(cloud, alice, libvirt_conn):
+    """A crash between storing an attachment and queueing its Job, or a guest letting go late: repaired."""
+    import datetime
+
+    from cimi import db
+    from cimi.reconcile import SETTLE_AFTER, reconcile
+    _, machine = alice.create("machines", machine_body(alice, initialState="STOPPED"))
+    _, vol = volume(alice)
+    resp = alice.post(machine["volumes"]["href"], {"volume": {"href": vol["id"]}})
+    finish(alice, resp)
+    path = store.get("Volume", key_of(vol["id"]))["data"]["_key"]
+    dom = libvirt_conn.lookupByUUIDString(store.get("Machine", key_of(machine["id"]))["data"]["_key"])
+    libvirt_conn.defineXML(xml.without_disk(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), path))
+    reconcile(cloud)
+    assert alice.get(resp.headers["Location"]).status_code == 200          # young: its Job's business
+    rows = db.model_for("MachineVolume")
+    rows.update(created=db.utcnow() - SETTLE_AFTER - datetime.timedelta(seconds=1)).execute()
+    reconcile(cloud)
+    assert alice.get(resp.headers["Location"]).status_code == 404
+    assert "attachedTo" not in alice.get(vol["id"]).json
