@@ -32,13 +32,17 @@ def test_stopping_a_network_under_running_machines_is_409_naming_them(alice):
     assert nic_state(alice, machine) == "ACTIVE"
 
 
+def port_states(client):
+    return [p["state"] for p in client.get(client.cep()["networkPorts"]["href"]).json["networkPorts"]]
+
+
 def test_a_forced_stop_shows_the_nics_disabled_and_a_start_active_again(alice):
     network, machine = network_with_a_running_machine(alice)
     finish(alice, stop(alice, network, force=True))
     assert alice.get(network["id"]).json["state"] == "STOPPED"
-    assert nic_state(alice, machine) == "DISABLED"
+    assert nic_state(alice, machine) == "DISABLED" and port_states(alice) == ["STOPPED"]
     alice.act(alice.get(network["id"]).json, "start")
-    assert nic_state(alice, machine) == "ACTIVE"
+    assert nic_state(alice, machine) == "ACTIVE" and port_states(alice) == ["STARTED"]
 
 
 def test_a_network_under_stopped_machines_stops(alice):
