@@ -110,7 +110,16 @@ class Backend:
         """Attach to a running or stopped machine; return the target device."""
         raise NotImplementedError
 
-    def detach_volume(self, machine_key: str, volume_key: str) -> None:
+    def detach_volume(self, machine_key: str, volume_key: str, timeout: float = 30.0) -> None:
+        """Detach once the running guest released the device; Conflict (still attached) after timeout."""
+        raise NotImplementedError
+
+    def volume_attachment(self, machine_key: str, volume_key: str) -> str | None:
+        """Bring the machine's definition in line with its running self; return the volume's target or None."""
+        raise NotImplementedError
+
+    def volume_holders(self, key: str) -> list[str]:
+        """Name the machines (domains) whose definition or running self holds the volume."""
         raise NotImplementedError
 
     def snapshot_volume(self, key: str, name: str) -> model.ImageInfo:
@@ -126,10 +135,18 @@ class Backend:
         """Define the network (stopped)."""
         raise NotImplementedError
 
+    def ensure_network(self, spec: model.NetworkSpec) -> model.NetworkInfo:
+        """Define the network on spec.host unless it has one of that name (adopted as it is), and start it."""
+        raise NotImplementedError
+
     def start_network(self, key: str) -> model.NetworkInfo:
         raise NotImplementedError
 
     def stop_network(self, key: str) -> model.NetworkInfo:
+        raise NotImplementedError
+
+    def network_links(self, key: str) -> list[tuple[str, str, bool]]:
+        """The running machines' interfaces on a network: (machine name, mac, connected to it)."""
         raise NotImplementedError
 
     def delete_network(self, key: str) -> None:

@@ -260,6 +260,17 @@ class Api:
     def on_delete_subitem(self, req, resp, **ids):
         self._delete(req, resp, *self._subrow(req, **ids))
 
+    def on_get_inline(self, req, resp, submember, **ids):
+        """A collection a sub-collection item keeps inline (a NIC's addresses)."""
+        kind, row = self._subrow(req, **ids)
+        item_type = kind.schema["properties"].get(submember, {}).get("x-collection")
+        if item_type is None:
+            raise errors.NotFound(f"{kind.name} has no collection {submember}")
+        ctx = req.context.ctx
+        doc = {"resourceURI": type_uri(item_type + "Collection"),
+               "id": f"{represent.href(ctx, kind, row)}/{submember}", "count": 0, **row["data"].get(submember, {})}
+        self._send(req, resp, 200, item_type, doc, collection_of=item_type)
+
 
 def create_app(cloud):
     """Wire the application for a started Cloud (store, backend, jobs)."""
@@ -275,5 +286,6 @@ def create_app(cloud):
     app.add_route(CIMI_ROOT + "/{collection}/{item}", api, suffix="item")
     app.add_route(CIMI_ROOT + "/{collection}/{item}/{member}", api, suffix="member")
     app.add_route(CIMI_ROOT + "/{collection}/{item}/{member}/{subitem}", api, suffix="subitem")
+    app.add_route(CIMI_ROOT + "/{collection}/{item}/{member}/{subitem}/{submember}", api, suffix="inline")
     app.add_route(CIMI_ROOT + "/exports/{name}", downloads.Exports(cloud))
     return app

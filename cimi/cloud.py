@@ -29,11 +29,15 @@ class Config:
     max_upload: int = 64 * GIB                # bytes of one image upload or registered image file
     workers: int = 4
     reconcile_every: float = 30.0            # seconds between reconciliation passes (0: never)
+    lease_poll: float = 2.0                  # seconds between lease reads while a started NIC has no Address (0: off)
     job_lease: float = 15.0                  # seconds after which a dead server's running job is failed
     import_dir: str | None = None            # OVF packages may be imported from here (default: data_dir/import)
     export_dir: str | None = None            # exported OVAs are written here (default: data_dir/exports)
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
+    default_network: str = "default"         # NAT Network of Machines created without NICs ("": none)
+    default_network_cidr: str = "192.168.122.0/24"
+    detach_timeout: float = 30.0             # seconds a running guest has to release a detached Volume
 
     @property
     def database_url(self):
@@ -61,7 +65,7 @@ class Cloud:
                                                         volume_pool=config.volume_pool)
         self.authenticator = auth.Authenticator()
         self.jobs = Runner(self, threads=config.workers, reconcile_every=config.reconcile_every,
-                           lease=datetime.timedelta(seconds=config.job_lease))
+                           lease=datetime.timedelta(seconds=config.job_lease), lease_poll=config.lease_poll)
         metadata.publish()
         self.seed()
         if start_workers:

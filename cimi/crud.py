@@ -168,6 +168,8 @@ def act(ctx, kind, row, name, body, if_match=None):
         raise errors.BadRequest(f"this href performs {name}, the body asks for {params['action'].strip()}")
     if row["state"] not in action.from_states:
         raise errors.Conflict(f"{name} is not allowed while {kind.name} is {row['state']}")
+    if action.check:
+        action.check(ctx, row, params)
     if action.immediate:
         action.immediate(ctx, row, params)
         return None

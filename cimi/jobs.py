@@ -132,8 +132,9 @@ def submit(ctx, spec):
 class Runner:
     """Worker threads of one server process."""
 
-    def __init__(self, cloud, threads=4, poll=0.5, reconcile_every=30.0, lease=LEASE):
+    def __init__(self, cloud, threads=4, poll=0.5, reconcile_every=30.0, lease=LEASE, lease_poll=0.0):
         self.cloud, self.threads, self.poll, self.reconcile_every = cloud, threads, poll, reconcile_every
+        self.lease_poll = lease_poll
         self.lease = lease
         self.worker_id = uuid.uuid4().hex[:16]
         self._wake = threading.Event()
@@ -146,7 +147,8 @@ class Runner:
             t = threading.Thread(target=self._loop, name=f"job-worker-{n}", daemon=True)
             t.start()
             self._pool.append(t)
-        loops = [self._heartbeat_loop] + ([self._reconcile_loop] if self.reconcile_every else [])
+        loops = [self._heartbeat_loop] + ([self._reconcile_loop] if self.reconcile_every else []) \
+            + ([self._lease_loop] if self.lease_poll else [])
         for loop in loops:
             t = threading.Thread(target=loop, name=loop.__name__.strip("_"), daemon=True)
             t.start()
@@ -172,6 +174,16 @@ class Runner:
             except Exception:                      # noqa: BLE001 - keep reconciling whatever happens
                 log.exception("reconciliation failed")
             self._stop.wait(self.reconcile_every)
+
+    def _lease_loop(self):
+        """Every second or two: DHCP leases of machines still waiting for their address."""
+        from cimi.reconcile import LeaseWatch
+        watch = LeaseWatch()
+        while not self._stop.wait(self.lease_poll):
+            try:
+                watch.tick(self.cloud)
+            except Exception:                      # noqa: BLE001 - keep watching whatever happens
+                log.exception("reading DHCP leases failed")
 
     def stop(self):
         self._stop.set()

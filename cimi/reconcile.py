@@ -4,20 +4,35 @@ A periodic pass (and one at start) re-reads every Machine in a stable state
 from the backend: a machine stopped from outside shows STOPPED, one deleted
 from outside shows ERROR. Domains that this cloud created but whose Machine
 row is gone (a crash between the two) are removed. Machines in a transient
-state are left to the Job that owns them. The same pass turns the DHCP
+state are left to the Job that owns them. The same pass settles the
+attachments no Job works on (`reconcile_attachments`) and turns the DHCP
 leases of our machines' NICs into Address rows (`reconcile_addresses`).
 """
+import datetime
+import json
 import logging
+import threading
+import time
 
 import backends
-from cimi import db, naming, store
-from cimi.kinds.machine import STABLE, backend_key, record_state
+from cimi import db, errors, naming, store
+from cimi.context import Context
+from cimi.kinds.machine import STABLE, backend_key, record_state, settle_attachment
 
 log = logging.getLogger(__name__)
+SETTLE_AFTER = datetime.timedelta(seconds=60)
 
 
 def reconcile(cloud):
     """Run one pass; return (states changed, orphans removed)."""
+    model = db.model_for("Machine")
+    # NOTE: rows are read in full before any is written: an UPDATE while a SELECT
+    # cursor is open upgrades SQLite's read lock and fails at once ("locked").
+    # They are read before the hosts are listed, and written only if unchanged
+    # since: a Job finishing meanwhile (a create recovered at start) is newer
+    # than the listing, which would otherwise flip a healthy Machine to ERROR
+    # until the next pass.
+    records = list(model.select(model.id, model.state, model.version, model.data))
     try:
         found = cloud.backend.list_machines()
     except backends.BackendError as exc:
@@ -25,21 +40,20 @@ def reconcile(cloud):
         return 0, 0
     by_key = {m.key: m for m in found}
     by_name = {m.name: m for m in found}
-    model = db.model_for("Machine")
     changed = 0
-    known = set()
-    # NOTE: rows are read in full before any is written: an UPDATE while a SELECT
-    # cursor is open upgrades SQLite's read lock and fails at once ("locked").
-    for record in list(model.select(model.id, model.state, model.data)):
+    known = {record.id for record in records}
+    for record in records:
         row = {"id": record.id, "state": record.state, "data": store.to_row(record)["data"]}
-        known.add(record.id)
         if row["state"] not in STABLE:
             continue
         info = by_key.get(row["data"].get("_key")) or by_name.get(backend_key(row))
         state = info.state if info else "ERROR"
         if state != row["state"]:
+            try:
+                record_state(row["id"], state, version=record.version)
+            except (errors.PreconditionFailed, errors.NotFound):
+                continue                        # a Job changed or removed it after the listing: its word is newer
             log.warning("Machine %s is %s on its host, not %s", row["id"], state, row["state"])
-            record_state(row["id"], state)
             changed += 1
     orphans = [m for m in found if naming.machine_id(m.name) not in (None, *known)]
     for machine in orphans:
@@ -48,8 +62,74 @@ def reconcile(cloud):
             cloud.backend.delete_machine(machine.key)
         except backends.BackendError as exc:
             log.warning("could not remove %s: %s", machine.name, exc)
+    reconcile_attachments(cloud)
     reconcile_addresses(cloud)
     return changed, len(orphans)
+
+
+def reconcile_attachments(cloud):
+    """Settle the attachments no Job works on from what the hypervisors show (`settle_attachment`).
+
+    This catches what no Job can: a crash between storing an attachment and
+    queueing its Job, or a guest that released a disk after its detach Job
+    gave up. Attachments younger than SETTLE_AFTER are left to their Job.
+    """
+    busy = _job_targets("MachineVolume")
+    model = db.model_for("MachineVolume")
+    for row in list(map(store.to_row, model.select().where(model.created < db.utcnow() - SETTLE_AFTER))):
+        machine = store.find("Machine", row["parent"])
+        if row["id"] in busy or machine is None or machine["state"] not in STABLE:
+            continue
+        href = row["data"]["volume"]["href"]
+        try:
+            settle_attachment(Context(user=None, base=href[:href.rindex("volumes/")], cloud=cloud), row)
+        except backends.BackendError as exc:
+            log.warning("attachment %s not settled: %s", row["id"], exc)
+
+
+def _job_targets(kind_name):
+    """Ids of the kind's rows that a queued or running Job is about."""
+    jobs = db.model_for("Job")
+    targets = set()
+    for record in list(jobs.select(jobs.data).where(jobs.state.in_(("QUEUED", "RUNNING")))):
+        target = json.loads(record.data or "{}").get("_target") or ()
+        if len(target) == 2 and target[0] == kind_name:
+            targets.add(target[1])
+    return targets
+
+
+_ADDRESSES = threading.Lock()
+
+
+class LeaseWatch:
+    """Read the leases every few seconds while a running Machine's NIC waits for its first Address.
+
+    libvirt sends no event for a DHCP lease; polling right after a start shows
+    the address within seconds of the lease, and the periodic pass covers
+    later changes. A NIC is waited for at most WINDOW seconds: a guest with a
+    static address never asks for a lease.
+    """
+    WINDOW = 300.0
+
+    def __init__(self):
+        self.waiting = {}                       # NIC id -> when first seen without an Address
+
+    def tick(self, cloud, now=None):
+        """Read the leases if some NIC still waits; return whether they were read."""
+        now = time.monotonic() if now is None else now
+        self.waiting = {nic: self.waiting.get(nic, now) for nic in _unaddressed_nics()}
+        if not any(now - since < self.WINDOW for since in self.waiting.values()):
+            return False
+        reconcile_addresses(cloud)
+        return True
+
+
+def _unaddressed_nics():
+    machines = db.model_for("Machine")
+    started = {r.id for r in machines.select(machines.id).where(machines.state == "STARTED")}
+    nics = db.model_for("MachineNetworkInterface")
+    return [row["id"] for row in map(store.to_row, nics.select().where(nics.parent.in_(started)))
+            if not (row["data"].get("addresses") or {}).get("count")] if started else []
 
 
 def reconcile_addresses(cloud):
@@ -63,12 +143,14 @@ def reconcile_addresses(cloud):
     machines = db.model_for("Machine")
     owners = {r.id: r.owner for r in machines.select(machines.id, machines.owner)}
     nics = {}                                   # (network id, mac) -> (machine id, network href)
+    rows = {}                                   # (machine id, mac) -> MachineNetworkInterface row
     for record in list(db.model_for("MachineNetworkInterface").select()):
         row = store.to_row(record)
         href = (row["data"].get("network") or {}).get("href") or ""
         mac = (row["data"].get("macAddress") or "").lower()
         if mac and href and row["parent"] in owners:
             nics[(href.rstrip("/").rsplit("/", 1)[-1], mac)] = (row["parent"], href)
+            rows[(row["parent"], mac)] = row
     networks = db.model_for("Network")
     readable, existing, wanted = set(), set(), {}
     for record in list(networks.select(networks.id, networks.data)):
@@ -86,7 +168,33 @@ def reconcile_addresses(cloud):
             found = nics.get((record.id, mac.lower()))
             if found:
                 wanted[(record.id, mac.lower(), ip)] = (found, hostname)
-    return _apply_addresses(owners, readable, existing, wanted)
+    with _ADDRESSES:                            # NOTE: the lease watch and the periodic pass may meet here
+        counts = _apply_addresses(owners, readable, existing, wanted)
+        _list_on_nics(rows)
+    return counts
+
+
+def _base(network_href):
+    """The API base the stored hrefs were made with (they are absolute)."""
+    return network_href[:network_href.rindex("networks/")]
+
+
+def _list_on_nics(nics):
+    """Show each NIC's Addresses in its inline `addresses` collection (MachineNetworkInterfaceAddress items)."""
+    model = db.model_for("Address")
+    held = {}
+    for record in list(model.select(model.id, model.data)):
+        data = store.to_row(record)["data"]
+        if data.get("_machine"):
+            held.setdefault((data["_machine"], data.get("_mac")), []).append(record.id)
+    for (machine_id, mac), row in nics.items():
+        base = _base(row["data"]["network"]["href"])
+        ids = sorted(held.get((machine_id, mac), ()))
+        listed = {"id": f"{base}machines/{machine_id}/networkInterfaces/{row['id']}/addresses", "count": len(ids)}
+        if ids:
+            listed["machineNetworkInterfaceAddresses"] = [{"address": {"href": f"{base}addresses/{i}"}} for i in ids]
+        if row["data"].get("addresses") != listed:
+            store.update("MachineNetworkInterface", row["id"], {"data": {**row["data"], "addresses": listed}})
 
 
 def _apply_addresses(owners, readable, existing, wanted):
@@ -104,9 +212,10 @@ def _apply_addresses(owners, readable, existing, wanted):
                 store.delete("Address", row["id"])
                 removed += 1
             continue
-        (machine_id, _href), hostname = wanted.pop(key)
-        if (row["owner"], data.get("hostname"), data.get("_machine")) != (owners[machine_id], hostname, machine_id):
-            changed = {**data, "_machine": machine_id}
+        (machine_id, href), hostname = wanted.pop(key)
+        resource = {"href": f"{_base(href)}machines/{machine_id}"}
+        if (row["owner"], data.get("hostname"), data.get("resource")) != (owners[machine_id], hostname, resource):
+            changed = {**data, "_machine": machine_id, "resource": resource}
             changed.pop("hostname", None)
             if hostname:
                 changed["hostname"] = hostname
@@ -115,7 +224,8 @@ def _apply_addresses(owners, readable, existing, wanted):
             updated += 1
     for (network_id, mac, ip), ((machine_id, href), hostname) in wanted.items():
         data = {"ip": ip, "allocation": "dynamic", "protocol": "IPv6" if ":" in ip else "IPv4",
-                "network": {"href": href}, "_network": network_id, "_mac": mac, "_machine": machine_id}
+                "network": {"href": href}, "resource": {"href": f"{_base(href)}machines/{machine_id}"},
+                "_network": network_id, "_mac": mac, "_machine": machine_id}
         if hostname:
             data["hostname"] = hostname
         store.insert("Address", {"owner": owners[machine_id], "name": hostname or ip,

@@ -27,6 +27,7 @@ class Action:
     handler: Callable | None = None
     href: str = "self"
     immediate: Callable | None = None          # immediate(ctx, row, params): done at once, no Job
+    check: Callable | None = None              # check(ctx, row, params): refuse (4xx) before a Job is queued
 
 
 @dataclass

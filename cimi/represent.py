@@ -104,8 +104,8 @@ def document(ctx, kind, row):
            "updated": iso(row["updated"]), "properties": row["properties"], "state": row["state"]}
     data = row["data"]
     for name, prop in kind.schema["properties"].items():
-        if "x-collection" in prop:
-            doc[name] = {"href": f"{self_href}/{name}"}
+        if "x-collection" in prop:         # some (NIC addresses) are kept inline in the row
+            doc[name] = {"href": f"{self_href}/{name}", **data.get(name, {})}
         elif name in data and not prop.get("x-secret"):
             doc[name] = schemas.redact(prop, data[name])
     doc["operations"] = operations(ctx, kind, row)

@@ -34,6 +34,15 @@ def _options(parser):
                         help="libvirt storage pool for images (default: default-pool on test:, else default)")
     parser.add_argument("--volume-pool", default=env("CIMI_VOLUME_POOL"),
                         help="libvirt storage pool for Volumes and machine disks (default: the image pool)")
+    parser.add_argument("--default-network", default=env("CIMI_DEFAULT_NETWORK", "default"),
+                        help="NAT Network given to Machines created without networkInterfaces, created when "
+                             "missing (an existing libvirt network of that name is adopted); '' for none")
+    parser.add_argument("--default-network-cidr", default=env("CIMI_DEFAULT_NETWORK_CIDR", "192.168.122.0/24"),
+                        help="address range of a default Network the server creates")
+    parser.add_argument("--lease-poll", type=float, default=float(env("CIMI_LEASE_POLL", "2")),
+                        help="seconds between DHCP lease reads while a started Machine has no address yet (0: off)")
+    parser.add_argument("--detach-timeout", type=float, default=float(env("CIMI_DETACH_TIMEOUT", "30")),
+                        help="seconds a running guest has to release a detached Volume before the detach fails")
 
 
 def config_from(args):
@@ -41,7 +50,8 @@ def config_from(args):
     return Config(bind=args.bind, database=args.database, libvirt_uris=uris, data_dir=args.data_dir,
                   workers=args.workers, image_pool=args.image_pool, volume_pool=args.volume_pool,
                   import_dir=args.import_dir, export_dir=args.export_dir, job_lease=args.job_lease,
-                  reconcile_every=args.reconcile_every)
+                  reconcile_every=args.reconcile_every, detach_timeout=args.detach_timeout, lease_poll=args.lease_poll,
+                  default_network=args.default_network, default_network_cidr=args.default_network_cidr)
 
 
 def serve(config):

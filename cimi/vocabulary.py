@@ -38,7 +38,8 @@ def action_name(uri):
     return (uri or "").strip().rstrip("/").rsplit("/", 1)[-1]
 
 
-_ITEMS_KEYS = {"Address": "addresses", "ResourceMetadata": "resourceMetadata"}
+_ITEMS_KEYS = {"Address": "addresses", "MachineNetworkInterfaceAddress": "machineNetworkInterfaceAddresses",
+               "ResourceMetadata": "resourceMetadata"}
 
 
 def items_key(type_name):

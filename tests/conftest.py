@@ -93,7 +93,7 @@ class Client:
 @pytest.fixture
 def cloud(tmp_path, monkeypatch):
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
-    c = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[f"test://{TEST_NODE}"]))
+    c = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[f"test://{TEST_NODE}"], lease_poll=0))
     auth.add_user("alice", "alice-pw")
     auth.add_user("bob", "bob-pw")
     yield c

@@ -212,9 +212,18 @@ class LibvirtBackend(base.Backend):
         return volumes.attach(host, dom, volume_key, target)
 
     @translated
-    def detach_volume(self, machine_key, volume_key):
+    def detach_volume(self, machine_key, volume_key, timeout=30.0):
         host, dom = self._domain(machine_key)
-        volumes.detach(host, dom, volume_key)
+        volumes.detach(host, dom, volume_key, timeout)
+
+    @translated
+    def volume_attachment(self, machine_key, volume_key):
+        host, dom = self._domain(machine_key)
+        return volumes.attachment(host, dom, volume_key)
+
+    @translated
+    def volume_holders(self, key):
+        return [name for host in self._hosts.values() for name in volumes.holders(host, key)]
 
     @translated
     def snapshot_volume(self, key, name):
@@ -227,12 +236,21 @@ class LibvirtBackend(base.Backend):
         return networks.create(self._host(spec.host), spec)
 
     @translated
+    def ensure_network(self, spec):
+        host = self._host(spec.host)
+        return networks.start(host, host.network(networks.create(host, spec).key))
+
+    @translated
     def start_network(self, key):
         return networks.start(*self._find(Host.network, key))
 
     @translated
     def stop_network(self, key):
         return networks.stop(*self._find(Host.network, key))
+
+    @translated
+    def network_links(self, key):
+        return networks.links(*self._find(Host.network, key))
 
     @translated
     def delete_network(self, key):

@@ -6,6 +6,7 @@ path, for directory pools).
 """
 import logging
 import os
+import time
 
 import libvirt
 
@@ -15,6 +16,8 @@ from backends.libvirt import designer, machines, xml
 from backends.libvirt.host import is_unsupported
 
 CHUNK = 1 << 20        # upload stream chunk: 1 MiB
+POLL_SECONDS = 0.2     # how often a detach looks whether the guest released the disk
+_VIEWS = (libvirt.VIR_DOMAIN_XML_INACTIVE, 0)      # the persistent definition, then the live one
 LOG = logging.getLogger(__name__)
 
 
@@ -157,22 +160,28 @@ def create_volume(host, pool_name, spec):
 
 
 def delete_volume(host, key):
-    """Delete a volume unless a machine still has it attached."""
+    """Delete a volume unless a machine still has it attached (live or in its definition)."""
     _delete_unused(host, key, _machines_using, "is attached to")
 
 
+def holders(host, key):
+    """Name the domains whose persistent or live definition holds the volume."""
+    vol = host.volume_or_none(key)
+    return _machines_using(host, vol.path() if vol is not None else key)
+
+
 def _machines_using(host, path):
-    return [d.name() for d in host.domains() if path in _disks_or_none(d)]
+    return [d.name() for d in host.domains() if any(path in _disks_or_none(d, flags) for flags in _VIEWS)]
 
 
-def _disks_or_none(dom):
+def _disks_or_none(dom, flags=libvirt.VIR_DOMAIN_XML_INACTIVE):
     """The disk paths of a domain; none when it vanished while we looked (a concurrent delete)."""
     try:
-        return _disks(dom)
+        return _disks(dom, flags)
     except libvirt.libvirtError as exc:
         if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
             raise
-        return []
+        return {}
 
 
 def _disks(dom, flags=libvirt.VIR_DOMAIN_XML_INACTIVE):
@@ -203,18 +212,84 @@ def attach(host, dom, key, target=None):
     return target
 
 
-def detach(host, dom, key):
-    """Detach a volume; detaching one that is not attached succeeds."""
-    vol = host.volume_or_none(key)
-    path = vol.path() if vol is not None else key
+def detach(host, dom, key, timeout=30.0):
+    """Detach a volume; detaching one that is not attached succeeds.
+
+    A running guest must release the device first (PCI unplug needs its
+    cooperation): the live detach is asked for and its completion awaited in
+    the live XML; only then does the persistent definition lose the disk. A
+    guest that keeps it past `timeout` leaves the attachment whole and the
+    call fails (Conflict).
+    """
+    path = _path(host, key)
+    if dom.isActive() and path in _disks(dom, 0):
+        try:
+            dom.detachDeviceFlags(xml.element_xml(_disks(dom, 0)[path]), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as exc:
+            if not is_unsupported(exc):
+                # NOTE: QEMU refuses a second unplug request while the first one waits
+                # for the guest (a retried Job): wait for that one.
+                _await_release(dom, path, timeout, exc)
+            else:
+                LOG.warning("%s cannot hot-unplug; %s changes at its next boot", host.uri, dom.name())
+        else:
+            _await_release(dom, path, timeout)
     element = _disks(dom).get(path)
     if element is None:
         return
-    device = xml.element_xml(element)
     try:
-        dom.detachDeviceFlags(device, _device_flags(dom))
+        dom.detachDeviceFlags(xml.element_xml(element), libvirt.VIR_DOMAIN_AFFECT_CONFIG)
     except libvirt.libvirtError as exc:
         _redefine_or_raise(host, dom, exc, lambda text: xml.without_disk(text, path))
+
+
+def _path(host, key):
+    vol = host.volume_or_none(key)
+    return vol.path() if vol is not None else key
+
+
+def _await_release(dom, path, timeout, refusal=None):
+    """Wait until the live domain no longer lists the disk; Conflict after timeout."""
+    deadline = time.monotonic() + timeout
+    while path in _disks_or_none(dom, 0):
+        if time.monotonic() >= deadline:
+            why = f" ({refusal.get_error_message()})" if refusal is not None else ""
+            raise Conflict(f"the guest of {dom.name()} did not release {path} within {timeout:g} s{why}; "
+                           "it stays attached (a guest without PCI hot-unplug support never lets go)")
+        time.sleep(POLL_SECONDS)
+
+
+def attachment(host, dom, key):
+    """Make the persistent definition agree with the running domain about one volume.
+
+    Return its target device when the machine holds it, else None. A running
+    guest is the authority (it has the disk or not, whatever an interrupted
+    attach or detach left in the definition); a stopped machine's definition is.
+    """
+    path = _path(host, key)
+    persistent = _disks(dom).get(path)
+    if not dom.isActive():
+        return persistent.find("target").get("dev") if persistent is not None else None
+    live = _disks_or_none(dom, 0).get(path)
+    try:
+        if live is None and persistent is not None:
+            LOG.warning("%s lost %s while running; removing it from the definition too", dom.name(), path)
+            dom.detachDeviceFlags(xml.element_xml(persistent), libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+        elif live is not None and persistent is None:
+            LOG.warning("%s holds %s while running; adding it to the definition again", dom.name(), path)
+            dom.attachDeviceFlags(xml.element_xml(_config_disk(live)), libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+    except libvirt.libvirtError as exc:
+        if not is_unsupported(exc):
+            raise
+        live = persistent                   # NOTE: a driver without hot-plug: the definition is the truth
+    return live.find("target").get("dev") if live is not None else None
+
+
+def _config_disk(live):
+    """A live <disk> as a definition takes it (without the run-time alias)."""
+    for alias in live.findall("alias"):
+        live.remove(alias)
+    return live
 
 
 def _redefine_or_raise(host, dom, exc, edit):

@@ -5,24 +5,31 @@ backend's answer, not from what we expected.
 """
 import base64
 import binascii
+import logging
+import threading
 
 import backends
 from backends import model
 from cimi import db, errors, jobs, naming, placement, registry, represent, store, templates
 from cimi.crud import Created
 from cimi.kinds.credential import ssh_keys
+from cimi.kinds.network import forget_addresses
 from cimi.registry import Action, Kind, register
 
 STABLE = frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"})   # no Job is changing them
 INITIAL_STATES = ("STARTED", "STOPPED")
 DEFAULT_INITIAL_STATE = "STARTED"
 KIB = 1024
+log = logging.getLogger(__name__)
 STATE_LISTENERS = []          # fn(machine_id) called after a Machine's state changed (Systems)
 
 
-def record_state(machine_id, state):
-    """Set a Machine's state and let the resources that summarise it know."""
-    store.set_state("Machine", machine_id, state)
+def record_state(machine_id, state, version=None):
+    """Set a Machine's state (if still at `version`, when given) and let the resources that summarise it know."""
+    if version is None:
+        store.set_state("Machine", machine_id, state)
+    else:
+        store.update("Machine", machine_id, {"state": state}, version=version)
     for listener in STATE_LISTENERS:
         listener(machine_id)
 
@@ -72,9 +79,55 @@ def _create(ctx, body, parent):
             "_image": image["id"]}
     if config.get("cpuSpeed"):
         data["cpuSpeed"] = config["cpuSpeed"]
+    if _wants_default_network(ctx, template):           # last: a bad request adds nothing
+        nics.append({"network": default_network(ctx.cloud.config)})
     payload = {"disks": [d["capacity"] for d in config.get("disks", ())],
                "volumes": volumes, "nics": nics, "keys": keys, "userData": user_data, "initialState": state}
     return Created({"state": "CREATING", "data": data}, job="Machine.create", payload=payload)
+
+
+_DEFAULT_NETWORK = threading.Lock()
+
+
+def _wants_default_network(ctx, template):
+    """A template without networkInterfaces gets the default network, unless it names OVF networks.
+
+    An OVF-imported template records its NICs' networks as `ovf:network:N`
+    properties (they are its System's Networks): a NIC on the default network
+    would add one the package never had.
+    """
+    properties = template.get("properties") or {}
+    return bool(ctx.cloud.config.default_network) and "networkInterfaces" not in template \
+        and not any(key.startswith("ovf:network:") for key in properties)
+
+
+def default_network(config):
+    """Return the id of the cloud's default NAT Network, adding its row when missing.
+
+    Its libvirt network (named as the option says) is defined and started by
+    the first Machine that needs it; one already there is adopted.
+    """
+    networks = db.model_for("Network")
+    with _DEFAULT_NETWORK:
+        found = networks.get_or_none((networks.name == config.default_network) & networks.owner.is_null())
+        if found is not None:
+            return found.id
+        return store.insert("Network", {
+            "owner": None, "name": config.default_network, "state": "CREATING",
+            "description": "the default NAT network of Machines created without networkInterfaces",
+            "data": {"networkType": "PUBLIC", "cidr": config.default_network_cidr,
+                     "_key": config.default_network}})["id"]
+
+
+def _network_key(job, network_id, host):
+    """The backend key of a NIC's Network; the default one is made (or adopted) on the machine's host here."""
+    network = store.get("Network", network_id)
+    if network["owner"] is None and network["name"] == job.ctx.cloud.config.default_network:
+        info = job.backend.ensure_network(model.NetworkSpec(network["data"]["_key"], "nat",
+                                                            network["data"].get("cidr"), host=host))
+        if network["state"] != info.state:
+            store.set_state("Network", network_id, info.state)
+    return network["data"]["_key"]
 
 
 def attached_to(volume_id):
@@ -95,7 +148,7 @@ def _run_create(job):
     image_key = placement.image_on(job, image["id"], data["host"])
     disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key)]
     disks += [model.DiskSpec(capacity_bytes=size) for size in sizes[1:]]
-    nics = [model.NicSpec(store.get("Network", n["network"])["data"]["_key"]) for n in p["nics"]]
+    nics = [model.NicSpec(_network_key(job, n["network"], data["host"])) for n in p["nics"]]
     spec = model.MachineSpec(name=naming.machine_name(row["id"]), cpu=data["cpu"], memory_kib=data["memory"], disks=disks,
                              nics=nics, user_data=_user_data(p["userData"]), ssh_keys=p["keys"], host=data["host"])
     info = job.backend.create_machine(spec)
@@ -135,9 +188,22 @@ def attach(job, machine_id, volume_id, location):
     machine, volume = store.get("Machine", machine_id), store.get("Volume", volume_id)
     target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"], device(location))
     href = represent.href(job.ctx, registry.get("Volume"), volume)
-    return store.insert("MachineVolume", {"owner": machine["owner"], "parent": machine_id,
-                                          "data": {"initialLocation": target, "volume": {"href": href},
-                                                   "_volume": volume_id}})
+    row = store.insert("MachineVolume", {"owner": machine["owner"], "parent": machine_id,
+                                         "data": {"initialLocation": target, "volume": {"href": href},
+                                                  "_volume": volume_id}})
+    record_holder(job.ctx, volume_id, machine)
+    return row
+
+
+def record_holder(ctx, volume_id, machine=None):
+    """Show on the Volume which Machine holds it (its `attachedTo` extension), or that none does."""
+    volume = store.find("Volume", volume_id)
+    if volume is None:
+        return
+    data = {k: v for k, v in volume["data"].items() if k != "attachedTo"}
+    if machine is not None:
+        data["attachedTo"] = {"href": represent.href(ctx, registry.get("Machine"), machine)}
+    store.update("Volume", volume_id, {"data": data})
 
 
 def backend_key(row):
@@ -179,10 +245,13 @@ def refresh(ctx, row):
 def _run_delete(job):
     from cimi import crud
     row = store.get("Machine", job.payload["id"])
-    for mv in store.children("MachineVolume", row["id"]):
-        job.backend.detach_volume(backend_key(row), store.get("Volume", mv["data"]["_volume"])["data"]["_key"])
+    # Deleting the domain releases its Volumes (they are not among the disks it owns):
+    # no detach to wait for, whatever the guest would say.
     job.backend.delete_machine(backend_key(row))      # also when a crash kept its key from the store
+    for mv in store.children("MachineVolume", row["id"]):
+        record_holder(job.ctx, mv["data"]["_volume"])
     store.delete_children("NetworkPort", row["id"])    # ports of a machine have it as parent
+    forget_addresses(row["id"])
     crud.remove(registry.get("Machine"), row)
 
 
@@ -239,6 +308,7 @@ def _run_attach(job):
     target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"],
                                        row["data"].get("initialLocation"))
     store.update("MachineVolume", row["id"], {"data": {**row["data"], "initialLocation": target}})
+    record_holder(job.ctx, volume["id"], machine)
 
 
 @jobs.handler("MachineVolume.detach")
@@ -246,14 +316,37 @@ def _run_detach(job):
     row = store.get("MachineVolume", job.payload["id"])
     machine = store.get("Machine", row["parent"])
     volume = store.get("Volume", row["data"]["_volume"])
-    job.backend.detach_volume(backend_key(machine), volume["data"]["_key"])
+    job.backend.detach_volume(backend_key(machine), volume["data"]["_key"], job.ctx.cloud.config.detach_timeout)
     store.delete("MachineVolume", row["id"])
+    record_holder(job.ctx, volume["id"])
 
 
-def _attach_failed(ctx, row):
-    """An attach that failed leaves no MachineVolume behind."""
-    store.delete("MachineVolume", row["id"])
+def settle_attachment(ctx, row):
+    """After an attach or detach failed or was cut short: keep the MachineVolume iff the machine holds the Volume.
+
+    The backend first makes the machine's definition agree with its running
+    self (cimi/backends: `volume_attachment`), so the store, the definition
+    and the running domain end up telling one story: the operation is
+    finished or undone, whichever the hypervisor shows.
+    """
+    machine = store.find("Machine", row["parent"])
+    volume = store.find("Volume", row["data"].get("_volume") or "")
+    target = None
+    if machine is not None and volume is not None and volume["data"].get("_key"):
+        try:
+            target = ctx.cloud.backend.volume_attachment(backend_key(machine), volume["data"]["_key"])
+        except backends.NotFound:
+            target = None
+    if target is None:
+        if row["state"] != "DELETING":
+            log.warning("Machine %s does not hold Volume %s: the attachment goes",
+                        row["parent"], row["data"].get("_volume"))
+        store.delete("MachineVolume", row["id"])
+    else:
+        store.update("MachineVolume", row["id"], {"state": None, "data": {**row["data"], "initialLocation": target}})
+    if volume is not None:
+        record_holder(ctx, volume["id"], machine if target else None)
 
 
 register(Kind("MachineVolume", "volumes", parent="Machine", create_schema="MachineVolume", create=_attach,
-              editable=False, delete=lambda ctx, row: "MachineVolume.detach", refresh=_attach_failed))
+              editable=False, delete=lambda ctx, row: "MachineVolume.detach", refresh=settle_attachment))

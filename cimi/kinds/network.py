@@ -1,7 +1,7 @@
 """Network (libvirt networks), and the NetworkPorts and Addresses found on them."""
 import backends
 from backends import model
-from cimi import db, errors, jobs, store, templates
+from cimi import db, errors, jobs, naming, store, templates
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register
 
@@ -40,11 +40,43 @@ def _verb(method):
     def run(job):
         row = store.get("Network", job.payload["id"])
         store.set_state("Network", row["id"], getattr(job.backend, method)(row["data"]["_key"]).state)
+        record_links(job.backend, row)
     return run
 
 
 jobs.handler("Network.start")(_verb("start_network"))
 jobs.handler("Network.stop")(_verb("stop_network"))
+
+
+def _running_machines(ctx, row):
+    """Ids (or domain names) of the running machines with an interface on the Network, as libvirt sees them."""
+    try:
+        return sorted({naming.machine_id(name) or name for name, _mac, _up in ctx.cloud.backend.network_links(
+            row["data"]["_key"])})
+    except backends.BackendError as exc:
+        raise errors.from_backend(exc) from None
+
+
+def _check_stop(ctx, row, params):
+    """Stopping unplugs every running machine on the network: only when forced (DSP0263 `force`)."""
+    if row["data"].get("_key") and not params.get("force"):
+        running = _running_machines(ctx, row)
+        if running:
+            raise errors.Conflict(f"running Machines are on this Network: {', '.join(running)}; "
+                                  "stop them first, or stop the Network with force")
+
+
+def record_links(backend, row):
+    """Show on each running machine's MachineNetworkInterface (and NetworkPort) whether it is plugged in."""
+    nics, ports = db.model_for("MachineNetworkInterface"), db.model_for("NetworkPort")
+    for name, mac, connected in backend.network_links(row["data"]["_key"]):
+        machine_id = naming.machine_id(name)
+        found = [r.id for r in nics.select(nics.id).where((nics.parent == machine_id)
+                                                          & nics.data.contains(f'"macAddress": "{mac}"'))]
+        for nic_id in found:
+            store.set_state("MachineNetworkInterface", nic_id, "ACTIVE" if connected else "DISABLED")
+        for port in list(ports.select(ports.id).where((ports.parent == machine_id) & (ports.name == mac))):
+            store.set_state("NetworkPort", port.id, "STARTED" if connected else "STOPPED")
 
 
 def _delete(ctx, row):
@@ -68,8 +100,15 @@ def refresh(ctx, row):
 register(Kind("Network", "networks", create_schema="NetworkCreate", create=_create, delete=_delete, refresh=refresh,
               deletable_states=frozenset({"STARTED", "STOPPED", "ERROR"}),
               actions={"start": Action("start", frozenset({"STOPPED", "ERROR"}), "STARTING"),
-                       "stop": Action("stop", frozenset({"STARTED"}), "STOPPING")},
+                       "stop": Action("stop", frozenset({"STARTED"}), "STOPPING", check=_check_stop)},
               capabilities=(("NetworkTemplateByValue", "true", "networkTemplate may be given by value"),
                             ("NetworkConfigByValue", "true", "networkConfig may be given by value"))))
 register(Kind("NetworkPort", "networkPorts", editable=False, deletable_states=frozenset()))
 register(Kind("Address", "addresses", editable=False, deletable_states=frozenset()))
+
+
+def forget_addresses(machine_id):
+    """Remove the Addresses leased to a Machine that is going away."""
+    addresses = db.model_for("Address")
+    for record in list(addresses.select(addresses.id).where(addresses.data.contains(f'"_machine": "{machine_id}"'))):
+        store.delete("Address", record.id)

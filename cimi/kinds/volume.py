@@ -4,8 +4,9 @@ A VolumeImage POSTed with a Volume's href as imageLocation is a snapshot of
 that Volume (DSP0263 5.15.8.1): the Volume is CAPTURING while the backend
 copies it, and AVAILABLE again afterwards, whatever the outcome.
 """
+import backends
 from backends import model
-from cimi import errors, jobs, registry, represent, store, templates
+from cimi import errors, jobs, naming, registry, represent, store, templates
 from cimi.crud import Created
 from cimi.kinds.machine import KIB, attached_to
 from cimi.registry import Kind, register
@@ -38,8 +39,16 @@ def _run_create(job):
 
 
 def _delete(ctx, row):
-    if attached_to(row["id"]):
-        raise errors.Conflict("detach the Volume from its Machine first")
+    """Refuse while a Machine holds the Volume, in the store or in any domain, live or defined."""
+    holders = set(attached_to(row["id"]))
+    if row["data"].get("_key"):
+        try:
+            holders.update(naming.machine_id(name) or name
+                           for name in ctx.cloud.backend.volume_holders(row["data"]["_key"]))
+        except backends.BackendError as exc:
+            raise errors.from_backend(exc) from None
+    if holders:
+        raise errors.Conflict(f"the Volume is held by {', '.join(sorted(holders))}; detach it first")
     return "Volume.delete"
 
 

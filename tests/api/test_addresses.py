@@ -84,3 +84,49 @@ def test_the_periodic_pass_includes_addresses_and_deleted_machines_lose_them(clo
     assert alice.wait(resp.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
     reconcile(cloud)                                                   # the lease outlives the machine
     assert addresses(alice) == []
+
+
+def test_the_machine_lists_its_addresses_and_clients_filter_by_resource(cloud, alice, bob):
+    network, machine, mac, key, leases = setup_machine(cloud, alice)
+    leases.by_key[key] = [(mac, "192.168.150.23", "web1")]
+    reconcile_addresses(cloud)
+    query = {"$filter": f"resource/href='{machine['id']}'"}
+    (address,) = alice.get(alice.cep()["addresses"]["href"], params=query).json["addresses"]
+    assert address["resource"] == {"href": machine["id"]} and address["ip"] == "192.168.150.23"
+    assert bob.get(bob.cep()["addresses"]["href"], params=query).json.get("addresses") is None
+    (nic,) = alice.get(machine["networkInterfaces"]["href"]).json["machineNetworkInterfaces"]
+    listed = nic["addresses"]
+    assert listed["count"] == 1 and listed["machineNetworkInterfaceAddresses"] == [{"address": {"href": address["id"]}}]
+    collection = alice.get(listed["href"]).json
+    assert collection["resourceURI"].endswith("/MachineNetworkInterfaceAddressCollection")
+    assert collection["machineNetworkInterfaceAddresses"] == [{"address": {"href": address["id"]}}]
+    resp = alice.delete(machine["id"])
+    assert alice.wait(resp.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
+    assert addresses(alice) == []                                     # at once, not at the next pass
+
+
+def test_a_lease_shows_within_seconds_of_the_start(tmp_path, monkeypatch):
+    """No 30 s wait: while a started Machine's NIC has no Address, the leases are read every poll."""
+    import time
+
+    from falcon import testing
+
+    from cimi import auth
+    from cimi.app import create_app
+    from cimi.cloud import Cloud, Config
+    from tests.conftest import TEST_NODE, Client
+    monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
+    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[f"test://{TEST_NODE}"],
+                         reconcile_every=3600, lease_poll=0.2))
+    try:
+        auth.add_user("alice", "alice-pw")
+        alice = Client(testing.TestClient(create_app(cloud)), "alice", "alice-pw")
+        _network, machine, mac, key, leases = setup_machine(cloud, alice)
+        leases.by_key[key] = [(mac, "192.168.150.23", "web1")]       # the guest's DHCP client got its lease
+        deadline = time.monotonic() + 5
+        while not addresses(alice):
+            assert time.monotonic() < deadline, "the lease did not show within 5 s"
+            time.sleep(0.1)
+        assert addresses(alice)[0]["resource"] == {"href": machine["id"]}
+    finally:
+        cloud.close()

@@ -287,7 +287,7 @@ def test_round_trip_on_a_real_libvirtd(libvirtd, libvirtd_pool, tmp_path, monkey
     pool, _blank = libvirtd_pool
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
     cloud = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[libvirtd],
-                         image_pool=pool, volume_pool=pool, reconcile_every=0))
+                         image_pool=pool, volume_pool=pool, reconcile_every=0, default_network=""))
     auth.add_user("alice", "alice-pw")
     alice = Client(testing.TestClient(create_app(cloud)), "alice", "alice-pw")
     observer = libvirt.open(libvirtd)

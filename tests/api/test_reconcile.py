@@ -44,3 +44,26 @@ def test_orphan_domain_is_removed_and_others_are_left(cloud, alice, libvirt_conn
     names = {d.name() for d in libvirt_conn.listAllDomains()}
     assert orphan not in names and elsewhere in names
     assert domain_of(libvirt_conn, machine).state()[0] == libvirt.VIR_DOMAIN_RUNNING
+
+
+def test_a_job_finishing_during_the_pass_is_not_undone(cloud, alice, libvirt_conn):
+    """The listing is older than a Job that finishes meanwhile: the Machine keeps the Job's state.
+
+    (After a restart, recovered create Jobs and the first pass run together; a
+    healthy Machine flipped to ERROR or STOPPED and back for a pass.)
+    """
+    from cimi import store
+    _, machine = alice.create("machines", machine_body(alice, initialState="STOPPED"))
+    machine_id = machine["id"].rsplit("/", 1)[-1]
+    listing = cloud.backend.list_machines
+
+    def listed_then_started():
+        found = listing()
+        domain_of(libvirt_conn, machine).create()         # a start Job finishing after the listing
+        store.set_state("Machine", machine_id, "STARTED")
+        return found
+    cloud.backend.list_machines = listed_then_started
+    assert reconcile(cloud) == (0, 0)
+    assert alice.get(machine["id"]).json["state"] == "STARTED"
+    del cloud.backend.list_machines
+    assert reconcile(cloud) == (0, 0)

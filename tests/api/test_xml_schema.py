@@ -204,6 +204,8 @@ def test_machine_volume_validates(alice, xsd, world):
     check(xsd, alice.get(resp.headers["Location"], accept=XML), "MachineVolume")
     check(xsd, alice.get(machine["volumes"]["href"], accept=XML), "Collection")
     check(xsd, alice.get(world["Machine"] + "?$expand=volumes", accept=XML), "Machine")
+    attached = check(xsd, alice.get(world["Volume"], accept=XML), "Volume")      # with its attachedTo extension
+    assert b"attachedTo" in etree.tostring(attached)
 
 
 def test_system_machines_validate(alice, xsd, world):
@@ -259,3 +261,17 @@ def test_json_and_xml_name_the_same_collections(alice):
     json_keys = {k for k, v in cep.items() if isinstance(v, dict) and "href" in v}
     assert xml_keys == json_keys
     assert alice.get("/cimi/cloudEntryPoint", accept=JSON).headers["Content-Type"].startswith(JSON)
+
+
+def test_a_nics_addresses_and_the_address_resource_validate(cloud, alice, xsd):
+    from cimi.reconcile import reconcile_addresses
+    from tests.api.test_addresses import setup_machine
+    _network, machine, mac, key, leases = setup_machine(cloud, alice)
+    leases.by_key[key] = [(mac, "192.168.150.23", "web1")]
+    reconcile_addresses(cloud)
+    nic = check(xsd, alice.get(machine["networkInterfaces"]["href"], accept=XML), "Collection")
+    address_ref = nic.find(f"{NS}MachineNetworkInterface/{NS}addresses/{NS}MachineNetworkInterfaceAddress/{NS}address")
+    listed = alice.get(machine["networkInterfaces"]["href"]).json["machineNetworkInterfaces"][0]["addresses"]
+    check(xsd, alice.get(listed["href"], accept=XML), "Collection")
+    address = check(xsd, alice.get(address_ref.get("href"), accept=XML), "Address")
+    assert address.find(NS + "resource").get("href") == machine["id"]

@@ -35,7 +35,8 @@ class Server:
         self.port = _free_port()
         self.env = {**os.environ, "CIMI_BIND": f"127.0.0.1:{self.port}", "CIMI_DATA_DIR": str(data_dir),
                     "CIMI_LIBVIRT_URI": uri, "CIMI_IMAGE_POOL": pool, "CIMI_ADMIN_PASSWORD": "pw",
-                    "CIMI_JOB_LEASE": "2", "CIMI_RECONCILE_EVERY": "1"}
+                    "CIMI_JOB_LEASE": "2", "CIMI_RECONCILE_EVERY": "1",
+                    "CIMI_DETACH_TIMEOUT": "3", "CIMI_DEFAULT_NETWORK": ""}
         self.base = f"http://127.0.0.1:{self.port}/cimi/"
         self.proc = None
         self.log_path = Path(data_dir) / "server.log"
@@ -167,3 +168,89 @@ def test_kill_during_create_and_delete_leaves_store_and_libvirt_in_agreement(cra
             server.call("DELETE", machine["id"])
         server.settle()
         assert not [d for d in conn.listAllDomains() if d.name().startswith(server.domain_prefix(conn))]
+
+
+def attachment_views(server, conn, machine, volume):
+    """Is the Volume attached, says (the store, the Volume, the definition, the running domain or None)?"""
+    rows = attachments(server, machine)
+    in_store = any(r["volume"]["href"] == volume["id"] for r in rows)
+    held = server.call("GET", volume["id"])[2].get("attachedTo") == {"href": machine["id"]}
+    dom = conn.lookupByName(server.domain_prefix(conn) + machine["id"].rsplit("/", 1)[-1])
+    path = volume_path(server, volume)
+
+    def has(flags):
+        return f"'{path}'" in dom.XMLDesc(flags)
+    return in_store, held, has(libvirt.VIR_DOMAIN_XML_INACTIVE), has(0) if dom.isActive() else None
+
+
+def attachments(server, machine):
+    return server.call("GET", machine["volumes"]["href"])[2].get("machineVolumes", [])
+
+
+def volume_path(server, volume):
+    query = "SELECT data FROM volume WHERE id = ?"
+    with sqlite3.connect(Path(server.env["CIMI_DATA_DIR"]) / "cimi.sqlite3") as db:
+        return json.loads(db.execute(query, (volume["id"].rsplit("/", 1)[-1],)).fetchone()[0])["_key"]
+
+
+def assert_attachment_agrees(server, conn, machine, volume):
+    server.settle()
+    views = attachment_views(server, conn, machine, volume)
+    in_store, *others = views
+    assert all(v in (in_store, None) for v in others), f"store, Volume, definition, live disagree: {views}"
+    assert not [r for r in server.items("jobs", "?$filter=state='RUNNING'")]
+    return in_store
+
+
+def watch_states(server, machine, seconds=4.0):
+    """The states a Machine shows, polled right after a restart."""
+    seen, deadline = set(), time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen.add(server.call("GET", machine["id"])[2]["state"])
+        time.sleep(0.1)
+    return seen
+
+
+@pytest.mark.parametrize("initial", ["STARTED", "STOPPED"])
+def test_kill_during_attach_and_detach_leaves_store_definition_and_domain_in_agreement(crashing, initial):
+    server, conn, pool = crashing
+    cep = server.call("GET", "cloudEntryPoint")[2]
+    config = server.items("machineConfigs", "?$filter=name='small'")[0]["id"]
+    image = server.items("machineImages")[0]["id"]
+    _, headers, _ = server.call("POST", cep["machines"]["href"], {
+        "name": "holder", "machineTemplate": {"machineConfig": {"href": config}, "machineImage": {"href": image},
+                                              "initialState": initial}})
+    server.settle()
+    machine = server.call("GET", headers["Location"])[2]
+    assert machine["state"] == initial
+    for delay in (0.0, 0.1, 0.4, 1.5):
+        _, headers, _ = server.call("POST", cep["volumes"]["href"],
+                                    {"volumeTemplate": {"volumeConfig": {"capacity": 1024}}})
+        server.settle()
+        volume = server.call("GET", headers["Location"])[2]
+        status, headers, _ = server.call("POST", machine["volumes"]["href"], {"volume": {"href": volume["id"]}})
+        assert status == 202
+        time.sleep(delay)
+        server.kill()
+        server.start()
+        assert watch_states(server, machine) == {initial}, "a healthy Machine changed state after a restart"
+        if assert_attachment_agrees(server, conn, machine, volume):
+            status, _, _ = server.call("DELETE", headers["Location"])
+            assert status == 202
+            time.sleep(delay)
+            server.kill()
+            server.start()
+            assert_attachment_agrees(server, conn, machine, volume)
+        if attachment_views(server, conn, machine, volume)[0]:       # a guest without OS never lets go
+            server.call("POST", machine["id"] + "/stop", {"action": "http://schemas.dmtf.org/cimi/1/action/stop",
+                                                          "force": True})
+            server.settle()
+            mv = attachments(server, machine)
+            status, _, _ = server.call("DELETE", mv[0]["id"])
+            assert status == 202, mv
+            server.settle()
+            if initial == "STARTED":
+                server.call("POST", machine["id"] + "/start", {"action": "http://schemas.dmtf.org/cimi/1/action/start"})
+                server.settle()
+        assert attachment_views(server, conn, machine, volume)[:3] == (False, False, False)
+        assert server.call("DELETE", volume["id"])[0] == 202

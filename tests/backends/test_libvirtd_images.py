@@ -74,7 +74,7 @@ def api(libvirtd, libvirtd_pool, tmp_path, monkeypatch):
     pool, _qcow2 = libvirtd_pool
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
     cloud = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, reconcile_every=0,
-                         libvirt_uris=[libvirtd], image_pool=pool, volume_pool=pool))
+                         libvirt_uris=[libvirtd], image_pool=pool, volume_pool=pool, default_network=""))
     auth.add_user("alice", "alice-pw")
     client = Client(testing.TestClient(create_app(cloud)), "alice", "alice-pw")
     observer = libvirt.open(libvirtd)

@@ -18,7 +18,7 @@ def real_cloud(libvirtd, libvirtd_pool, libvirtd_setup, tmp_path, monkeypatch):
     pool, _ = libvirtd_pool
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "pw")
     cloud = Cloud(Config(data_dir=str(tmp_path), libvirt_uris=[libvirtd], image_pool=pool, volume_pool=pool,
-                         reconcile_every=0))
+                         reconcile_every=0, default_network=""))
     admin = Client(testing.TestClient(create_app(cloud)), "admin", "pw")
     yield cloud, admin
     for machine in admin.get(admin.cep()["machines"]["href"]).json.get("machines", []):
