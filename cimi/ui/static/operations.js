@@ -1,0 +1,58 @@
+// Buttons for what a resource advertises in its `operations` (DSP0263 4.2.1.2): the
+// console offers exactly what the server would accept from this user, no more.
+import * as cimi from "./cimi.js";
+import {h} from "./dom.js";
+import * as jobs from "./jobs.js";
+import {nameOf} from "./list.js";
+
+const HIDDEN = new Set(["edit", "console", "import"]);
+
+function actionName(rel) {
+  if (rel.startsWith(cimi.ACTION)) return rel.slice(cimi.ACTION.length);
+  return rel.split(/[:/]/).pop();
+}
+
+/** The body an action's href expects: an Action, except capture which adds a MachineImage. */
+function actionBody(resource, name) {
+  if (name === "capture") {
+    return {resourceURI: cimi.NS + "MachineImage", type: "IMAGE", imageLocation: resource.id,
+            name: `${nameOf(resource)} image`};
+  }
+  return {resourceURI: cimi.NS + "Action", action: cimi.ACTION + name};
+}
+
+/** A delete button that asks once more (its label changes) before it deletes. */
+export function deleteButton(label, onConfirmed) {
+  let armed = null;
+  const button = h("button", {type: "button", class: "danger", "aria-label": `Delete ${label}`, onclick: () => {
+    if (!armed) {
+      button.textContent = "Confirm delete";
+      button.setAttribute("aria-label", `Confirm: delete ${label}`);
+      armed = setTimeout(() => {
+        armed = null;
+        button.textContent = "Delete";
+        button.setAttribute("aria-label", `Delete ${label}`);
+      }, 5000);
+      return;
+    }
+    clearTimeout(armed);
+    button.disabled = true;
+    onConfirmed();
+  }}, "Delete");
+  return button;
+}
+
+/** Buttons for every advertised operation of `resource`. */
+export function operationButtons(resource) {
+  const label = nameOf(resource);
+  return (resource.operations || []).filter((op) => !HIDDEN.has(actionName(op.rel))).map((op) => {
+    if (op.rel === "delete") {
+      return deleteButton(label, () => jobs.run(`delete ${label}`, "DELETE", op.href));
+    }
+    const name = actionName(op.rel);
+    return h("button", {type: "button", "aria-label": `${name} ${label}`, dataset: {action: name}, onclick: (e) => {
+      e.currentTarget.disabled = true;
+      jobs.run(`${name} ${label}`, "POST", op.href, {body: actionBody(resource, name)});
+    }}, name);
+  });
+}
