@@ -23,6 +23,13 @@ function addresses(machine) {
   return out;
 }
 
+/** The name of a referenced resource, filled in when it arrives. */
+function nameLater(href) {
+  const out = h("span", {class: "name"}, href.split("/").pop());
+  cimi.get(href).then((r) => { out.textContent = nameOf(r); }, () => {});
+  return out;
+}
+
 export function machinesView() {
   const list = listView({
     title: "Machines", source: "machines",
@@ -107,8 +114,8 @@ export function machineView(path) {
           .map((k) => [h("dt", {}, k), h("dd", {}, k === "memory" ? bytes(m.memory * 1024) : m[k])])),
         h("div", {class: "actions"}, operationButtons(m)),
         h("h4", {}, "Network interfaces"),
-        h("ul", {}, cimi.items(nics).map((nic) => h("li", {}, nic.network?.href ? nic.network.href.split("/").pop() : "",
-          " ", nic.mac ? `MAC ${nic.mac}` : "", " ", addresses(m)))),
+        h("ul", {}, cimi.items(nics).map((nic) => h("li", {}, nic.network?.href ? nameLater(nic.network.href) : "",
+          nic.macAddress ? ` MAC ${nic.macAddress} ` : " ", addresses(m)))),
         volumesPanel(m, cimi.items(volumes)));
       consoleBox.setHref(cimi.operation(m, CONSOLE_REL) || `${cimi.local(m.id)}/console`);
     } catch (err) {
@@ -129,9 +136,9 @@ function volumesPanel(machine, attached) {
              {body: {resourceURI: cimi.NS + "MachineVolume", volume: {href: volume.value}}});
   }}, field("Volume to attach", volume), h("button", {type: "submit"}, "Attach"));
   return h("section", {"aria-label": "Volumes"}, h("h4", {}, "Volumes"),
-    h("ul", {}, attached.map((mv) => h("li", {}, mv.volume.href.split("/").pop(), " at ", mv.initialLocation || "?", " ",
-      cimi.operation(mv, "delete") ? deleteButton(`attachment ${mv.initialLocation}`,
-        () => jobs.run(`detach ${mv.initialLocation} from ${nameOf(machine)}`, "DELETE", mv.id)) : null))),
+    h("ul", {}, attached.map((mv) => h("li", {}, nameLater(mv.volume.href), " at ", mv.initialLocation || "?", " ",
+      cimi.operation(mv, "delete") ? deleteButton(mv.initialLocation,
+        () => jobs.run(`detach ${mv.initialLocation} from ${nameOf(machine)}`, "DELETE", mv.id), "Detach") : null))),
     attach);
 }
 

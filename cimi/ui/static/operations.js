@@ -21,24 +21,25 @@ function actionBody(resource, name) {
   return {resourceURI: cimi.NS + "Action", action: cimi.ACTION + name};
 }
 
-/** A delete button that asks once more (its label changes) before it deletes. */
-export function deleteButton(label, onConfirmed) {
+/** A button that asks once more (its label changes) before it deletes or detaches. */
+export function deleteButton(label, onConfirmed, verb = "Delete") {
   let armed = null;
-  const button = h("button", {type: "button", class: "danger", "aria-label": `Delete ${label}`, onclick: () => {
+  const idle = () => {
+    button.textContent = verb;
+    button.setAttribute("aria-label", `${verb} ${label}`);
+  };
+  const button = h("button", {type: "button", class: "danger", onclick: () => {
     if (!armed) {
-      button.textContent = "Confirm delete";
-      button.setAttribute("aria-label", `Confirm: delete ${label}`);
-      armed = setTimeout(() => {
-        armed = null;
-        button.textContent = "Delete";
-        button.setAttribute("aria-label", `Delete ${label}`);
-      }, 5000);
+      button.textContent = `Confirm ${verb.toLowerCase()}`;
+      button.setAttribute("aria-label", `Confirm: ${verb.toLowerCase()} ${label}`);
+      armed = setTimeout(() => { armed = null; idle(); }, 5000);
       return;
     }
     clearTimeout(armed);
     button.disabled = true;
     onConfirmed();
-  }}, "Delete");
+  }});
+  idle();
   return button;
 }
 

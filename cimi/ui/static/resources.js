@@ -6,7 +6,8 @@ import * as jobs from "./jobs.js";
 import {listView, nameOf} from "./list.js";
 import {operationButtons} from "./operations.js";
 
-const BY_NAME = [{value: "name:asc", label: "Name"}, {value: "created:desc", label: "Newest"}];
+const BY_NAME = [{value: "name:asc", label: "Name"}, {value: "name:desc", label: "Name, Z to A"},
+                 {value: "created:desc", label: "Newest"}];
 const NAME = {label: "Name", value: (r) => h("span", {class: "name"}, nameOf(r))};
 const STATE = {label: "State", value: (r) => h("span", {class: `state state-${String(r.state).toLowerCase()}`}, r.state)};
 

@@ -1,0 +1,81 @@
+"""Bytes through the console: image upload with progress, OVA import then a System, OVA export download."""
+import tarfile
+import time
+
+import pytest
+
+from tests.ovf.conftest import descriptor, make_disk, manifest_line, write_ova
+from tests.ui.test_machines import _first
+from tests.ui.test_security import api
+
+pytestmark = pytest.mark.ui
+MIB = 1024 * 1024
+
+RECORD_PROGRESS = """
+    window.__progress = [];
+    const bar = arguments[0];
+    new MutationObserver(() => window.__progress.push(bar.value)).observe(bar, {attributes: true});"""
+
+
+def test_upload_an_image_with_a_progress_bar(console, server, tmp_path):
+    image = tmp_path / "disk.raw"
+    image.write_bytes(b"\0" * (48 * MIB))
+    console.sign_in("alice", "alice-pw")
+    console.go("images")
+    console.expand("Upload an image")
+    console.by_label("Name").send_keys("uploaded-disk")
+    console.by_label("Image file").send_keys(str(image))
+    console.driver.execute_script(RECORD_PROGRESS, console.find("main .upload progress"))
+    console.button("Upload").click()
+    assert "succeeded" in console.job_done("Image file uploaded-disk")
+    seen = console.driver.execute_script("return window.__progress")
+    assert seen and seen[-1] == 100 and seen == sorted(seen), seen
+    assert "48 MiB sent" in console.text("main .upload-status")
+    console.wait.until(lambda d: "AVAILABLE" in console.row("uploaded-disk").text)
+    console.shot("images")
+    _, _, doc = api(server, "alice", "alice-pw", "GET", "/cimi/machineImages?$filter=name='uploaded-disk'")
+    assert doc["count"] == 1 and doc["machineImages"][0]["state"] == "AVAILABLE"
+
+
+def test_import_an_ova_then_create_its_system(console, server, tmp_path):
+    disk = make_disk(tmp_path)
+    desc = descriptor(size=len(disk))
+    mf = manifest_line("vm.ovf", desc) + manifest_line("disk.vmdk", disk)
+    ova = write_ova(tmp_path / "appliance.ova", [("vm.ovf", desc), ("vm.mf", mf.encode()), ("disk.vmdk", disk)])
+    console.sign_in("alice", "alice-pw")
+    console.go("templates")
+    console.expand("Import an OVF package (OVA)")
+    console.by_label("Name").send_keys("appliance")
+    console.by_label("OVA package").send_keys(str(ova))
+    console.button("Import").click()
+    assert "succeeded" in console.job_done("OVA package appliance")
+    assert console.find("main .upload progress").get_attribute("value") == "100"
+    row = console.row("appliance")
+    assert row.find_elements("css selector", "td")[1].text == "2"           # a Machine and a Network
+    console.shot("ovf-import")
+    console.button("create a system from appliance", row).click()
+    assert "succeeded" in console.job_done("create system appliance")
+    console.go("systems")
+    console.wait.until(lambda d: "STARTED" in console.row("appliance").text)
+
+
+def test_export_a_stopped_machine_and_download_the_ova(console, server, tmp_path):
+    _, headers, _ = api(server, "alice", "alice-pw", "POST", "/cimi/machines", {
+        "name": "to-export", "machineTemplate": {"machineConfig": {"href": _first(server, "machineConfigs")},
+                                                 "machineImage": {"href": _first(server, "machineImages")},
+                                                 "initialState": "STOPPED"}})
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    console.driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    console.sign_in("alice", "alice-pw")
+    console.go("machines")
+    console.wait.until(lambda d: "STOPPED" in console.row("to-export").text)
+    console.button("export to-export", console.row("to-export")).click()
+    assert "succeeded" in console.job_done("export to-export")
+    link = console.find("#jobs button.download")
+    name = link.text.removeprefix("Download ")
+    link.click()
+    console.wait.until(lambda d: (downloads / name).is_file() and not list(downloads.glob("*.crdownload")))
+    time.sleep(0.2)
+    with tarfile.open(downloads / name) as package:
+        assert package.getnames()[0].endswith(".ovf")                       # OVF 1.x: the descriptor first
