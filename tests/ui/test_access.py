@@ -40,18 +40,23 @@ def test_keyboard_only_sign_in_and_navigation(console):
     assert networks.get_attribute("aria-current") == "page"
 
 
-def test_readable_on_a_phone(console):
+def test_readable_on_a_phone(console, server):
+    from tests.ui.test_security import api
+    for name, cidr in (("frontend", "10.215.1.0/24"), ("backend", "10.215.2.0/24")):
+        api(server, "alice", "alice-pw", "POST", "/cimi/networks", {
+            "name": name, "networkTemplate": {"networkConfig": {"networkType": "PRIVATE", "cidr": cidr}}})
     console.sign_in("alice", "alice-pw")
     console.driver.set_window_size(390, 844)
     try:
-        for view in ("machines", "keys"):
+        for view in ("keys", "networks"):
             console.go(view)
             console.wait.until(lambda d: console.all("main tbody tr"))
             overflow = console.driver.execute_script("""
                 return [document.documentElement, ...document.querySelectorAll('.table-wrap')]
                   .map(el => el.scrollWidth - el.clientWidth);""")
             assert max(overflow) <= 0, f"{view} scrolls sideways on a phone: {overflow}"
-        console.shot("phone-machines", 390, 844)
+        console.row("frontend")
+        console.shot("phone-networks", 390, 844)
     finally:
         console.driver.set_window_size(1280, 900)
 

@@ -71,11 +71,14 @@ def test_machine_page_shows_state_and_a_console_that_answers_or_says_why(console
     console.go("machines")
     console.wait.until(lambda d: "STARTED" in console.row("db1").text)
     console.row("db1").find_element("css selector", "a").click()
-    console.until_text("Machine db1")
-    console.until_text("Console log")
-    status = console.find(".console-status")
-    console.wait.until(lambda d: status.text or console.find("pre.console").text)
-    assert "Traceback" not in console.text()
+    console.wait.until(lambda d: console.find("main h3.name").text == "db1")
+    console.until_text("STARTED", "main dl")
+    console.find("main button[data-action='stop']")
+    # until the console work is merged the server has no such URL: the page says so, nothing breaks
+    console.wait.until(lambda d: console.find(".console-status").text or console.find("pre.console").text)
+    status = console.find(".console-status").text
+    assert status in ("", "The console log is empty (the machine has not written to it yet).",
+                      "This server keeps no console log for this machine (yet)."), status
     console.shot("machine-page")
 
 

@@ -24,6 +24,7 @@ def api(server, user, password, method="GET", href="", body=None):
 def test_sign_in_keeps_credentials_in_the_tab_only(console):
     console.open()
     assert console.find("main h2").text == "Sign in"
+    console.shot("signin")
     console.by_label("User name").send_keys("alice")
     console.by_label("Password").send_keys("wrong")
     console.button("Sign in").click()
@@ -31,7 +32,6 @@ def test_sign_in_keeps_credentials_in_the_tab_only(console):
     console.by_label("Password").send_keys("alice-pw")
     console.button("Sign in").click()
     console.until_text("Signed in as alice", "header")
-    console.shot("signin-done")
     assert console.driver.get_cookies() == []                    # nothing a cross-site request could ride on
     stored = console.driver.execute_script("return sessionStorage.getItem('cimi.credentials')")
     assert "alice" in stored and console.driver.execute_script("return localStorage.length") == 0
@@ -93,7 +93,6 @@ def test_hostile_names_render_as_text(console, server):
     from selenium.common.exceptions import NoAlertPresentException
     with pytest.raises(NoAlertPresentException):
         console.driver.switch_to.alert.text
-    console.shot("hostile-name")
 
 
 def test_a_user_sees_only_their_own_resources(console, server):

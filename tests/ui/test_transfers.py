@@ -79,3 +79,8 @@ def test_export_a_stopped_machine_and_download_the_ova(console, server, tmp_path
     time.sleep(0.2)
     with tarfile.open(downloads / name) as package:
         assert package.getnames()[0].endswith(".ovf")                       # OVF 1.x: the descriptor first
+
+    console.button("capture to-export", console.row("to-export")).click()   # a MachineImage at capture's href
+    assert "succeeded" in console.job_done("capture to-export")
+    console.go("images")
+    console.wait.until(lambda d: "AVAILABLE" in console.row("to-export image").text)

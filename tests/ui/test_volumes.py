@@ -25,7 +25,6 @@ def test_create_attach_detach_and_snapshot_a_volume(console, server):
     console.button("snapshot data", console.row("data")).click()
     assert "succeeded" in console.job_done("snapshot data")
     console.row("data snapshot")
-    console.shot("volumes")
 
     console.go("machines")
     console.wait.until(lambda d: "STARTED" in console.row("app1").text)

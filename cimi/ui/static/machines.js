@@ -76,6 +76,7 @@ function createForm() {
     form.reset();
     byTemplate.hidden = true;
     byValue.hidden = false;
+    form.parentElement.open = false;            // the job tray follows it; the list shows it
   }},
     field("Name", name), field("Create from", from), byTemplate, byValue,
     field("Network", network, "Without one, the machine joins the cloud's default network"),
@@ -108,13 +109,14 @@ export function machineView(path) {
       const m = await cimi.get(path);
       const [nics, volumes] = await Promise.all([cimi.get(m.networkInterfaces.href), cimi.get(m.volumes.href)]);
       fill(el,
-        h("h3", {}, "Machine ", h("span", {class: "name"}, nameOf(m))),
+        h("h3", {class: "name"}, nameOf(m)),
         h("dl", {class: "attributes"}, ["state", "cpu", "memory", "cpuArch", "host", "created", "updated", "description"]
           .filter((k) => m[k] !== undefined)
-          .map((k) => [h("dt", {}, k), h("dd", {}, k === "memory" ? bytes(m.memory * 1024) : m[k])])),
+          .map((k) => [h("dt", {}, k), h("dd", {class: k === "state" ? `state state-${String(m.state).toLowerCase()}` : null},
+            k === "memory" ? bytes(m.memory * 1024) : m[k])])),
         h("div", {class: "actions"}, operationButtons(m)),
         h("h4", {}, "Network interfaces"),
-        h("ul", {}, cimi.items(nics).map((nic) => h("li", {}, nic.network?.href ? nameLater(nic.network.href) : "",
+        h("ul", {}, cimi.items(nics).length ? null : h("li", {}, "none"), cimi.items(nics).map((nic) => h("li", {}, nic.network?.href ? nameLater(nic.network.href) : "",
           nic.macAddress ? ` MAC ${nic.macAddress} ` : " ", addresses(m)))),
         volumesPanel(m, cimi.items(volumes)));
       consoleBox.setHref(cimi.operation(m, CONSOLE_REL) || `${cimi.local(m.id)}/console`);
@@ -136,7 +138,7 @@ function volumesPanel(machine, attached) {
              {body: {resourceURI: cimi.NS + "MachineVolume", volume: {href: volume.value}}});
   }}, field("Volume to attach", volume), h("button", {type: "submit"}, "Attach"));
   return h("section", {"aria-label": "Volumes"}, h("h4", {}, "Volumes"),
-    h("ul", {}, attached.map((mv) => h("li", {}, nameLater(mv.volume.href), " at ", mv.initialLocation || "?", " ",
+    h("ul", {}, attached.length ? null : h("li", {}, "none attached"), attached.map((mv) => h("li", {}, nameLater(mv.volume.href), " at ", mv.initialLocation || "?", " ",
       cimi.operation(mv, "delete") ? deleteButton(mv.initialLocation,
         () => jobs.run(`detach ${mv.initialLocation} from ${nameOf(machine)}`, "DELETE", mv.id), "Detach") : null))),
     attach);
@@ -154,13 +156,13 @@ function consoleView() {
     clearTimeout(timer);
     if (!href) return;
     try {
-      const {text} = await cimi.request("GET", `${href}?tail=${Number(tail.value) || 200}`, {accept: "text/plain", raw: true});
+      const {text} = await cimi.request("GET", `${href}?tail=${Number(tail.value) || 200}`, {accept: "text/plain, application/json;q=0.1", raw: true});
       const atBottom = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
       out.textContent = text;
       if (atBottom) out.scrollTop = out.scrollHeight;
       status.textContent = text ? "" : "The console log is empty (the machine has not written to it yet).";
     } catch (err) {
-      status.textContent = err.status === 404 ? "This server keeps no console log for this machine."
+      status.textContent = err.status === 404 ? "This server keeps no console log for this machine (yet)."
         : `Console: ${err.message}`;
     }
     if (follow.checked && out.isConnected) timer = setTimeout(poll, 2000);
