@@ -62,6 +62,12 @@ def test_create_a_machine_with_a_network_and_a_key_then_stop_and_delete_it(conso
     _, _, after = api(server, "alice", "alice-pw", "GET", f"/cimi/machines?$filter=name='{name}'")
     assert after["count"] == 0
 
+    console.go("jobs")                                       # the Jobs behind it all, newest first
+    console.wait.until(lambda d: len(console.all("main tbody tr")) == 4)   # network, machine, stop, delete
+    rows = [[td.text for td in tr.find_elements("css selector", "td")] for tr in console.all("main tbody tr")]
+    assert sorted(r[1] for r in rows) == ["add", "add", "delete", "stop"]
+    assert {r[3] for r in rows} == {"SUCCESS"}
+
 
 def test_machine_page_shows_state_and_a_console_that_answers_or_says_why(console, server):
     _, headers, _ = api(server, "alice", "alice-pw", "POST", "/cimi/machines", {

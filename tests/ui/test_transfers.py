@@ -1,6 +1,8 @@
 """Bytes through the console: image upload with progress, OVA import then a System, OVA export download."""
+import subprocess
 import tarfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +39,20 @@ def test_upload_an_image_with_a_progress_bar(console, server, tmp_path):
     assert doc["count"] == 1 and doc["machineImages"][0]["state"] == "AVAILABLE"
 
 
+def test_register_an_image_from_the_import_directory(console, cloud):
+    disk = Path(cloud.config.import_dir) / "base.qcow2"
+    disk.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
+    console.sign_in("alice", "alice-pw")
+    console.go("images")
+    console.expand("Register an image")
+    console.by_label("Name").send_keys("base")
+    console.by_label("Location").send_keys(f"file://{disk}")
+    console.button("Register").click()
+    assert "succeeded" in console.job_done("register base")
+    console.wait.until(lambda d: "AVAILABLE" in console.row("base").text)
+
+
 def test_import_an_ova_then_create_its_system(console, server, tmp_path):
     disk = make_disk(tmp_path)
     desc = descriptor(size=len(disk))
@@ -57,6 +73,16 @@ def test_import_an_ova_then_create_its_system(console, server, tmp_path):
     assert "succeeded" in console.job_done("create system appliance")
     console.go("systems")
     console.wait.until(lambda d: "STARTED" in console.row("appliance").text)
+
+    console.go("machines")                                   # and a Machine from the MachineTemplate it made
+    console.expand("Create a machine")
+    console.by_label("Name").send_keys("from-template")
+    console.choose("Create from", "a template")
+    template_name = [o.text for o in console.all("option", console.by_label("Template"))][0]
+    console.choose("Template", template_name)
+    console.button("Create machine").click()
+    assert "succeeded" in console.job_done("create from-template")
+    console.wait.until(lambda d: "STARTED" in console.row("from-template").text)
 
 
 def test_export_a_stopped_machine_and_download_the_ova(console, server, tmp_path):

@@ -151,7 +151,7 @@ export function jobsView() {
   const list = listView({title: "Jobs", source: "jobs",
     orderings: [{value: "created:desc", label: "Newest"}, {value: "created:asc", label: "Oldest"},
                 {value: "state:asc", label: "State"}],
-    columns: [{label: "Created", value: (j) => j.created}, {label: "Action", value: (j) => j.action},
+    columns: [{label: "Created", value: (j) => j.created}, {label: "Action", value: (j) => (j.action || "").replace(cimi.ACTION, "")},
               {label: "Target", value: (j) => (j.targetResource?.href || "").split("/").slice(-2).join("/")},
               STATE, {label: "Progress", value: (j) => h("progress", {max: 100, value: j.progress ?? 0,
                 "aria-label": `progress ${j.progress ?? 0}%`})},
