@@ -29,7 +29,7 @@ fi
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "bootstrap: installing Debian packages: chromium chromium-driver"
-        apt-get update -qq
+        apt-get update -qq || true
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver \
             >/dev/null || true
     fi

@@ -4,9 +4,12 @@ One browser for the session; a fresh live server (waitress on loopback, test dri
 A failing test leaves a screenshot in var/ui-failures/; with UI_SCREENSHOTS=DIR set, the tests
 also save the named screenshots docs/ui.md shows.
 """
+import base64
+import json
 import os
 import shutil
 import tempfile
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,24 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1280,900", "--lang=en-US"]
 WAIT = 20
+
+
+def api(server, user, password, method="GET", href="", body=None):
+    """A plain HTTP request to the live server (the setup a script would do); (status, headers, document)."""
+    url = href if href.startswith("http") else server.split("/cimi/")[0] + href
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode(),
+        "Accept": "application/json", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        text = resp.read()
+        return resp.status, dict(resp.headers), json.loads(text) if text.strip() else None
+
+
+def first_id(server, key):
+    """The id of the first item (by name) of a CloudEntryPoint collection, as alice sees it."""
+    _, _, doc = api(server, "alice", "alice-pw", "GET", f"/cimi/{key}?$orderby=name:asc")
+    return next(v for k, v in doc.items() if isinstance(v, list) and k != "operations")[0]["id"]
 
 
 @pytest.fixture(scope="session")

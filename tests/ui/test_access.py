@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.conftest import api
+
 pytestmark = pytest.mark.ui
 STATIC = Path(__file__).resolve().parents[2] / "cimi" / "ui" / "static"
 VIEWS = ["machines", "volumes", "networks", "images", "templates", "systems", "keys", "jobs"]
@@ -41,7 +43,6 @@ def test_keyboard_only_sign_in_and_navigation(console):
 
 
 def test_readable_on_a_phone(console, server):
-    from tests.ui.test_security import api
     for name, cidr in (("frontend", "10.215.1.0/24"), ("backend", "10.215.2.0/24")):
         api(server, "alice", "alice-pw", "POST", "/cimi/networks", {
             "name": name, "networkTemplate": {"networkConfig": {"networkType": "PRIVATE", "cidr": cidr}}})

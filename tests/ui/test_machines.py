@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from tests.ui.test_security import api
+from tests.ui.conftest import api, first_id
 
 pytestmark = pytest.mark.ui
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFh0ZXN0a2V5Zm9ydGhldWl0ZXN0c29ubHkAAAAAAA ui@test"
@@ -71,8 +71,8 @@ def test_create_a_machine_with_a_network_and_a_key_then_stop_and_delete_it(conso
 
 def test_machine_page_shows_state_and_a_console_that_answers_or_says_why(console, server):
     _, headers, _ = api(server, "alice", "alice-pw", "POST", "/cimi/machines", {
-        "name": "db1", "machineTemplate": {"machineConfig": {"href": _first(server, "machineConfigs")},
-                                           "machineImage": {"href": _first(server, "machineImages")}}})
+        "name": "db1", "machineTemplate": {"machineConfig": {"href": first_id(server, "machineConfigs")},
+                                           "machineImage": {"href": first_id(server, "machineImages")}}})
     console.sign_in("alice", "alice-pw")
     console.go("machines")
     console.wait.until(lambda d: "STARTED" in console.row("db1").text)
@@ -86,11 +86,6 @@ def test_machine_page_shows_state_and_a_console_that_answers_or_says_why(console
     assert status in ("", "The console log is empty (the machine has not written to it yet).",
                       "This server keeps no console log for this machine (yet)."), status
     console.shot("machine-page")
-
-
-def _first(server, key):
-    _, _, doc = api(server, "alice", "alice-pw", "GET", f"/cimi/{key}?$orderby=name:asc")
-    return next(v for k, v in doc.items() if isinstance(v, list) and k != "operations")[0]["id"]
 
 
 def test_list_filter_sort_and_page_on_the_server(console, server):

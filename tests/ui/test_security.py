@@ -1,24 +1,13 @@
 """The console's security as a browser sees it: sign-in, CSP, ACLs, hostile server strings."""
-import base64
-import json
+import urllib.error
 import urllib.request
 
 import pytest
 
+from tests.ui.conftest import api
+
 pytestmark = pytest.mark.ui
 HOSTILE = "<img src=x onerror=alert(1)> [brackets] {curly} \"quoted\" & 'single' " + "long-" * 60 + "end"
-
-
-def api(server, user, password, method="GET", href="", body=None):
-    """A plain HTTP request to the live server (the setup a script would do)."""
-    url = href if href.startswith("http") else server.split("/cimi/")[0] + href
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode(),
-        "Accept": "application/json", "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        text = resp.read()
-        return resp.status, dict(resp.headers), json.loads(text) if text.strip() else None
 
 
 def test_sign_in_keeps_credentials_in_the_tab_only(console):

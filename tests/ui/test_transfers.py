@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.ovf.conftest import descriptor, make_disk, manifest_line, write_ova
-from tests.ui.test_machines import _first
-from tests.ui.test_security import api
+from tests.ui.conftest import api, first_id
 
 pytestmark = pytest.mark.ui
 MIB = 1024 * 1024
@@ -87,8 +86,8 @@ def test_import_an_ova_then_create_its_system(console, server, tmp_path):
 
 def test_export_a_stopped_machine_and_download_the_ova(console, server, tmp_path):
     _, headers, _ = api(server, "alice", "alice-pw", "POST", "/cimi/machines", {
-        "name": "to-export", "machineTemplate": {"machineConfig": {"href": _first(server, "machineConfigs")},
-                                                 "machineImage": {"href": _first(server, "machineImages")},
+        "name": "to-export", "machineTemplate": {"machineConfig": {"href": first_id(server, "machineConfigs")},
+                                                 "machineImage": {"href": first_id(server, "machineImages")},
                                                  "initialState": "STOPPED"}})
     downloads = tmp_path / "downloads"
     downloads.mkdir()

@@ -1,16 +1,15 @@
 """Volumes through the console: create, attach on the machine's page, detach, snapshot."""
 import pytest
 
-from tests.ui.test_machines import _first
-from tests.ui.test_security import api
+from tests.ui.conftest import api, first_id
 
 pytestmark = pytest.mark.ui
 
 
 def test_create_attach_detach_and_snapshot_a_volume(console, server):
     api(server, "alice", "alice-pw", "POST", "/cimi/machines", {
-        "name": "app1", "machineTemplate": {"machineConfig": {"href": _first(server, "machineConfigs")},
-                                            "machineImage": {"href": _first(server, "machineImages")}}})
+        "name": "app1", "machineTemplate": {"machineConfig": {"href": first_id(server, "machineConfigs")},
+                                            "machineImage": {"href": first_id(server, "machineImages")}}})
     console.sign_in("alice", "alice-pw")
     console.go("volumes")
     console.expand("Create a volume")

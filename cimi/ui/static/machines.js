@@ -103,7 +103,7 @@ function createForm() {
 /** One Machine: attributes, actions, interfaces with addresses, volumes, console. */
 export function machineView(path) {
   const el = h("div", {class: "machine"});
-  const consoleBox = consoleView(path);
+  const consoleBox = consoleView();
   async function refresh() {
     try {
       const m = await cimi.get(path);
