@@ -17,7 +17,8 @@ import pytest
 from tests.client.conftest import server  # noqa: F401 (a live server on a free loopback port)
 from tests.conftest import cloud  # noqa: F401 (the Cloud: admin, alice, bob on the test driver)
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM = os.environ.get("UI_CHROMIUM", "/usr/bin/chromium")            # Debian's packages by default
+CHROMEDRIVER = os.environ.get("UI_CHROMEDRIVER", "/usr/bin/chromedriver")
 FAILURES = Path(__file__).resolve().parents[2] / "var" / "ui-failures"
 # Root needs --no-sandbox; the rest keep Chromium from calling home (there is no network here).
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
