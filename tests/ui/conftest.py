@@ -191,7 +191,10 @@ class Console:
 def console(browser, server, request):  # noqa: F811
     base = server.split("/cimi/")[0]
     page = Console(browser, base)
+    browser.get_log("browser")                          # drop what earlier tests left
     yield page
+    errors = [e["message"] for e in browser.get_log("browser")
+              if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
     if getattr(request.node, "ui_failed", False):
         FAILURES.mkdir(parents=True, exist_ok=True)
         path = FAILURES / f"{request.node.name}.png"
@@ -199,3 +202,4 @@ def console(browser, server, request):  # noqa: F811
         print(f"screenshot of the failure: {path}")
     browser.execute_script("sessionStorage.clear()")
     browser.get("about:blank")
+    assert not errors, f"the page logged errors: {errors}"    # an uncaught exception in the console's code

@@ -59,6 +59,8 @@ def test_the_browser_refuses_inline_script(console):
     assert ran is False
     console.wait.until(lambda d: d.execute_script("return window.__violations.length") > 0)
     assert console.driver.execute_script("return window.__violations[0]").startswith("script-src")
+    logged = [e["message"] for e in console.driver.get_log("browser")]      # (read here, so the fixture's
+    assert any("violates the following Content Security Policy" in m for m in logged)   # check sees none)
 
 
 def test_a_script_gets_no_basic_challenge(server):
@@ -98,3 +100,15 @@ def test_a_user_sees_only_their_own_resources(console, server):
     console.go("networks")
     for name in ("alice-net", "bob-net", "admin-net"):
         console.row(name)
+
+
+def test_a_user_deleted_meanwhile_is_sent_back_to_sign_in(console, cloud):
+    from cimi import auth
+    console.sign_in("bob", "bob-pw")
+    console.go("networks")
+    auth.delete_user("bob")
+    cloud.authenticator.forget("bob")
+    console.button("Apply").click()                        # the next request gets a 401
+    console.until_text("Your session ended: sign in again.")
+    assert console.find("main h2").text == "Sign in"
+    assert console.driver.execute_script("return sessionStorage.getItem('cimi.credentials')") is None
