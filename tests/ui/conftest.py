@@ -83,9 +83,12 @@ class Console:
     """The console page as a user drives it: sign in, go to a view, fill forms, wait for text."""
 
     def __init__(self, driver, base):
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
         self.driver, self.base = driver, base
-        self.wait = WebDriverWait(driver, WAIT, poll_frequency=0.1)
+        # a list re-renders when a Job ends: an element read a moment ago may be gone, so look again
+        self.wait = WebDriverWait(driver, WAIT, poll_frequency=0.1,
+                                  ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
 
     def open(self, path="/ui/"):
         self.driver.get(self.base + path)
@@ -118,6 +121,12 @@ class Console:
                     return b
             return False
         return self.wait.until(find)
+
+    def link(self, text):
+        """The link in the page content that reads `text`."""
+        from selenium.webdriver.common.by import By
+        return self.wait.until(lambda d: next((a for a in d.find_elements(By.CSS_SELECTOR, "main a") if a.text == text),
+                                              False))
 
     def sign_in(self, user, password):
         self.open()

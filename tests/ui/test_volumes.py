@@ -21,13 +21,13 @@ def test_create_attach_detach_and_snapshot_a_volume(console, server):
     assert "succeeded" in console.job_done("create volume data")
     console.wait.until(lambda d: "AVAILABLE" in console.row("data").text and "2.0 GiB" in console.row("data").text)
 
-    console.button("snapshot data", console.row("data")).click()
+    console.button("snapshot data").click()
     assert "succeeded" in console.job_done("snapshot data")
     console.row("data snapshot")
 
     console.go("machines")
     console.wait.until(lambda d: "STARTED" in console.row("app1").text)
-    console.row("app1").find_element("css selector", "a").click()
+    console.link("app1").click()
     console.choose("Volume to attach", "data")
     console.button("Attach").click()
     assert "succeeded" in console.job_done("attach data to app1")
