@@ -2,7 +2,7 @@
 VENV := .venv
 STAMP := $(VENV)/.bootstrapped
 
-.PHONY: serve test setup bench clean
+.PHONY: serve test setup bench clean ui-screenshots
 
 setup: $(STAMP)
 
@@ -15,6 +15,10 @@ serve: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The screenshots docs/ui.md shows, taken by the browser tests.
+ui-screenshots: setup
+	UI_SCREENSHOTS=docs/ui $(VENV)/bin/python -m pytest tests/ui -q
 
 bench: setup
 	$(VENV)/bin/python bench/api.py

@@ -5,6 +5,7 @@ sub-collections); the kind is looked up from the URL in the registry.
 """
 import collections
 import logging
+import os
 import threading
 
 import falcon
@@ -17,6 +18,17 @@ from cimi.vocabulary import action_name, type_uri
 
 log = logging.getLogger(__name__)
 CIMI_ROOT = "/cimi"
+UI_ROOT = "/ui"
+UI_FILES = os.path.join(os.path.dirname(__file__), "ui", "static")
+# The web console is a CIMI client in the page; nothing inline, nothing from elsewhere, no framing.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 
 
 class Middleware:
@@ -27,6 +39,8 @@ class Middleware:
 
     def process_request(self, req, resp):
         req.context.fmt = "json"
+        if req.path == UI_ROOT or req.path.startswith(UI_ROOT + "/"):
+            return                          # the console's static files: public, no database
         req.context.fmt = media.negotiate(req)
         req.context.version = media.spec_version(req.get_header("CIMI-Specification-Version"))
         self.cloud.database.connect(reuse_if_open=True)
@@ -36,6 +50,10 @@ class Middleware:
     def process_response(self, req, resp, resource, req_succeeded):
         resp.set_header("CIMI-Specification-Version", getattr(req.context, "version", None)
                         or media.spec_version(None))
+        resp.set_headers(SECURITY_HEADERS)
+        if req.get_header("X-Requested-With") == "XMLHttpRequest":
+            # A script handles 401 itself; a Basic challenge would make the browser open its own dialog.
+            resp.delete_header("WWW-Authenticate")
 
 
 def serialize_error(req, resp, exc):
@@ -288,4 +306,6 @@ def create_app(cloud):
     app.add_route(CIMI_ROOT + "/{collection}/{item}/{member}/{subitem}", api, suffix="subitem")
     app.add_route(CIMI_ROOT + "/{collection}/{item}/{member}/{subitem}/{submember}", api, suffix="inline")
     app.add_route(CIMI_ROOT + "/exports/{name}", downloads.Exports(cloud))
+    # /ui and /ui/ (the trailing slash is stripped) fall back to index.html; its assets use absolute paths.
+    app.add_static_route(UI_ROOT, UI_FILES, fallback_filename="index.html")
     return app

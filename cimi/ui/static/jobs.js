@@ -1,0 +1,85 @@
+// The job tray: every Job the console starts is followed here until it ends, in an
+// aria-live region so that screen readers hear "stop web1: 40%" and "… succeeded".
+import * as cimi from "./cimi.js";
+import {bytes, h} from "./dom.js";
+
+let tray = null;
+let onFinished = () => {};
+
+export function mount(el, finished) {
+  tray = el;
+  onFinished = finished;
+}
+
+function entry(label) {
+  const bar = h("progress", {max: 100, value: 0, "aria-label": `${label} progress`});
+  const status = h("span", {class: "status"}, "starting");
+  const item = h("li", {class: "job"}, h("span", {class: "label"}, label), bar, status);
+  tray.prepend(item);
+  while (tray.children.length > 6) tray.lastElementChild.remove();
+  return {item, bar, status};
+}
+
+function finish(view, job) {
+  view.item.classList.add(job.state === "SUCCESS" ? "ok" : "failed");
+  view.bar.value = 100;
+  view.status.textContent = job.state === "SUCCESS" ? "succeeded"
+    : `${job.state.toLowerCase()}: ${job.statusMessage || "no reason given"}`;
+  const exported = (job.affectedResources || []).map((r) => r.href).find((href) => /\/exports\/[^/]+$/.test(href));
+  if (job.state === "SUCCESS" && exported) view.item.append(downloadButton(exported));
+}
+
+function downloadButton(href) {
+  const name = decodeURIComponent(href.split("/").pop());
+  const button = h("button", {type: "button", class: "download", onclick: async () => {
+    button.disabled = true;
+    try {
+      await cimi.download(href, name, (got, total) => {
+        button.textContent = `Downloading ${bytes(got)}${total ? " of " + bytes(total) : ""}`;
+      });
+      button.textContent = `Downloaded ${name}`;
+    } catch (err) {
+      button.textContent = `Download failed: ${err.message}`;
+    }
+    button.disabled = false;
+  }}, `Download ${name}`);
+  return button;
+}
+
+/** Follow a Job (its href from CIMI-Job-URI); resolves with the final Job. */
+export async function follow(jobHref, label) {
+  const view = entry(label);
+  try {
+    const job = await cimi.waitJob(jobHref, (j) => {
+      view.bar.value = j.progress ?? 0;
+      view.status.textContent = `${j.state.toLowerCase()} ${j.progress ?? 0}%${j.statusMessage ? " — " + j.statusMessage : ""}`;
+    });
+    finish(view, job);
+    onFinished(job);
+    return job;
+  } catch (err) {
+    finish(view, {state: "FAILED", statusMessage: err.message});
+    throw err;
+  }
+}
+
+/** Report a request that answered without a Job (done at once) or failed before one. */
+export function note(label, error) {
+  const view = entry(label);
+  finish(view, error ? {state: "FAILED", statusMessage: error.message} : {state: "SUCCESS"});
+  onFinished(null);
+}
+
+/** Send a request; follow its Job if it made one. */
+export async function run(label, method, href, options) {
+  let result;
+  try {
+    result = await cimi.request(method, href, options);
+  } catch (err) {
+    note(label, err);
+    return null;
+  }
+  if (result.job) return follow(result.job, label);
+  note(label);
+  return null;
+}
