@@ -29,6 +29,20 @@ class Action:
     immediate: Callable | None = None          # immediate(ctx, row, params): done at once, no Job
 
 
+@dataclass(frozen=True)
+class View:
+    """A read-only extension operation: `GET <resource href>/<name>` answers text, not a CIMI document.
+
+    Listed in the resource's operations (rel: an extension URI) to those who
+    may change the resource. read: `read(ctx, row, params) -> str`, params the
+    query parameters as a dict.
+    """
+    name: str
+    rel: str
+    read: Callable
+    media_type: str = "text/plain; charset=utf-8"
+
+
 @dataclass
 class Kind:
     """One CIMI resource type served as a collection."""
@@ -46,6 +60,7 @@ class Kind:
     collection_actions: dict = field(default_factory=dict)   # name -> fn(ctx, kind, body): (status, doc, job)
     refresh: Callable | None = None            # refresh(ctx, row): re-read the real state after a failure
     uploads: dict = field(default_factory=dict)  # media type -> fn(ctx, kind, req): raw bodies POSTed to the collection
+    views: dict = field(default_factory=dict)    # name -> View: text served under an item (a console)
 
     @property
     def items_key(self):

@@ -1,7 +1,7 @@
 """`cimi-server`: run the CIMI server, or manage its users.
 
 Every option also comes from the environment (CIMI_BIND, CIMI_DATABASE,
-CIMI_LIBVIRT_URI, CIMI_DATA_DIR), so a unit file or container needs no flags.
+CIMI_LIBVIRT_URI, CIMI_DATA_DIR, ...), so a unit file or container needs no flags.
 """
 import argparse
 import logging
@@ -11,6 +11,7 @@ import sys
 from cimi.cloud import Config
 
 log = logging.getLogger("cimi")
+DOMAIN_TYPES = ("auto", "kvm", "qemu")
 
 
 def _options(parser):
@@ -34,6 +35,12 @@ def _options(parser):
                         help="libvirt storage pool for images (default: default-pool on test:, else default)")
     parser.add_argument("--volume-pool", default=env("CIMI_VOLUME_POOL"),
                         help="libvirt storage pool for Volumes and machine disks (default: the image pool)")
+    parser.add_argument("--domain-type", choices=DOMAIN_TYPES, default=env("CIMI_DOMAIN_TYPE", "auto"),
+                        help="libvirt domain type of new machines: kvm, qemu (TCG: no hardware "
+                             "virtualisation needed, slower) or auto (kvm when the host offers it)")
+    parser.add_argument("--console-dir", default=env("CIMI_CONSOLE_DIR"),
+                        help="where the hosts keep machines' serial console logs (default: "
+                             "/var/log/libvirt/qemu; must be writable by virtlogd, readable by the server)")
 
 
 def config_from(args):
@@ -41,7 +48,9 @@ def config_from(args):
     return Config(bind=args.bind, database=args.database, libvirt_uris=uris, data_dir=args.data_dir,
                   workers=args.workers, image_pool=args.image_pool, volume_pool=args.volume_pool,
                   import_dir=args.import_dir, export_dir=args.export_dir, job_lease=args.job_lease,
-                  reconcile_every=args.reconcile_every)
+                  reconcile_every=args.reconcile_every,
+                  domain_type=None if args.domain_type == "auto" else args.domain_type,
+                  console_dir=args.console_dir)
 
 
 def serve(config):
@@ -104,6 +113,8 @@ def main(argv=None):
     for p in (add, delete, listing):
         _options(p)
     args = parser.parse_args(argv)
+    if args.domain_type not in DOMAIN_TYPES:         # NOTE: argparse does not check a default from the environment
+        parser.error(f"CIMI_DOMAIN_TYPE must be one of {', '.join(DOMAIN_TYPES)}, not {args.domain_type!r}")
     config = config_from(args)
     if args.command == "users":
         return users(args, config)

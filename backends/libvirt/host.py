@@ -8,6 +8,7 @@ Nothing above this layer sees a libvirt exception.
 import contextlib
 import logging
 import threading
+import urllib.parse
 
 import libvirt
 
@@ -71,10 +72,12 @@ class Host:
         uri: the libvirt URI.
         domain_type: force a domain type ("kvm", "qemu"); None picks from the
             capabilities (designer.DOMAIN_TYPES).
+        console_dir: where serial console logs go on the host (None:
+            designer.CONSOLE_DIR).
     """
 
-    def __init__(self, name, uri, domain_type=None):
-        self.name, self.uri = name, uri
+    def __init__(self, name, uri, domain_type=None, console_dir=None):
+        self.name, self.uri, self.console_dir = name, uri, console_dir
         self._forced_type = domain_type
         self._conn = None
         self._lock = threading.Lock()
@@ -124,12 +127,17 @@ class Host:
             with contextlib.suppress(libvirt.libvirtError):
                 conn.close()
 
+    def is_local(self):
+        """Tell whether the host's files are this process's files (no host in the URI)."""
+        return not urllib.parse.urlsplit(self.uri).netloc
+
     def domain_type(self):
         """Return the domain type new machines get on this host."""
-        if self._forced_type:
-            return self._forced_type
-        caps = xml.Capabilities.parse(self.conn.getCapabilities())
-        return designer.domain_type(caps.domain_types())
+        offered = xml.Capabilities.parse(self.conn.getCapabilities()).domain_types()
+        if self._forced_type and self._forced_type not in offered:
+            raise BackendError(f"{self.uri} offers no {self._forced_type!r} domains "
+                               f"(it offers {', '.join(offered) or 'none'})")
+        return self._forced_type or designer.domain_type(offered)
 
     def info(self):
         """Describe the host for placement (getInfo memory is in MiB)."""
