@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from cimi import store
 from tests.conftest import JSON, XML, machine_body
 
 CIMI = "http://schemas.dmtf.org/cimi/1"
@@ -259,3 +260,12 @@ def test_json_and_xml_name_the_same_collections(alice):
     json_keys = {k for k, v in cep.items() if isinstance(v, dict) and "href" in v}
     assert xml_keys == json_keys
     assert alice.get("/cimi/cloudEntryPoint", accept=JSON).headers["Content-Type"].startswith(JSON)
+
+
+def test_machine_extensions_validate(alice, xsd, world, cloud):
+    """A running Machine's vnc address and its console operation are admitted extensions."""
+    store.set_state("Machine", world["Machine"].rsplit("/", 1)[-1], "STARTED", vnc="127.0.0.1:5901")
+    doc = check(xsd, alice.get(world["Machine"], accept=XML), "Machine")
+    assert doc.findtext("{urn:darn-simple-cloud:cimi}vnc") == "127.0.0.1:5901"
+    rels = [op.get("rel") for op in doc.findall(NS + "operation")]
+    assert "urn:darn-simple-cloud:cimi:console" in rels
