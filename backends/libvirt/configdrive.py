@@ -13,12 +13,14 @@ that cloud-config, which asks cloud-init to append lists and keep their keys
 JSON, which YAML reads, so no value can break its syntax.
 """
 import email
+import email.charset
 import io
 import json
 import re
 from email import encoders
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
+from email.mime.text import MIMEText
 
 import pycdlib
 
@@ -33,6 +35,7 @@ ethernets:
 MERGE_HOW = [{"name": "list", "settings": ["append"]},
              {"name": "dict", "settings": ["no_replace", "recurse_list"]}]
 SUDO_ALL = "ALL=(ALL) NOPASSWD:ALL"      # the consumer owns the machine
+MIME_LINE = 998                          # longest line a MIME part may carry unencoded (RFC 5322 2.1.1)
 
 
 def guest_hostname(name, fallback):
@@ -91,6 +94,15 @@ def _user_data(user_data, users):
 
 
 def _part(data, content_type):
+    """One MIME part: text as it is (8bit, readable in the guest), other bytes in Base64."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(len(line) <= MIME_LINE for line in data.splitlines()):
+        charset = email.charset.Charset("utf-8")
+        charset.body_encoding = None
+        return MIMEText(text, content_type.split("/")[1], charset)
     part = MIMENonMultipart(*content_type.split("/"))
     part.set_payload(data)
     encoders.encode_base64(part)

@@ -5,10 +5,13 @@ rotates it (designer.CONSOLE_DIR says how), so the newest lines are in the
 file itself and, just after a rotation, in `<file>.0`. The guest writes what
 it likes: bytes are decoded as UTF-8 with replacement, never trusted.
 """
+import glob
+import logging
 import os
 
 from backends.base import Unsupported
 
+LOG = logging.getLogger(__name__)
 BLOCK = 64 * 1024
 
 
@@ -38,3 +41,14 @@ def _last_lines(path, lines):
             data = f.read(end - start) + data
             end = start
     return data
+
+
+def remove(path):
+    """Delete a console log and its rotated backups (a deleted machine's)."""
+    for name in [path, *glob.glob(glob.escape(path) + ".[0-9]*")]:
+        try:
+            os.unlink(name)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:          # NOTE: a log left behind must not fail the delete
+            LOG.warning("cannot remove console log %s: %s", name, exc.strerror)

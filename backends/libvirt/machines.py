@@ -220,8 +220,9 @@ def suspend(host, dom):
 
 
 def delete(host, dom):
-    """Destroy, undefine (with managed save, snapshots, NVRAM) and reap disks."""
-    owned = xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).owned_volumes()
+    """Destroy, undefine (with managed save, snapshots, NVRAM), reap disks and the console log."""
+    conf = xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    owned = conf.owned_volumes()
     if dom.isActive():
         dom.destroy()
     for flags in _UNDEFINE_FLAGS:
@@ -235,6 +236,10 @@ def delete(host, dom):
         vol = host.volume_or_none(key)
         if vol is not None:
             host.delete_volume(vol)
+    if host.is_local():
+        for serial in conf.serials:
+            if serial.log_file:
+                console.remove(serial.log_file)
 
 
 def reap_volumes(host, pool_name, machine_name):

@@ -96,6 +96,14 @@ def test_user_data_and_credential_become_a_multipart():
     assert files["/cimi/user-data"] == script                     # DSP0263's copy stays the consumer's
 
 
+def test_text_parts_stay_readable_in_the_multipart():
+    """A guest (or a person) reading user-data sees the script and the keys as written."""
+    _, files = read_iso(configdrive.build("i", "h", "#!/bin/sh\necho Grüße\n".encode(), [ALICE]))
+    assert "#!/bin/sh\necho Grüße\n".encode() in files["/user-data"]
+    assert b"ssh-ed25519 AAAAC3 alice@x" in files["/user-data"]
+    assert _parts(files["/user-data"])[0] == ("text/plain", "#!/bin/sh\necho Grüße\n".encode())
+
+
 def test_a_multipart_user_data_keeps_its_parts():
     mime = (b'Content-Type: multipart/mixed; boundary="XX"\nMIME-Version: 1.0\n\n--XX\n'
             b'Content-Type: text/x-shellscript\n\n#!/bin/sh\ntrue\n--XX\n'
