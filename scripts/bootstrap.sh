@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libvirt-dev/pkg-config build libvirt-python; qemu-utils gives qemu-img;
-# the daemon, QEMU and network tools serve the tests that drive a real libvirtd.
+# the daemon, QEMU and network tools serve the tests that drive a real libvirtd;
+# openssl hashes Credential passwords for guests (`openssl passwd -6`).
 PACKAGES="libvirt-dev pkg-config libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
-qemu-utils qemu-system-x86 dnsmasq-base iptables genisoimage postgresql"
+qemu-utils qemu-system-x86 dnsmasq-base iptables genisoimage postgresql openssl"
 
 missing=""
 for p in $PACKAGES; do
