@@ -26,6 +26,13 @@ def test_owner_sees_the_console_operation_in_every_state(alice, state):
     assert console_href(doc) == doc["id"] + "/console"
 
 
+def test_resource_metadata_declares_the_console(alice):
+    entries = alice.get(alice.cep()["resourceMetadata"]["href"]).json["resourceMetadata"]
+    [machine] = [e for e in entries if e["name"] == "Machine"]
+    assert [(a["uri"], a["method"], a["outputMessage"]) for a in machine["actions"] if a["name"] == "console"] == [
+        (CONSOLE, "GET", "text/plain")]
+
+
 def test_a_machine_that_never_wrote_has_an_empty_console(alice):
     resp = alice.get(console_href(machine(alice)))
     assert resp.status_code == 200
