@@ -7,6 +7,7 @@ Nothing above this layer sees a libvirt exception.
 """
 import contextlib
 import logging
+import os
 import threading
 import urllib.parse
 
@@ -72,12 +73,13 @@ class Host:
         uri: the libvirt URI.
         domain_type: force a domain type ("kvm", "qemu"); None picks from the
             capabilities (designer.DOMAIN_TYPES).
-        console_dir: where serial console logs go on the host (None:
-            designer.CONSOLE_DIR).
+        console_dir: where serial console logs go on the host (None: where
+            libvirt keeps the daemon's logs, `default_console_dir`).
     """
 
     def __init__(self, name, uri, domain_type=None, console_dir=None):
-        self.name, self.uri, self.console_dir = name, uri, console_dir
+        self.name, self.uri = name, uri
+        self.console_dir = console_dir or default_console_dir(uri)
         self._forced_type = domain_type
         self._conn = None
         self._lock = threading.Lock()
@@ -198,6 +200,18 @@ class Host:
 
     def new_stream(self):
         return self.conn.newStream(0)
+
+
+def default_console_dir(uri):
+    """Return the directory of a daemon's QEMU logs, which its virtlogd may write.
+
+    A system daemon's is designer.CONSOLE_DIR; a local session daemon (running
+    as the user) keeps them under the user's cache directory.
+    """
+    parts = urllib.parse.urlsplit(uri)
+    if parts.path.rstrip("/") == "/session" and not parts.netloc:
+        return os.path.expanduser("~/.cache/libvirt/qemu/log")
+    return designer.CONSOLE_DIR
 
 
 def _or_none(lookup, key, missing_code):
