@@ -39,8 +39,8 @@ def _options(parser):
                         help="libvirt domain type of new machines: kvm, qemu (TCG: no hardware "
                              "virtualisation needed, slower) or auto (kvm when the host offers it)")
     parser.add_argument("--console-dir", default=env("CIMI_CONSOLE_DIR"),
-                        help="where the hosts keep machines' serial console logs (default: "
-                             "/var/log/libvirt/qemu; must be writable by virtlogd, readable by the server)")
+                        help="where the hosts keep machines' serial console logs (default: libvirt's "
+                             "QEMU log directory; must be writable by virtlogd, readable by the server)")
 
 
 def config_from(args):
