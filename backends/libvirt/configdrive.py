@@ -35,6 +35,7 @@ ethernets:
 MERGE_HOW = [{"name": "list", "settings": ["append"]},
              {"name": "dict", "settings": ["no_replace", "recurse_list"]}]
 SUDO_ALL = "ALL=(ALL) NOPASSWD:ALL"      # the consumer owns the machine
+YAML_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}   # YAML 1.1 non-strings
 MIME_LINE = 998                          # longest line a MIME part may carry unencoded (RFC 5322 2.1.1)
 
 
@@ -49,7 +50,16 @@ def _meta_data(instance_id, hostname, users):
     keys = [k.strip() for u in users if u.name is None for k in u.ssh_keys]
     if keys:
         meta["public-keys"] = keys
-    return "".join(f"{k}: {json.dumps(v)}\n" for k, v in meta.items()).encode()
+    return "".join(f"{k}: {_scalar(v)}\n" for k, v in meta.items()).encode()
+
+
+def _scalar(value):
+    """Write a meta-data value as YAML: plain when YAML reads it back as that string, else quoted."""
+    if (isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", value)
+            and re.search(r"[A-Za-z]", value) and not re.fullmatch(r"0[xXbB][0-9A-Fa-f]*", value)
+            and value.lower() not in YAML_WORDS):
+        return value
+    return json.dumps(value)
 
 
 def cloud_config(users):

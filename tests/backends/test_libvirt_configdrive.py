@@ -25,8 +25,9 @@ def read_iso(data):
 
 
 def meta_data(files):
-    """meta-data as cloud-init reads it (YAML whose values we write as JSON)."""
-    return {k: json.loads(v) for k, v in (line.split(": ", 1) for line in files["/meta-data"].decode().splitlines())}
+    """meta-data as cloud-init reads it (YAML: plain words, or values quoted as JSON)."""
+    return {k: json.loads(v) if v[:1] in '"[' else v
+            for k, v in (line.split(": ", 1) for line in files["/meta-data"].decode().splitlines())}
 
 
 def cloud_config(data):
@@ -41,7 +42,7 @@ DEFAULT = model.GuestUser(None, ["ssh-rsa AAAAB3 bob@y"])
 def test_meta_data_names_the_machine():
     label, files = read_iso(configdrive.build("4f9c-id", "web1"))
     assert label == b"cidata"
-    assert meta_data(files) == {"instance-id": "4f9c-id", "local-hostname": "web1"}
+    assert files["/meta-data"] == b"instance-id: 4f9c-id\nlocal-hostname: web1\n"     # as NoCloud's docs write it
     assert b"dhcp4: true" in files["/network-config"]
 
 
@@ -50,6 +51,13 @@ def test_meta_data_names_the_machine():
                                            ("a: b\ninstance-id: evil", "a-b-instance-id-evil")])
 def test_hostname_is_a_valid_host_name(name, hostname):
     assert meta_data(read_iso(configdrive.build("4f9c-id", name))[1])["local-hostname"] == hostname
+
+
+@pytest.mark.parametrize("value,written", [("web1", "web1"), ("yes", '"yes"'), ("On", '"On"'), ("0x1f", '"0x1f"'),
+                                           ("12345", '"12345"'), ("1.5", '"1.5"'), ("a b", '"a b"')])
+def test_meta_data_values_stay_strings_in_yaml(value, written):
+    """YAML 1.1 reads yes/on/0x1f/12345 as non-strings: those are quoted."""
+    assert configdrive._scalar(value) == written
 
 
 def test_default_user_keys_reach_meta_data_and_cloud_config():

@@ -86,5 +86,5 @@ def test_config_drive_is_a_virtio_disk_with_the_machine_s_names(tcg):
         files[path] = out.getvalue()
     assert iso.pvd.volume_identifier.strip() == b"cidata"
     iso.close()
-    assert files["/meta-data"] == b'instance-id: "1c0ffee"\nlocal-hostname: "web1"\n'
+    assert files["/meta-data"] == b"instance-id: 1c0ffee\nlocal-hostname: web1\n"
     assert b"multipart/mixed" in files["/user-data"] and b'"hashed_passwd": "$6$salt$hash"' in files["/user-data"]
