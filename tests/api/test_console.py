@@ -1,9 +1,18 @@
 """The console extension operation: a Machine's serial console log, as text, to its owner."""
+import pathlib
+import shutil
+import tempfile
+
+import libvirt
 import pytest
+from falcon import testing
+from lxml import etree
 
 from backends import Unsupported
-from cimi import errors
-from tests.conftest import console_log, machine_body
+from cimi import auth, errors, naming
+from cimi.app import create_app
+from cimi.cloud import Cloud, Config
+from tests.conftest import Client, console_log, machine_body
 
 CONSOLE = "urn:darn-simple-cloud:cimi:console"
 
@@ -74,3 +83,37 @@ def test_a_bad_tail_is_400(alice, tail):
 def test_a_backend_that_cannot_read_the_log_answers_501_not_500():
     """A remote host's log is on that host's disk (backends.libvirt.machines.console_log)."""
     assert errors.from_backend(Unsupported("remote")).status_code == 501
+
+
+@pytest.mark.libvirtd
+def test_a_running_machine_shows_its_vnc_and_console_on_a_real_libvirtd(libvirtd, libvirtd_pool, tmp_path,
+                                                                        monkeypatch):
+    """Under TCG: vnc is recorded after start and cleared after stop; the console log is served."""
+    pool, _blank = libvirtd_pool
+    consoles = pathlib.Path(tempfile.mkdtemp(prefix="dsc-consoles-", dir="/var/tmp"))   # virtlogd writes here
+    monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
+    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[libvirtd], image_pool=pool,
+                         volume_pool=pool, reconcile_every=0, domain_type="qemu", console_dir=str(consoles)))
+    auth.add_user("alice", "alice-pw")
+    alice = Client(testing.TestClient(create_app(cloud)), "alice", "alice-pw")
+    observer = libvirt.open(libvirtd)
+    doc = None
+    try:
+        doc = machine(alice)
+        assert doc["state"] == "STARTED"
+        domain_name = naming.machine_name(doc["id"].rsplit("/", 1)[-1])
+        live = etree.fromstring(observer.lookupByName(domain_name).XMLDesc(0))
+        assert doc["vnc"] == "127.0.0.1:" + live.find("devices/graphics").get("port")
+        assert console_log(cloud, doc).exists()
+        resp = alice.get(console_href(doc), params={"tail": "5"})
+        assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert "vnc" not in alice.act(doc, "stop", {"resourceURI": "http://schemas.dmtf.org/cimi/1/Action",
+                                                    "action": "http://schemas.dmtf.org/cimi/1/action/stop",
+                                                    "force": True})
+    finally:
+        if doc is not None:
+            resp = alice.delete(doc["id"])
+            assert alice.wait(resp.headers["CIMI-Job-URI"], timeout=60)["state"] == "SUCCESS"
+        observer.close()
+        cloud.close()
+        shutil.rmtree(consoles)
