@@ -3,7 +3,7 @@
 The CIMI front end (cimi/) calls only what `backends.base.Backend` declares and
 gets plain data objects (`backends.model`) back, or a `BackendError` subclass.
 """
-from backends.base import Backend, BackendError, NotFound, Conflict, Unavailable  # noqa: F401
+from backends.base import Backend, BackendError, NotFound, Conflict, Unavailable, Unsupported  # noqa: F401
 
 
 def open_backend(uri, **options):

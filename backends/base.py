@@ -26,6 +26,10 @@ class Unavailable(BackendError):
     """The hypervisor cannot be reached now; retry later (maps to 503)."""
 
 
+class Unsupported(BackendError):
+    """This backend cannot do that for this host (maps to 501)."""
+
+
 class Backend:
     """Interface every backend implements; see the module docstring."""
 
@@ -97,6 +101,14 @@ class Backend:
 
     def delete_machine(self, key: str) -> None:
         """Destroy and undefine the machine and remove the disks it owns."""
+        raise NotImplementedError
+
+    def console_log(self, key: str, tail_lines: int) -> str:
+        """Return the last lines of the machine's serial console ("" if it never ran).
+
+        The log lives on the host's filesystem: a host this process cannot
+        read files of (a remote libvirt URI) raises Unsupported.
+        """
         raise NotImplementedError
 
     # Volumes

@@ -32,6 +32,14 @@ class NicSpec:
 
 
 @dataclass
+class GuestUser:
+    """A login the guest's cloud-init sets up (from a CIMI Credential)."""
+    name: str | None = None            # None: the image's default user
+    ssh_keys: list[str] = field(default_factory=list)
+    password_hash: str | None = None   # crypt(3) form ("$6$..."), never the password itself
+
+
+@dataclass
 class MachineSpec:
     name: str                          # unique, stable name (the store's uuid)
     cpu: int
@@ -39,8 +47,10 @@ class MachineSpec:
     disks: list[DiskSpec] = field(default_factory=list)
     nics: list[NicSpec] = field(default_factory=list)
     user_data: bytes | None = None     # decoded CIMI userData, for cloud-init
-    ssh_keys: list[str] = field(default_factory=list)
+    users: list[GuestUser] = field(default_factory=list)
     host: str | None = None            # chosen by placement; None: the only host
+    hostname: str | None = None        # the guest's hostname (the Machine's name); None: name
+    instance_id: str | None = None     # cloud-init's instance-id (the Machine's id); None: name
 
 
 @dataclass
@@ -66,6 +76,7 @@ class MachineInfo:
     nics: list[NicInfo] = field(default_factory=list)
     host: str | None = None
     name: str | None = None            # the MachineSpec.name it was created with
+    vnc: str | None = None             # "address:port" of the VNC display while running
 
 
 @dataclass

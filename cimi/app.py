@@ -41,11 +41,19 @@ class Middleware:
         req.context.fmt = "json"
         if req.path == UI_ROOT or req.path.startswith(UI_ROOT + "/"):
             return                          # the console's static files: public, no database
-        req.context.fmt = media.negotiate(req)
+        try:
+            req.context.fmt = media.negotiate(req)
+        except errors.NotAcceptable as exc:
+            req.context.unacceptable = exc        # raised once routed, unless a view answers text
         req.context.version = media.spec_version(req.get_header("CIMI-Specification-Version"))
         self.cloud.database.connect(reuse_if_open=True)
         user = self.cloud.authenticator.user(req.get_header("Authorization"), req.remote_addr)
         req.context.ctx = Context(user=user, base=f"{req.prefix}{CIMI_ROOT}/", cloud=self.cloud)
+
+    def process_resource(self, req, resp, resource, params):
+        unacceptable = getattr(req.context, "unacceptable", None)
+        if unacceptable is not None and view_of(req.method, params) is None:
+            raise unacceptable
 
     def process_response(self, req, resp, resource, req_succeeded):
         resp.set_header("CIMI-Specification-Version", getattr(req.context, "version", None)
@@ -54,6 +62,12 @@ class Middleware:
         if req.get_header("X-Requested-With") == "XMLHttpRequest":
             # A script handles 401 itself; a Basic challenge would make the browser open its own dialog.
             resp.delete_header("WWW-Authenticate")
+
+
+def view_of(method, params):
+    """Return the View a GET of `<collection>/<item>/<member>` reads, or None."""
+    kind = registry.by_collection(params.get("collection", "")) if method == "GET" else None
+    return kind.views.get(params.get("member")) if kind else None
 
 
 def serialize_error(req, resp, exc):
@@ -246,8 +260,13 @@ class Api:
     def on_get_member(self, req, resp, collection, item, member):
         ctx = req.context.ctx
         parent_kind = self._kind(collection)
-        self._row(ctx, parent_kind, item)
-        self._list(req, resp, self._kind(member, parent_kind.name), parent_id=item)
+        row = self._row(ctx, parent_kind, item)
+        view = parent_kind.views.get(member)
+        if view is None:
+            return self._list(req, resp, self._kind(member, parent_kind.name), parent_id=item)
+        if not represent.can_write(ctx.user, parent_kind, row):      # only who may act on it reads it
+            raise errors.NotFound(f"no {member} of {parent_kind.name} {item}")
+        resp.text, resp.content_type = view.read(ctx, row, dict(req.params)), view.media_type
 
     def on_post_member(self, req, resp, collection, item, member):
         ctx = req.context.ctx

@@ -371,7 +371,7 @@ def action_command(group, key, action):
 
 @cli.group()
 def machines():
-    """Machines: list, show, create, start, stop, restart, pause, suspend, delete."""
+    """Machines: list, show, create, start, stop, restart, pause, suspend, console, delete."""
 
 
 list_command(machines, "machines", "List machines.")
@@ -401,6 +401,17 @@ def machines_create(state, name, template, config, image, description, initial_s
     body = client.machine_body(name, template=template, config=config, image=image, description=description,
                                initial_state=initial_state)
     create_and_report(state, "machines", body, f"machine {name or ''}".strip(), wait, timeout)
+
+
+@machines.command("console")
+@click.argument("machine")
+@click.option("--tail", type=click.IntRange(1), help="how many of the last lines (server default: 200)")
+@pass_state
+def machines_console(state, machine, tail):
+    """Print the last lines of a machine's serial console, as the guest wrote them."""
+    text = state.client.console(state.client.find("machines", machine), tail)
+    # NOTE: raw, as the guest wrote it: no rich markup, escape sequences kept even into a pipe
+    click.echo(text, nl=bool(text) and not text.endswith("\n"), color=True)
 
 
 @cli.group()

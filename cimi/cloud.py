@@ -38,6 +38,8 @@ class Config:
     default_network: str = "default"         # NAT Network of Machines created without NICs ("": none)
     default_network_cidr: str = "192.168.122.0/24"
     detach_timeout: float = 30.0             # seconds a running guest has to release a detached Volume
+    domain_type: str | None = None           # "kvm" or "qemu"; None: the best the host offers
+    console_dir: str | None = None           # where serial console logs go; None: the backend's default
 
     @property
     def database_url(self):
@@ -62,7 +64,9 @@ class Cloud:
         naming.set_identity(self.cloud_id)
         self.backend = backend or backends.open_backend(config.libvirt_uris[0], hosts=config.libvirt_uris,
                                                         image_pool=config.image_pool,
-                                                        volume_pool=config.volume_pool)
+                                                        volume_pool=config.volume_pool,
+                                                        domain_type=config.domain_type,
+                                                        console_dir=config.console_dir)
         self.authenticator = auth.Authenticator()
         self.jobs = Runner(self, threads=config.workers, reconcile_every=config.reconcile_every,
                            lease=datetime.timedelta(seconds=config.job_lease), lease_poll=config.lease_poll)

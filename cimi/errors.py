@@ -55,4 +55,6 @@ def from_backend(exc):
         return Conflict(f"the hypervisor no longer has it: {exc}")
     if isinstance(exc, backends.Conflict):
         return Conflict(str(exc))
+    if isinstance(exc, backends.Unsupported):
+        return NotImplementedYet(str(exc))
     return CimiError(f"backend failure: {exc}")

@@ -47,14 +47,16 @@ def reconcile(cloud):
         if row["state"] not in STABLE:
             continue
         info = by_key.get(row["data"].get("_key")) or by_name.get(backend_key(row))
-        state = info.state if info else "ERROR"
+        state, vnc = (info.state, info.vnc) if info else ("ERROR", None)
         if state != row["state"]:
             try:
-                record_state(row["id"], state, version=record.version)
+                record_state(row["id"], state, vnc, version=record.version)
             except (errors.PreconditionFailed, errors.NotFound):
                 continue                        # a Job changed or removed it after the listing: its word is newer
             log.warning("Machine %s is %s on its host, not %s", row["id"], state, row["state"])
             changed += 1
+        elif vnc != row["data"].get("vnc"):          # a display moved (libvirtd restarted the guest)
+            record_state(row["id"], state, vnc)
     orphans = [m for m in found if naming.machine_id(m.name) not in (None, *known)]
     for machine in orphans:
         log.warning("removing domain %s: no Machine has it (left by an interrupted create or delete)", machine.name)

@@ -30,6 +30,20 @@ class Action:
     check: Callable | None = None              # check(ctx, row, params): refuse (4xx) before a Job is queued
 
 
+@dataclass(frozen=True)
+class View:
+    """A read-only extension operation: `GET <resource href>/<name>` answers text, not a CIMI document.
+
+    Listed in the resource's operations (rel: an extension URI) to those who
+    may change the resource. read: `read(ctx, row, params) -> str`, params the
+    query parameters as a dict.
+    """
+    name: str
+    rel: str
+    read: Callable
+    media_type: str = "text/plain; charset=utf-8"
+
+
 @dataclass
 class Kind:
     """One CIMI resource type served as a collection."""
@@ -47,6 +61,7 @@ class Kind:
     collection_actions: dict = field(default_factory=dict)   # name -> fn(ctx, kind, body): (status, doc, job)
     refresh: Callable | None = None            # refresh(ctx, row): re-read the real state after a failure
     uploads: dict = field(default_factory=dict)  # media type -> fn(ctx, kind, req): raw bodies POSTed to the collection
+    views: dict = field(default_factory=dict)    # name -> View: text served under an item (a console)
 
     @property
     def items_key(self):

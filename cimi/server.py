@@ -1,7 +1,7 @@
 """`cimi-server`: run the CIMI server, or manage its users.
 
 Every option also comes from the environment (CIMI_BIND, CIMI_DATABASE,
-CIMI_LIBVIRT_URI, CIMI_DATA_DIR), so a unit file or container needs no flags.
+CIMI_LIBVIRT_URI, CIMI_DATA_DIR, ...), so a unit file or container needs no flags.
 """
 import argparse
 import logging
@@ -11,6 +11,7 @@ import sys
 from cimi.cloud import Config
 
 log = logging.getLogger("cimi")
+DOMAIN_TYPES = ("auto", "kvm", "qemu")
 
 
 def _options(parser):
@@ -43,6 +44,12 @@ def _options(parser):
                         help="seconds between DHCP lease reads while a started Machine has no address yet (0: off)")
     parser.add_argument("--detach-timeout", type=float, default=float(env("CIMI_DETACH_TIMEOUT", "30")),
                         help="seconds a running guest has to release a detached Volume before the detach fails")
+    parser.add_argument("--domain-type", choices=DOMAIN_TYPES, default=env("CIMI_DOMAIN_TYPE", "auto"),
+                        help="libvirt domain type of new machines: kvm, qemu (TCG: no hardware "
+                             "virtualisation needed, slower) or auto (kvm when the host offers it)")
+    parser.add_argument("--console-dir", default=env("CIMI_CONSOLE_DIR"),
+                        help="where the hosts keep machines' serial console logs (default: libvirt's "
+                             "QEMU log directory; must be writable by virtlogd, readable by the server)")
 
 
 def config_from(args):
@@ -51,7 +58,9 @@ def config_from(args):
                   workers=args.workers, image_pool=args.image_pool, volume_pool=args.volume_pool,
                   import_dir=args.import_dir, export_dir=args.export_dir, job_lease=args.job_lease,
                   reconcile_every=args.reconcile_every, detach_timeout=args.detach_timeout, lease_poll=args.lease_poll,
-                  default_network=args.default_network, default_network_cidr=args.default_network_cidr)
+                  default_network=args.default_network, default_network_cidr=args.default_network_cidr,
+                  domain_type=None if args.domain_type == "auto" else args.domain_type,
+                  console_dir=args.console_dir)
 
 
 def serve(config):
@@ -114,6 +123,8 @@ def main(argv=None):
     for p in (add, delete, listing):
         _options(p)
     args = parser.parse_args(argv)
+    if args.domain_type not in DOMAIN_TYPES:         # NOTE: argparse does not check a default from the environment
+        parser.error(f"CIMI_DOMAIN_TYPE must be one of {', '.join(DOMAIN_TYPES)}, not {args.domain_type!r}")
     config = config_from(args)
     if args.command == "users":
         return users(args, config)

@@ -25,6 +25,11 @@ def action_uri(name):
     return f"{PREFIX}/action/{name}"
 
 
+def extension_uri(name):
+    """Return the rel of one of our extension operations, e.g. urn:darn-simple-cloud:cimi:console."""
+    return f"{EXTENSION_NS}:{name}"
+
+
 def capability_uri(resource, name):
     return f"{PREFIX}/capability/{resource}/{name}"
 

@@ -93,7 +93,10 @@ class Client:
 @pytest.fixture
 def cloud(tmp_path, monkeypatch):
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
-    c = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[f"test://{TEST_NODE}"], lease_poll=0))
+    consoles = tmp_path / "consoles"          # as virtlogd would write them (the test driver writes none)
+    consoles.mkdir()
+    c = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[f"test://{TEST_NODE}"],
+                     console_dir=str(consoles), lease_poll=0))
     auth.add_user("alice", "alice-pw")
     auth.add_user("bob", "bob-pw")
     yield c
@@ -124,6 +127,12 @@ def alice(app):
 @pytest.fixture
 def bob(app):
     return Client(app, "bob", "bob-pw")
+
+
+def console_log(cloud, machine):
+    """The serial console log file of a Machine document: named after its libvirt domain."""
+    from cimi import naming
+    return Path(cloud.config.console_dir) / f"{naming.machine_name(machine['id'].rsplit('/', 1)[-1])}-console.log"
 
 
 def machine_body(client, name="m1", **template):

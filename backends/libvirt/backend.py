@@ -61,21 +61,27 @@ class LibvirtBackend(base.Backend):
         hosts: more hosts, as {name: uri} or [uri, ...] (a URI is then its own
             name); the first host is always `uri`, named by itself.
         domain_type: force "kvm"/"qemu"; None picks from the capabilities.
+        console_dir: where hosts keep serial console logs (None: designer.CONSOLE_DIR).
 
     Raises:
-        BackendError: a configured pool does not exist on some host.
+        BackendError: a configured pool does not exist on some host, or a
+            forced domain type is not offered.
         Unavailable: a host cannot be reached.
     """
 
-    def __init__(self, uri, image_pool=None, volume_pool=None, hosts=None, domain_type=None):
+    def __init__(self, uri, image_pool=None, volume_pool=None, hosts=None, domain_type=None,
+                 console_dir=None):
         self.image_pool = image_pool or default_pool(uri)
         self.volume_pool = volume_pool or self.image_pool
         extra = hosts.items() if isinstance(hosts, dict) else [(u, u) for u in hosts or ()]
         self._hosts = {}
         for name, host_uri in [(uri, uri), *extra]:
-            self._hosts.setdefault(name, Host(name, host_uri, domain_type))
+            self._hosts.setdefault(name, Host(name, host_uri, domain_type, console_dir))
         for host in self._hosts.values():
             self._check_pools(host)
+            if domain_type:
+                with translate():
+                    host.domain_type()        # refuse to start with a type the host cannot run
 
     def _check_pools(self, host):
         for name in {self.image_pool, self.volume_pool}:
@@ -195,6 +201,10 @@ class LibvirtBackend(base.Backend):
         elif not _is_uuid(key):            # gone already: reap disks still named after it
             for host in self._hosts.values():
                 machines.reap_volumes(host, self.volume_pool, key)
+
+    @translated
+    def console_log(self, key, tail_lines):
+        return machines.console_log(*self._domain(key), tail_lines)
 
     # Volumes
     @translated

@@ -16,9 +16,30 @@ DISK_CACHE = "none"            # O_DIRECT: host page cache off, safe on crash
 DISK_DISCARD = "unmap"         # let guests' TRIM shrink qcow2 files
 DISK_FORMAT = xml.StorageVolume.FORMAT_QCOW2   # overlays and blank disks
 NIC_MODEL = "virtio"
-CDROM_BUS, CDROM_TARGET = "sata", "sda"   # the config drive; SATA works on pc and q35 machines
+# The config drive is a read-only virtio disk, not a CD-ROM: a virtio-blk
+# driver is in every cloud kernel (the root disk needs it) and works on pc and
+# q35 machines alike, whereas Debian's cloud kernel has no AHCI driver (no
+# SATA CD-ROM) and q35 has no IDE. cloud-init finds it by its label, `cidata`;
+# its serial names it to us and to the guest (/dev/disk/by-id/virtio-cidata).
+# Its target is the last free name (vdz), so that the names a consumer asks
+# for when attaching Volumes (vdb, vdc, ...) stay free.
+CONFIG_DRIVE_SERIAL = "cidata"
 # Preferred first: KVM when the host offers it, TCG, then the test driver.
 DOMAIN_TYPES = ["kvm", "qemu", "test"]
+# CPU: libvirt's default model for QEMU is qemu64, which lacks SSE4.2 and
+# POPCNT, so distributions built for x86-64-v2 (RHEL 9 and its rebuilds) do
+# not boot. KVM passes the host's CPU as a named model plus features
+# (host-model: migratable between like hosts). TCG emulates Nehalem in full:
+# the oldest named model with x86-64-v2, and unlike `max` the same CPU on
+# every QEMU version.
+CPU_HOST_MODEL = "host-model"
+CPU_TCG_MODEL = "Nehalem"
+# The serial console's log: written by virtlogd (not QEMU), which rotates the
+# file at max_size (virtlogd.conf, default 2 MiB) keeping max_backups (default
+# 3) older ones as <file>.0, .1, ...: at most 8 MiB per machine by default.
+# Appended across boots, so a crash's last words survive the restart.
+CONSOLE_DIR = "/var/log/libvirt/qemu"
+VNC_LISTEN = "127.0.0.1"       # loopback only: VNC has no authentication here
 
 
 def domain_type(offered):
@@ -37,6 +58,11 @@ def disk_targets(count, wanted=(), used=()):
     taken = set(used) | {w for w in wanted if w}
     free = (DISK_PREFIX + c for c in string.ascii_lowercase if DISK_PREFIX + c not in taken)
     return [w or next(free) for w in wanted]
+
+
+def config_drive_target(used):
+    """Return the config drive's target: the last free disk name."""
+    return next(DISK_PREFIX + c for c in reversed(string.ascii_lowercase) if DISK_PREFIX + c not in used)
 
 
 def volume_name(machine_name, target):
@@ -71,10 +97,28 @@ def disk(path, target, fmt=DISK_FORMAT):
                     target_dev=target, target_bus=DISK_BUS)
 
 
-def cdrom(path):
-    """Describe the read-only CD-ROM holding a machine's config drive."""
-    return xml.Disk(type=xml.Disk.TYPE_FILE, device=xml.Disk.DEVICE_CDROM, driver_name="qemu",
-                    driver_type="raw", source_file=path, target_dev=CDROM_TARGET, target_bus=CDROM_BUS)
+def config_drive(path, target):
+    """Describe the read-only disk holding a machine's config drive (an ISO)."""
+    return xml.Disk(type=xml.Disk.TYPE_FILE, device=xml.Disk.DEVICE_DISK, driver_name="qemu",
+                    driver_type="raw", source_file=path, target_dev=target, target_bus=DISK_BUS,
+                    readonly=True, serial=CONFIG_DRIVE_SERIAL)
+
+
+def is_config_drive(disk):
+    """Tell the config drive from the machine's own disks."""
+    return disk.serial == CONFIG_DRIVE_SERIAL
+
+
+def console_log(console_dir, name):
+    """Return the path of a machine's serial console log."""
+    return f"{(console_dir or CONSOLE_DIR).rstrip('/')}/{name}-console.log"
+
+
+def cpu_model(kind):
+    """Return the <cpu> properties of a domain of this type."""
+    if kind == "kvm":
+        return {"cpu_mode": CPU_HOST_MODEL}
+    return {"cpu_mode": "custom", "cpu_match": "exact", "cpu_model": CPU_TCG_MODEL, "cpu_fallback": "forbid"}
 
 
 def interface(network, mac=None):
@@ -82,18 +126,24 @@ def interface(network, mac=None):
     return xml.Interface(type="network", source_network=network, mac=mac, model=NIC_MODEL)
 
 
-def domain(name, kind, cpu, memory_kib, disks, interfaces, owned=()):
-    """Describe a Machine's domain.
+def domain(name, kind, cpu, memory_kib, disks, interfaces, owned=(), console_dir=None):
+    """Describe a Machine's domain, with a logged serial console and a VNC display.
 
     Args:
         disks: `xml.Disk` objects; the first one boots.
         owned: volume keys deleted together with the machine.
+        console_dir: where the serial console log goes (None: CONSOLE_DIR).
     """
     ownership = xml.Ownership(volumes=[xml.OwnedVolume(key=k) for k in owned])
+    serial = xml.Serial(type="pty", log_file=console_log(console_dir, name), log_append=True, target_port=0)
+    console = xml.Console(type="pty", target_type="serial", target_port=0)
+    vnc = xml.Graphics(type=xml.Graphics.TYPE_VNC, port=-1, autoport=True, listen=VNC_LISTEN,
+                       listen_type="address", listen_address=VNC_LISTEN)
     return xml.Domain(type=kind, name=name, ownership=[ownership], memory=memory_kib,
                       memory_unit="KiB", vcpu=cpu, os_type="hvm", boot_dev="hd",
-                      acpi=True, on_poweroff="destroy", on_reboot="restart",
-                      on_crash="destroy", disks=list(disks), interfaces=list(interfaces))
+                      acpi=True, **cpu_model(kind), on_poweroff="destroy", on_reboot="restart",
+                      on_crash="destroy", disks=list(disks), interfaces=list(interfaces),
+                      serials=[serial], consoles=[console], graphics=[vnc])
 
 
 def network(name, mode, cidr=None):

@@ -7,7 +7,9 @@ Nothing above this layer sees a libvirt exception.
 """
 import contextlib
 import logging
+import os
 import threading
+import urllib.parse
 
 import libvirt
 
@@ -71,10 +73,13 @@ class Host:
         uri: the libvirt URI.
         domain_type: force a domain type ("kvm", "qemu"); None picks from the
             capabilities (designer.DOMAIN_TYPES).
+        console_dir: where serial console logs go on the host (None: where
+            libvirt keeps the daemon's logs, `default_console_dir`).
     """
 
-    def __init__(self, name, uri, domain_type=None):
+    def __init__(self, name, uri, domain_type=None, console_dir=None):
         self.name, self.uri = name, uri
+        self.console_dir = console_dir or default_console_dir(uri)
         self._forced_type = domain_type
         self._conn = None
         self._lock = threading.Lock()
@@ -124,12 +129,17 @@ class Host:
             with contextlib.suppress(libvirt.libvirtError):
                 conn.close()
 
+    def is_local(self):
+        """Tell whether the host's files are this process's files (no host in the URI)."""
+        return not urllib.parse.urlsplit(self.uri).netloc
+
     def domain_type(self):
         """Return the domain type new machines get on this host."""
-        if self._forced_type:
-            return self._forced_type
-        caps = xml.Capabilities.parse(self.conn.getCapabilities())
-        return designer.domain_type(caps.domain_types())
+        offered = xml.Capabilities.parse(self.conn.getCapabilities()).domain_types()
+        if self._forced_type and self._forced_type not in offered:
+            raise BackendError(f"{self.uri} offers no {self._forced_type!r} domains "
+                               f"(it offers {', '.join(offered) or 'none'})")
+        return self._forced_type or designer.domain_type(offered)
 
     def info(self):
         """Describe the host for placement (getInfo memory is in MiB)."""
@@ -190,6 +200,18 @@ class Host:
 
     def new_stream(self):
         return self.conn.newStream(0)
+
+
+def default_console_dir(uri):
+    """Return the directory of a daemon's QEMU logs, which its virtlogd may write.
+
+    A system daemon's is designer.CONSOLE_DIR; a local session daemon (running
+    as the user) keeps them under the user's cache directory.
+    """
+    parts = urllib.parse.urlsplit(uri)
+    if parts.path.rstrip("/") == "/session" and not parts.netloc:
+        return os.path.expanduser("~/.cache/libvirt/qemu/log")
+    return designer.CONSOLE_DIR
 
 
 def _or_none(lookup, key, missing_code):

@@ -9,8 +9,8 @@ import time
 import libvirt
 
 from backends import model
-from backends.base import Conflict
-from backends.libvirt import configdrive, designer, volumes, xml
+from backends.base import Conflict, Unsupported
+from backends.libvirt import configdrive, console, designer, volumes, xml
 from backends.libvirt.host import is_unsupported
 
 # cimi-reference section 11; SHUTOFF is refined by hasManagedSaveImage.
@@ -57,16 +57,43 @@ def info(host, dom):
     """
     conf = xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     disks = []
-    for disk in conf.disks:
-        if disk.device != xml.Disk.DEVICE_DISK or not disk.source_file:
-            continue
+    for disk in _own_disks(conf):
         vol = host.volume_or_none(disk.source_file)
         disks.append(model.DiskInfo(key=vol.key() if vol else disk.source_file,
                                     capacity_bytes=vol.info()[1] if vol else 0,
                                     target=disk.target_dev))
     nics = [model.NicInfo(network_key=i.source_network, mac=i.mac) for i in conf.interfaces]
     return model.MachineInfo(key=dom.UUIDString(), state=state(dom), cpu=conf.vcpu,
-                             memory_kib=conf.memory, disks=disks, nics=nics, host=host.name, name=dom.name())
+                             memory_kib=conf.memory, disks=disks, nics=nics, host=host.name, name=dom.name(),
+                             vnc=_vnc(dom))
+
+
+def _own_disks(conf):
+    """The machine's disks: not the config drive, not a CD-ROM."""
+    return [d for d in conf.disks
+            if d.device == xml.Disk.DEVICE_DISK and d.source_file and not designer.is_config_drive(d)]
+
+
+def _vnc(dom):
+    """Return "host:port" of a running domain's VNC display (the port is chosen at start)."""
+    if not dom.isActive():
+        return None
+    for graphics in xml.Domain.parse(dom.XMLDesc(0)).graphics:
+        if graphics.type == xml.Graphics.TYPE_VNC and (graphics.port or 0) > 0:
+            return f"{graphics.listen}:{graphics.port}"
+    return None
+
+
+def console_log(host, dom, tail_lines):
+    """Return the last lines of a domain's serial console log ("" before its first boot)."""
+    conf = xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    paths = [s.log_file for s in conf.serials if s.log_file]
+    if not paths:
+        return ""
+    if not host.is_local():
+        raise Unsupported(f"the console log of a machine on {host.uri} is on that host's filesystem; "
+                          "this server reads console logs of local hosts only")
+    return console.tail(paths[0], tail_lines)
 
 
 def is_ours(dom):
@@ -88,13 +115,12 @@ def create(host, pool_name, spec):
             if new:
                 created.append(vol)
             disks.append(designer.disk(vol.path(), target))
-        if spec.user_data or spec.ssh_keys:
-            drive = _config_drive(host, pool_name, spec)
-            created.append(drive)
-            disks.append(designer.cdrom(drive.path()))
+        drive = _config_drive(host, pool_name, spec)
+        created.append(drive)
+        disks.append(designer.config_drive(drive.path(), designer.config_drive_target(targets)))
         nics = [designer.interface(host.network(n.network_key).name(), n.mac) for n in spec.nics]
         conf = designer.domain(spec.name, host.domain_type(), spec.cpu, spec.memory_kib,
-                               disks, nics, owned=[d.source_file for d in disks])
+                               disks, nics, owned=[d.source_file for d in disks], console_dir=host.console_dir)
         dom = host.conn.defineXML(conf.to_xml())
     except Exception:
         for vol in created:      # NOTE: leave nothing behind a failed create
@@ -105,7 +131,7 @@ def create(host, pool_name, spec):
 
 def _config_drive(host, pool_name, spec):
     """Upload the machine's cloud-init config drive into the pool; return its volume."""
-    data = configdrive.build(spec.name, spec.name, spec.user_data, spec.ssh_keys)
+    data = configdrive.build(spec.instance_id or spec.name, spec.hostname or spec.name, spec.user_data, spec.users)
     with tempfile.NamedTemporaryFile(suffix=".iso") as iso:
         iso.write(data)
         iso.flush()
@@ -194,8 +220,9 @@ def suspend(host, dom):
 
 
 def delete(host, dom):
-    """Destroy, undefine (with managed save, snapshots, NVRAM) and reap disks."""
-    owned = xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).owned_volumes()
+    """Destroy, undefine (with managed save, snapshots, NVRAM), reap disks and the console log."""
+    conf = xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    owned = conf.owned_volumes()
     if dom.isActive():
         dom.destroy()
     for flags in _UNDEFINE_FLAGS:
@@ -209,6 +236,10 @@ def delete(host, dom):
         vol = host.volume_or_none(key)
         if vol is not None:
             host.delete_volume(vol)
+    if host.is_local():
+        for serial in conf.serials:
+            if serial.log_file:
+                console.remove(serial.log_file)
 
 
 def reap_volumes(host, pool_name, machine_name):
@@ -226,8 +257,7 @@ def reap_volumes(host, pool_name, machine_name):
 
 def root_volume(host, dom):
     """Return the volume of the boot disk (the first disk)."""
-    conf = xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-    disks = [d for d in conf.disks if d.device == xml.Disk.DEVICE_DISK and d.source_file]
+    disks = _own_disks(xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
     if not disks:
         raise Conflict("the machine has no disk to capture")
     return host.volume(disks[0].source_file)

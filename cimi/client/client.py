@@ -24,6 +24,7 @@ from cimi.client.transport import HttpTransport, Response
 NS = "http://schemas.dmtf.org/cimi/1/"
 ACTION = NS + "action/"
 JSON, XML = "application/json", "application/xml"
+CONSOLE = "urn:darn-simple-cloud:cimi:console"     # this server's extension operation on Machines
 FINISHED = ("SUCCESS", "FAILED", "STOPPED")
 
 #: CEP collection key -> the key of the items in that collection's JSON form.
@@ -294,6 +295,12 @@ class Client:
 
     def detach(self, machine: dict, volume: dict) -> Result:
         return self.delete(self.attachment(machine, volume))
+
+    def console(self, machine: dict, tail: int | None = None) -> str:
+        """The last lines of a Machine's serial console (the server's console operation)."""
+        resp = self.request("GET", self.require(machine, CONSOLE), params={"tail": tail},
+                            headers={"Accept": "text/plain, " + JSON})
+        return resp.body.decode("utf-8", errors="replace")
 
     def capture(self, machine: dict, name=None, description=None) -> Result:
         """Capture a Machine into a new MachineImage (POSTed where the capture operation points)."""

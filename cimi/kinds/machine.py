@@ -12,9 +12,10 @@ import backends
 from backends import model
 from cimi import db, errors, jobs, naming, placement, registry, represent, store, templates
 from cimi.crud import Created
-from cimi.kinds.credential import ssh_keys
+from cimi.kinds.credential import guest_user
 from cimi.kinds.network import forget_addresses
-from cimi.registry import Action, Kind, register
+from cimi.registry import Action, Kind, View, register
+from cimi.vocabulary import extension_uri
 
 STABLE = frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"})   # no Job is changing them
 INITIAL_STATES = ("STARTED", "STOPPED")
@@ -22,14 +23,12 @@ DEFAULT_INITIAL_STATE = "STARTED"
 KIB = 1024
 log = logging.getLogger(__name__)
 STATE_LISTENERS = []          # fn(machine_id) called after a Machine's state changed (Systems)
+CONSOLE_TAIL, CONSOLE_TAIL_MAX = 200, 100_000      # lines of the console log served by default, at most
 
 
-def record_state(machine_id, state, version=None):
-    """Set a Machine's state (if still at `version`, when given) and let the resources that summarise it know."""
-    if version is None:
-        store.set_state("Machine", machine_id, state)
-    else:
-        store.update("Machine", machine_id, {"state": state}, version=version)
+def record_state(machine_id, state, vnc=None, version=None):
+    """Set a Machine's state and VNC address (known while it runs), if still at `version` when given; tell summaries."""
+    store.set_state("Machine", machine_id, state, vnc=vnc, version=version)
     for listener in STATE_LISTENERS:
         listener(machine_id)
 
@@ -50,9 +49,10 @@ def _create(ctx, body, parent):
         if not isinstance(config.get(attr), int) or config[attr] < 1:
             raise errors.BadRequest(f"machineConfig needs a positive integer {attr}")
     image = templates.referenced(ctx, "MachineImage", template.get("machineImage"), ("AVAILABLE",), "machineImage")
-    keys = []
+    users = []
     if template.get("credential"):
-        keys = ssh_keys(templates.by_value(ctx, "Credential", template["credential"], "credential"))
+        user = guest_user(templates.by_value(ctx, "Credential", template["credential"], "credential"))
+        users = [user] if user else []
     volumes = []
     for ref in template.get("volumes", ()):
         volume = templates.referenced(ctx, "Volume", ref, ("AVAILABLE",), "volume")
@@ -82,7 +82,7 @@ def _create(ctx, body, parent):
     if _wants_default_network(ctx, template):           # last: a bad request adds nothing
         nics.append({"network": default_network(ctx.cloud.config)})
     payload = {"disks": [d["capacity"] for d in config.get("disks", ())],
-               "volumes": volumes, "nics": nics, "keys": keys, "userData": user_data, "initialState": state}
+               "volumes": volumes, "nics": nics, "users": users, "userData": user_data, "initialState": state}
     return Created({"state": "CREATING", "data": data}, job="Machine.create", payload=payload)
 
 
@@ -149,8 +149,10 @@ def _run_create(job):
     disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key)]
     disks += [model.DiskSpec(capacity_bytes=size) for size in sizes[1:]]
     nics = [model.NicSpec(_network_key(job, n["network"], data["host"])) for n in p["nics"]]
+    users = [model.GuestUser(u["name"], u["keys"], u["passwordHash"]) for u in p["users"]]
     spec = model.MachineSpec(name=naming.machine_name(row["id"]), cpu=data["cpu"], memory_kib=data["memory"], disks=disks,
-                             nics=nics, user_data=_user_data(p["userData"]), ssh_keys=p["keys"], host=data["host"])
+                             nics=nics, user_data=_user_data(p["userData"]), users=users, host=data["host"],
+                             hostname=row["name"], instance_id=row["id"])
     info = job.backend.create_machine(spec)
     store.update("Machine", row["id"], {"data": {**data, "_key": info.key}})
     job.progress(50)
@@ -171,7 +173,7 @@ def _run_create(job):
             attach(job, row["id"], volume["id"], volume.get("initialLocation"))
     if p["initialState"] == "STARTED":
         info = job.backend.start_machine(info.key)
-    store.set_state("Machine", row["id"], info.state)
+    store.set_state("Machine", row["id"], info.state, vnc=info.vnc)
 
 
 def device(location):
@@ -228,17 +230,33 @@ def _lifecycle(method, **fixed):
         if method == "restart_machine" and job.payload.get("from") == "STOPPED":
             verb, options = "start_machine", {}       # restart of a stopped machine is a start (5.14.1.2)
         info = getattr(job.backend, verb)(backend_key(row), **options)
-        record_state(row["id"], info.state)
+        record_state(row["id"], info.state, info.vnc)
     return run
 
 
 def refresh(ctx, row):
     """Show what the backend says of a machine (ERROR when it is gone)."""
     try:
-        state = ctx.cloud.backend.machine(backend_key(row)).state
+        info = ctx.cloud.backend.machine(backend_key(row))
     except backends.NotFound:
-        state = "ERROR"
-    record_state(row["id"], state)
+        record_state(row["id"], "ERROR")
+        return
+    record_state(row["id"], info.state, info.vnc)
+
+
+def console(ctx, row, params):
+    """Return the last `tail` lines of the Machine's serial console ("" if it never ran)."""
+    tail = params.get("tail", CONSOLE_TAIL)
+    try:
+        lines = int(tail)
+    except (TypeError, ValueError):
+        lines = 0
+    if not 1 <= lines <= CONSOLE_TAIL_MAX:
+        raise errors.BadRequest(f"tail must be a number of lines from 1 to {CONSOLE_TAIL_MAX}, not {tail!r}")
+    try:
+        return ctx.cloud.backend.console_log(backend_key(row), lines)
+    except backends.NotFound:
+        return ""               # not (or no longer) defined on its host: it has no console
 
 
 @jobs.handler("Machine.delete")
@@ -269,6 +287,7 @@ register(Kind(
     actions={**{name: Action(name, frozenset(states), transient) for name, states, transient, _ in ACTIONS},
              "capture": Action("capture", frozenset({"STOPPED"}), href="machineImages"),
              "export": Action("export", frozenset({"STOPPED"}))},          # Job: cimi/kinds/ovfexport.py
+    views={"console": View("console", extension_uri("console"), console)},
     capabilities=(("DefaultInitialState", DEFAULT_INITIAL_STATE, "state of a Machine created without initialState"),
                   ("InitialStates", ",".join(INITIAL_STATES), "initialState values a MachineTemplate may ask for"),
                   ("MachineTemplateByValue", "true", "machineTemplate may be given by value"),

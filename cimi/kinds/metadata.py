@@ -42,6 +42,10 @@ def describe(kind):
     actions = [{"name": a.name, "uri": type_uri("action/" + a.name), "description": f"{a.name} the {kind.name}",
                 "method": "POST", "inputMessage": "application/json", "outputMessage": "application/json"}
                for a in kind.actions.values()]
+    # Extension operations read with GET; their parameters are the query string.
+    actions += [{"name": v.name, "uri": v.rel, "description": f"read the {kind.name}'s {v.name}", "method": "GET",
+                 "inputMessage": "application/x-www-form-urlencoded", "outputMessage": v.media_type.split(";")[0]}
+                for v in kind.views.values()]
     return {"typeURI": type_uri(kind.name), "typeUri": type_uri(kind.name), "attributes": attributes,
             "capabilities": capabilities, "actions": actions}
 

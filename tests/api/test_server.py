@@ -48,6 +48,19 @@ def test_missing_pool_refuses_to_start_with_a_clear_message(tmp_path):
     assert "storage pool 'nope' does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args,env,message", [
+    (["--domain-type", "kvm"], {}, "offers no 'kvm' domains (it offers test)"),      # the host lacks it
+    ([], {"CIMI_DOMAIN_TYPE": "qemu"}, "offers no 'qemu' domains"),
+    ([], {"CIMI_DOMAIN_TYPE": "xen"}, "CIMI_DOMAIN_TYPE must be one of auto, kvm, qemu"),
+    (["--domain-type", "tcg"], {}, "invalid choice: 'tcg'"),
+])
+def test_domain_type_the_host_cannot_run_refuses_to_start(tmp_path, args, env, message):
+    result = run(["--data-dir", str(tmp_path), "--libvirt-uri", f"test://{TEST_NODE}",
+                  "--bind", f"127.0.0.1:{free_port()}", *args], env)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.fixture
 def live_server(tmp_path):
     """The real server process on loopback, configured from the environment only."""

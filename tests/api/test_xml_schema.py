@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from cimi import store
 from tests.conftest import JSON, XML, machine_body
 
 CIMI = "http://schemas.dmtf.org/cimi/1"
@@ -275,3 +276,10 @@ def test_a_nics_addresses_and_the_address_resource_validate(cloud, alice, xsd):
     check(xsd, alice.get(listed["href"], accept=XML), "Collection")
     address = check(xsd, alice.get(address_ref.get("href"), accept=XML), "Address")
     assert address.find(NS + "resource").get("href") == machine["id"]
+def test_machine_extensions_validate(alice, xsd, world, cloud):
+    """A running Machine's vnc address and its console operation are admitted extensions."""
+    store.set_state("Machine", world["Machine"].rsplit("/", 1)[-1], "STARTED", vnc="127.0.0.1:5901")
+    doc = check(xsd, alice.get(world["Machine"], accept=XML), "Machine")
+    assert doc.findtext("{urn:darn-simple-cloud:cimi}vnc") == "127.0.0.1:5901"
+    rels = [op.get("rel") for op in doc.findall(NS + "operation")]
+    assert "urn:darn-simple-cloud:cimi:console" in rels

@@ -24,6 +24,31 @@ def test_domain_type_prefers_kvm(offered, expected):
     assert designer.domain_type(offered) == expected
 
 
+@pytest.mark.parametrize("kind,cpu", [
+    ("kvm", {"cpu_mode": "host-model", "cpu_match": None, "cpu_model": None}),
+    # TCG: a named model with SSE4.2 and POPCNT (x86-64-v2), never libvirt's default qemu64
+    ("qemu", {"cpu_mode": "custom", "cpu_match": "exact", "cpu_model": "Nehalem"}),
+])
+def test_cpu_model_follows_the_domain_type(kind, cpu):
+    dom = designer.domain("m", kind, 1, 65536, [], [])
+    assert {k: getattr(dom, k) for k in cpu} == cpu
+
+
+@pytest.mark.parametrize("used,expected", [([], "vdz"), (["vda", "vdz"], "vdy")])
+def test_config_drive_takes_the_last_free_target(used, expected):
+    assert designer.config_drive_target(used) == expected
+    assert designer.disk_targets(1, used=[*used, expected]) == ["vdb" if "vda" in used else "vda"]
+
+
+def test_console_logs_and_vnc_on_loopback():
+    dom = designer.domain("m", "qemu", 1, 65536, [], [], console_dir="/srv/consoles/")
+    assert [s.log_file for s in dom.serials] == ["/srv/consoles/m-console.log"] and dom.serials[0].log_append
+    assert designer.domain("m", "qemu", 1, 65536, [], []).serials[0].log_file == \
+        "/var/log/libvirt/qemu/m-console.log"
+    assert [(c.target_type, c.target_port) for c in dom.consoles] == [("serial", 0)]
+    assert [(g.type, g.listen, g.listen_address) for g in dom.graphics] == [("vnc", "127.0.0.1", "127.0.0.1")]
+
+
 def test_domain_type_needs_an_offer():
     with pytest.raises(ValueError):
         designer.domain_type([])

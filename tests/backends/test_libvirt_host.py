@@ -79,3 +79,16 @@ def test_machine_spec_host_selects_the_connection(node_uri):
         east.lookupByUUIDString(m.key)
     with pytest.raises(NotFound):
         b.create_machine(model.MachineSpec(name="m", cpu=1, memory_kib=65536, host="north"))
+
+
+def test_console_logs_go_where_the_daemon_s_virtlogd_writes():
+    assert Host("h", "qemu:///system").console_dir == "/var/log/libvirt/qemu"
+    assert Host("h", "qemu:///session").console_dir.endswith("/.cache/libvirt/qemu/log")
+    assert Host("h", "qemu+ssh://far.example/system").console_dir == "/var/log/libvirt/qemu"
+    assert Host("h", "qemu:///system", console_dir="/srv/c").console_dir == "/srv/c"
+
+
+def test_only_a_uri_without_a_host_is_local():
+    """Console logs are read from the filesystem: only a local daemon's are ours to read."""
+    assert Host("h", "qemu:///system").is_local() and Host("h", "test:///default").is_local()
+    assert not Host("h", "qemu+ssh://root@far.example/system").is_local()

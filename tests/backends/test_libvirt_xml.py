@@ -16,9 +16,13 @@ CASES = {
     "domain": lambda: designer.domain(
         "m1", "test", 2, 262144,
         [designer.disk("/default-pool/m1-vda.qcow2", "vda"),
-         designer.disk("/default-pool/data.raw", "vdb", "raw")],
+         designer.disk("/default-pool/data.raw", "vdb", "raw"),
+         designer.config_drive("/default-pool/m1-cidata.iso", "vdz")],
         [designer.interface("default", "52:54:00:12:34:56"), designer.interface("default")],
-        owned=["/default-pool/m1-vda.qcow2"]),
+        owned=["/default-pool/m1-vda.qcow2", "/default-pool/m1-cidata.iso"]),
+    "domain-kvm": lambda: designer.domain(
+        "m2", "kvm", 1, 131072, [designer.disk("/default-pool/m2-vda.qcow2", "vda")], [],
+        console_dir="/var/tmp/consoles/"),
     "volume-overlay": lambda: designer.overlay_volume(
         "m1-vda.qcow2", 64 * MiB, "/default-pool/image", "qcow2"),
     "volume-blank": lambda: designer.blank_volume("data.raw", 16 * MiB, "raw"),
@@ -42,7 +46,7 @@ def test_round_trip_is_exact(case):
 
 def _define(conn, case, text):
     """Hand the XML to libvirt the way the backend would; return the object."""
-    if case == "domain":
+    if case.startswith("domain"):
         dom = conn.defineXML(text)
         dom.create()                 # the test driver runs what it accepts
         return dom
@@ -89,6 +93,7 @@ def _props_set(objects):
 def test_every_declared_property_is_exercised(conn):
     """A property no fixture or libvirt echo ever fills is dead weight or a typo."""
     classes = [xml.Domain, xml.Disk, xml.Interface, xml.Ownership, xml.OwnedVolume,
+               xml.Serial, xml.Console, xml.Graphics,
                xml.StoragePool, xml.StorageVolume, xml.Network, xml.Capabilities,
                xml.capabilities.Guest, xml.capabilities.GuestDomain]
     declared = {(c.__name__, n) for c in classes for n in c.fields()}

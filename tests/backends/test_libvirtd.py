@@ -86,24 +86,3 @@ def test_backend_survives_a_libvirtd_restart(real, libvirtd_setup):
     after = b.hosts()                   # the Host reopened its connection
     assert [(h.name, h.cpus, h.memory_kib) for h in after] == [
         (h.name, h.cpus, h.memory_kib) for h in before]
-
-
-def test_config_drive_boots_with_the_machine(real, tmp_path):
-    """The NoCloud ISO reaches QEMU as a CD-ROM whose bytes are the ISO we built."""
-    b, observer, made = real
-    m = b.create_machine(model.MachineSpec("ctx-real", 1, 65536, disks=[model.DiskSpec(MiB)],
-                                           user_data=b"#cloud-config\n", ssh_keys=["ssh-ed25519 AAAA t@x"]))
-    made.append(("machine", m.key))
-    assert b.start_machine(m.key).state == model.STARTED
-    dom = observer.lookupByUUIDString(m.key)
-    live = etree.fromstring(dom.XMLDesc(0))
-    iso_path = live.xpath("devices/disk[@device='cdrom']/source/@file")[0]
-    vol = observer.storageVolLookupByKey(iso_path)
-    stream = observer.newStream(0)
-    size = vol.info()[1]
-    vol.download(stream, 0, size, 0)
-    data = bytearray()
-    while chunk := stream.recv(MiB):
-        data += chunk
-    stream.finish()
-    assert bytes(data[32768 + 40:32768 + 46]) == b"cidata"      # the primary volume descriptor's label

@@ -9,6 +9,7 @@ from lxml import etree
 
 from cimi.client import NS
 from ovf.inspect import inspect, summary
+from tests.conftest import console_log
 from tests.ovf.conftest import descriptor, make_disk, manifest_line, write_ova
 
 CIMI_XML = "{http://schemas.dmtf.org/cimi/1}"
@@ -267,3 +268,15 @@ def test_usage_errors_exit_2(run):
     assert run("--output", "yaml", "machines", "list")[0] == 2
     rc, out, _ = run("--help")
     assert rc == 0 and "machines" in out and "volumes" in out
+
+
+def test_machines_console_prints_the_guest_text_raw(run, machine, cloud):
+    console_log(cloud, machine).write_bytes(
+        b"old line\n[bold]not markup[/bold] \x1b[31mred\x1b[0m\nlogin: ")
+    rc, out, err = run("machines", "console", "web1", "--tail", "2")
+    assert (rc, err) == (0, "")
+    assert out == "[bold]not markup[/bold] \x1b[31mred\x1b[0m\nlogin: \n"
+    rc, out, _ = run("machines", "console", "web1")
+    assert rc == 0 and out.startswith("old line\n")
+    rc, _out, err = run("machines", "console", "web1", "--tail", "0")
+    assert rc == 2 and "--tail" in err

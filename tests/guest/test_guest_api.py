@@ -30,8 +30,7 @@ from tests.guest import random_cidr
 from tests.guest.cloudinit import meta_value, user_data_text
 from tests.guest.console import section, section_pattern, wait_for
 
-pytestmark = [pytest.mark.libvirtd,
-              pytest.mark.xfail(strict=False, reason="needs console+addresses from h/console and h/attach")]
+pytestmark = pytest.mark.libvirtd
 SERVER = str(Path(sys.executable).parent / "cimi-server")
 CIMI = "http://schemas.dmtf.org/cimi/1"
 CONSOLE = "urn:darn-simple-cloud:cimi:console"

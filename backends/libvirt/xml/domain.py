@@ -44,6 +44,8 @@ class Disk(XMLObject):
     source_file = Prop("source/@file")
     target_dev = Prop("target/@dev")
     target_bus = Prop("target/@bus")
+    readonly = Prop("readonly", PRESENT)
+    serial = Prop("serial")
 
 
 class Interface(XMLObject):
@@ -53,6 +55,35 @@ class Interface(XMLObject):
     mac = Prop("mac/@address")
     source_network = Prop("source/@network")
     model = Prop("model/@type")
+
+
+class Serial(XMLObject):
+    """<serial type='pty'>: a serial port, its output copied to a log file."""
+    TAG = "serial"
+    type = Prop("@type")
+    log_file = Prop("log/@file")
+    log_append = Prop("log/@append", "onoff")
+    target_port = Prop("target/@port", int)
+
+
+class Console(XMLObject):
+    """<console>: the domain's console, here the first serial port."""
+    TAG = "console"
+    type = Prop("@type")
+    target_type = Prop("target/@type")
+    target_port = Prop("target/@port", int)
+
+
+class Graphics(XMLObject):
+    """<graphics type='vnc'>: a display; the live XML tells the chosen port."""
+    TAG = "graphics"
+    TYPE_VNC = "vnc"
+    type = Prop("@type")
+    port = Prop("@port", int)
+    autoport = Prop("@autoport", "yesno")
+    listen = Prop("@listen")
+    listen_type = Prop("listen/@type")
+    listen_address = Prop("listen/@address")
 
 
 class Domain(XMLObject):
@@ -69,11 +100,18 @@ class Domain(XMLObject):
     os_arch = Prop("os/type/@arch")
     boot_dev = Prop("os/boot/@dev")
     acpi = Prop("features/acpi", PRESENT)
+    cpu_mode = Prop("cpu/@mode")
+    cpu_match = Prop("cpu/@match")
+    cpu_model = Prop("cpu/model")
+    cpu_fallback = Prop("cpu/model/@fallback")
     on_poweroff = Prop("on_poweroff")
     on_reboot = Prop("on_reboot")
     on_crash = Prop("on_crash")
     disks = Children(Disk, "devices")
     interfaces = Children(Interface, "devices")
+    serials = Children(Serial, "devices")
+    consoles = Children(Console, "devices")
+    graphics = Children(Graphics, "devices")
 
     def owned_volumes(self):
         """Return the volume keys recorded as owned by this domain."""

@@ -1,0 +1,50 @@
+"""A Credential given to a Machine reaches its guest as a login, its password only as a hash."""
+import json
+import re
+import subprocess
+
+import pytest
+
+from cimi import db, errors
+from cimi.kinds.credential import guest_user, password_hash
+from tests.conftest import machine_body
+
+CIMI = "http://schemas.dmtf.org/cimi/1"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample alice@x"
+
+
+def test_password_hash_is_salted_sha512_crypt():
+    hashed = password_hash("s3cret é")
+    match = re.fullmatch(r"\$6\$([./0-9A-Za-z]{1,16})\$[./0-9A-Za-z]{86}", hashed)
+    assert match, hashed
+    again = subprocess.run(["openssl", "passwd", "-6", "-salt", match.group(1), "s3cret é"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert again == hashed                                  # the same password under the same salt
+    assert password_hash("s3cret é") != hashed              # a fresh salt each time
+
+
+def test_a_password_with_a_line_break_is_refused():
+    with pytest.raises(errors.BadRequest):
+        password_hash("two\nlines")
+
+
+@pytest.mark.parametrize("credential,user", [
+    ({"userName": "alice", "publicKey": KEY}, {"name": "alice", "keys": [KEY], "passwordHash": None}),
+    ({"publicKey": KEY}, {"name": None, "keys": [KEY], "passwordHash": None}),
+    ({"userName": "bob"}, {"name": "bob", "keys": [], "passwordHash": None}),
+    ({}, None),
+])
+def test_guest_user_of_a_credential(credential, user):
+    assert guest_user(credential) == user
+
+
+def test_machine_with_a_credential_keeps_no_plain_password(alice):
+    _resp, cred = alice.create("credentials", {
+        "resourceURI": f"{CIMI}/CredentialCreate", "name": "login",
+        "credentialTemplate": {"userName": "alice", "password": "pl41n-s3cret", "publicKey": KEY}})
+    resp, machine = alice.create("machines", machine_body(alice, credential={"href": cred["id"]}))
+    assert machine["state"] == "STARTED"
+    job = db.model_for("Job").get_by_id(resp.headers["CIMI-Job-URI"].rsplit("/", 1)[-1])
+    assert "pl41n-s3cret" not in job.payload
+    [user] = json.loads(job.payload)["users"]
+    assert user["name"] == "alice" and user["keys"] == [KEY] and user["passwordHash"].startswith("$6$")
