@@ -41,7 +41,7 @@ def test_a_volume_a_domain_holds_behind_the_stores_back_cannot_be_deleted(alice,
     dom = libvirt_conn.lookupByName(domain_name)
     text = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).replace(
         "</devices>", f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
-                      f"<source file='{path}'/><target dev='vdz' bus='virtio'/></disk></devices>")
+                      f"<source file='{path}'/><target dev='vdy' bus='virtio'/></disk></devices>")
     libvirt_conn.defineXML(text)
     refused = alice.delete(vol["id"])
     assert refused.status_code == 409 and key_of(machine["id"]) in refused.json["message"]
