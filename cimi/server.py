@@ -13,18 +13,21 @@ from cimi.cloud import Config
 log = logging.getLogger("cimi")
 
 
-def _options(parser):
-    env = os.environ.get
+def _options(parser, inherited=False):
+    """Add the server options; `inherited`: on a subcommand, where they only override the parent's."""
+    def env(name, default=None):
+        return argparse.SUPPRESS if inherited else os.environ.get(name, default)
     parser.add_argument("--bind", default=env("CIMI_BIND", "127.0.0.1:8080"), help="HOST:PORT to listen on")
     parser.add_argument("--database", default=env("CIMI_DATABASE"),
                         help="database URL (default: sqlite under the data dir; postgresql://... works the same)")
     parser.add_argument("--libvirt-uri", action="append", dest="libvirt_uris",
+                        default=argparse.SUPPRESS if inherited else None,
                         help="libvirt URI of a host; repeat for several hosts (default: test:///default)")
     parser.add_argument("--data-dir", default=env("CIMI_DATA_DIR", "./var"), help="where state is kept")
-    parser.add_argument("--workers", type=int, default=int(env("CIMI_WORKERS", "4")), help="job worker threads")
-    parser.add_argument("--job-lease", type=float, default=float(env("CIMI_JOB_LEASE", "15")),
+    parser.add_argument("--workers", type=int, default=env("CIMI_WORKERS", 4), help="job worker threads")
+    parser.add_argument("--job-lease", type=float, default=env("CIMI_JOB_LEASE", 15.0),
                         help="seconds after which a job whose server died is failed")
-    parser.add_argument("--reconcile-every", type=float, default=float(env("CIMI_RECONCILE_EVERY", "30")),
+    parser.add_argument("--reconcile-every", type=float, default=env("CIMI_RECONCILE_EVERY", 30.0),
                         help="seconds between passes comparing the store with the hosts")
     parser.add_argument("--import-dir", default=env("CIMI_IMPORT_DIR"),
                         help="OVF packages may be imported from here (default: DATA_DIR/import)")
@@ -48,6 +51,7 @@ def serve(config):
     import waitress
 
     import backends
+    from cimi import db
     from cimi.app import create_app
     from cimi.cloud import Cloud
     try:
@@ -57,7 +61,7 @@ def serve(config):
         return 2
     host, _, port = config.bind.rpartition(":")
     log.info("CIMI server on http://%s:%s/cimi/ (database %s, libvirt %s)", host, port,
-             config.database_url.split("@")[-1], ", ".join(config.libvirt_uris))
+             db.display_url(config.database_url), ", ".join(config.libvirt_uris))
     try:
         # waitress refuses larger bodies before buffering them (image uploads are the largest)
         waitress.serve(create_app(cloud), host=host, port=int(port), threads=8, ident="cimi",
@@ -70,7 +74,17 @@ def serve(config):
 def users(args, config):
     from cimi import auth, db, migrations, registry
     registry.load_all()
-    os.makedirs(config.data_dir, exist_ok=True)
+    try:
+        used = getattr(args, "create", False) or db.initialized(config.database_url)
+    except Exception as exc:                   # noqa: BLE001 - any driver's connection error
+        print(f"cannot read the database {db.display_url(config.database_url)}: {exc}", file=sys.stderr)
+        return 2
+    if not used:
+        print(f"no cloud has used the database {db.display_url(config.database_url)} yet: start cimi-server "
+              "on it first, check --database/--data-dir, or pass --create to start a new one", file=sys.stderr)
+        return 2
+    if not config.database:
+        os.makedirs(config.data_dir, exist_ok=True)         # the default SQLite file lives there
     database = db.open_database(config.database_url)
     migrations.migrate(database, [k.name for k in registry.all_kinds()])
     if args.users_command == "add":
@@ -98,11 +112,12 @@ def main(argv=None):
     add.add_argument("name")
     add.add_argument("--password", required=True)
     add.add_argument("--admin", action="store_true")
+    add.add_argument("--create", action="store_true", help="create the database if no server ever used it")
     listing = u.add_parser("list", help="list users")
     delete = u.add_parser("delete", help="delete a user")
     delete.add_argument("name")
     for p in (add, delete, listing):
-        _options(p)
+        _options(p, inherited=True)
     args = parser.parse_args(argv)
     config = config_from(args)
     if args.command == "users":
