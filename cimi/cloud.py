@@ -34,6 +34,7 @@ class Config:
     export_dir: str | None = None            # exported OVAs are written here (default: data_dir/exports)
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
+    create_pool: bool = True                 # create a missing pool (backends/libvirt/pools.py); False: refuse
 
     @property
     def database_url(self):
@@ -58,7 +59,8 @@ class Cloud:
         naming.set_identity(self.cloud_id)
         self.backend = backend or backends.open_backend(config.libvirt_uris[0], hosts=config.libvirt_uris,
                                                         image_pool=config.image_pool,
-                                                        volume_pool=config.volume_pool)
+                                                        volume_pool=config.volume_pool,
+                                                        create_pools=config.create_pool)
         self.authenticator = auth.Authenticator()
         self.jobs = Runner(self, threads=config.workers, reconcile_every=config.reconcile_every,
                            lease=datetime.timedelta(seconds=config.job_lease))

@@ -10,8 +10,8 @@ import uuid
 import libvirt
 
 from backends import base
-from backends.base import BackendError, NotFound, Unavailable
-from backends.libvirt import export, images, machines, networks, volumes
+from backends.base import NotFound, Unavailable
+from backends.libvirt import export, images, machines, networks, pools, volumes
 from backends.libvirt.host import Host, translate
 
 
@@ -61,13 +61,17 @@ class LibvirtBackend(base.Backend):
         hosts: more hosts, as {name: uri} or [uri, ...] (a URI is then its own
             name); the first host is always `uri`, named by itself.
         domain_type: force "kvm"/"qemu"; None picks from the capabilities.
+        create_pools: create a missing pool (else refuse to start).
+        pool_root: the directory missing pools are created in (`pools.path`).
 
     Raises:
-        BackendError: a configured pool does not exist on some host.
+        BackendError: a configured pool does not exist on some host (and
+            create_pools is false) or cannot be created.
         Unavailable: a host cannot be reached.
     """
 
-    def __init__(self, uri, image_pool=None, volume_pool=None, hosts=None, domain_type=None):
+    def __init__(self, uri, image_pool=None, volume_pool=None, hosts=None, domain_type=None,
+                 create_pools=True, pool_root=pools.ROOT):
         self.image_pool = image_pool or default_pool(uri)
         self.volume_pool = volume_pool or self.image_pool
         extra = hosts.items() if isinstance(hosts, dict) else [(u, u) for u in hosts or ()]
@@ -75,16 +79,9 @@ class LibvirtBackend(base.Backend):
         for name, host_uri in [(uri, uri), *extra]:
             self._hosts.setdefault(name, Host(name, host_uri, domain_type))
         for host in self._hosts.values():
-            self._check_pools(host)
-
-    def _check_pools(self, host):
-        for name in {self.image_pool, self.volume_pool}:
-            try:
+            for name in sorted({self.image_pool, self.volume_pool}):
                 with translate():
-                    host.pool(name)
-            except NotFound:
-                raise BackendError(f"storage pool {name!r} does not exist on {host.uri}; "
-                                   "define it or configure another pool") from None
+                    pools.ensure(host, name, pool_root if create_pools else None)
 
     # Routing
     def _host(self, name=None):

@@ -90,9 +90,11 @@ def _pg_options(url):
     return {"host": parts.hostname, "port": parts.port, "user": parts.username}
 
 
-def test_missing_pool_refuses_to_start_with_a_clear_message(tmp_path):
+@pytest.mark.parametrize("refuse", [["--no-create-pool"], {"CIMI_CREATE_POOL": "0"}])
+def test_missing_pool_refuses_to_start_with_a_clear_message(tmp_path, refuse):
+    options, env = (refuse, None) if isinstance(refuse, list) else ([], refuse)
     result = run(["--data-dir", str(tmp_path), "--libvirt-uri", f"test://{TEST_NODE}", "--image-pool", "nope",
-                  "--bind", f"127.0.0.1:{free_port()}"])
+                  "--bind", f"127.0.0.1:{free_port()}", *options], env=env)
     assert result.returncode == 2
     assert "storage pool 'nope' does not exist" in result.stderr and "Traceback" not in result.stderr
 
