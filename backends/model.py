@@ -66,6 +66,8 @@ class MachineInfo:
     nics: list[NicInfo] = field(default_factory=list)
     host: str | None = None
     name: str | None = None            # the MachineSpec.name it was created with
+    reason: str | None = None          # in ERROR: why, in words (a crash, a failed start)
+    active: bool = False               # the hypervisor runs it (or holds it paused or crashed)
 
 
 @dataclass

@@ -223,12 +223,12 @@ class Runner:
         except (errors.CimiError, backends.BackendError) as exc:
             message = exc.description if isinstance(exc, errors.CimiError) else str(exc)
             code = exc.status_code if isinstance(exc, errors.CimiError) else 500
+            self.refresh_target(row)              # first: a client that sees the Job end sees its outcome
             self.finish(row["id"], "FAILED", message, code)
-            self.refresh_target(row)
         except Exception as exc:                   # noqa: BLE001
             log.error("job %s failed:\n%s", row["id"], traceback.format_exc())
-            self.finish(row["id"], "FAILED", f"internal error: {exc.__class__.__name__}", 500)
             self.refresh_target(row)
+            self.finish(row["id"], "FAILED", f"internal error: {exc.__class__.__name__}", 500)
         else:
             self.finish(row["id"], "SUCCESS", None, 0)
         return True

@@ -2,7 +2,7 @@
 
 A periodic pass (and one at start) re-reads every Machine in a stable state
 from the backend: a machine stopped from outside shows STOPPED, one deleted
-from outside shows ERROR. Domains that this cloud created but whose Machine
+from outside or whose guest crashed shows ERROR, with the reason. Domains that this cloud created but whose Machine
 row is gone (a crash between the two) are removed. Machines in a transient
 state are left to the Job that owns them. The same pass turns the DHCP
 leases of our machines' NICs into Address rows (`reconcile_addresses`).
@@ -11,7 +11,7 @@ import logging
 
 import backends
 from cimi import db, naming, store
-from cimi.kinds.machine import STABLE, backend_key, record_state
+from cimi.kinds.machine import STABLE, backend_key, seen
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,9 @@ def reconcile(cloud):
         if row["state"] not in STABLE:
             continue
         info = by_key.get(row["data"].get("_key")) or by_name.get(backend_key(row))
-        state = info.state if info else "ERROR"
-        if state != row["state"]:
-            log.warning("Machine %s is %s on its host, not %s", row["id"], state, row["state"])
-            record_state(row["id"], state)
+        if seen(row, info):
+            log.warning("Machine %s is %s on its host, not %s%s", row["id"], info.state if info else "gone",
+                        row["state"], f" ({info.reason})" if info and info.reason else "")
             changed += 1
     orphans = [m for m in found if naming.machine_id(m.name) not in (None, *known)]
     for machine in orphans:

@@ -27,6 +27,11 @@ class Action:
     handler: Callable | None = None
     href: str = "self"
     immediate: Callable | None = None          # immediate(ctx, row, params): done at once, no Job
+    condition: Callable | None = None          # condition(row): a further test than the state (ERROR cases)
+
+    def allows(self, row):
+        """Tell whether the row's state (and the condition) let this action run."""
+        return row["state"] in self.from_states and (self.condition is None or self.condition(row))
 
 
 @dataclass

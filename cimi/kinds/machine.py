@@ -20,11 +20,62 @@ KIB = 1024
 STATE_LISTENERS = []          # fn(machine_id) called after a Machine's state changed (Systems)
 
 
-def record_state(machine_id, state):
-    """Set a Machine's state and let the resources that summarise it know."""
-    store.set_state("Machine", machine_id, state)
+def record_state(machine_id, state, reason=None, domain=None):
+    """Set a Machine's state and let the resources that summarise it know.
+
+    In ERROR the Machine says why (`statusMessage`; the first reason stays,
+    as later ones are mostly its consequences) and whether the hypervisor
+    still has its domain (`_domain`: "active", "inactive" or None), which
+    decides what it offers (`_ERROR_OFFERS`).
+    """
+    row = store.find("Machine", machine_id)
+    if row is None:
+        return
+    data = {k: v for k, v in row["data"].items() if k not in ("statusMessage", "_domain")}
+    if state == "ERROR":
+        data["statusMessage"] = row["data"].get("statusMessage") or reason or "the machine failed"
+        data["_domain"] = domain
+    store.update("Machine", machine_id, {"state": state, "data": data})
     for listener in STATE_LISTENERS:
         listener(machine_id)
+
+
+GONE = "its domain is gone from the hypervisor"
+
+
+def seen(row, info):
+    """Record what the hypervisor shows of a Machine (info None: no domain); return whether that changed it.
+
+    A shut-off domain forgets why it stopped when libvirtd restarts: a Machine
+    in ERROR whose domain now merely reads STOPPED stays ERROR.
+    """
+    if info is None:
+        state, reason, domain = "ERROR", GONE, None
+    else:
+        state, reason, domain = info.state, info.reason, "active" if info.active else "inactive"
+    if row["state"] == "ERROR" and row["data"].get("_domain") and state == "STOPPED":
+        state = "ERROR"
+    if (state, domain if state == "ERROR" else None) == (row["state"], row["data"].get("_domain")):
+        return False
+    record_state(row["id"], state, reason, domain)
+    return True
+
+
+def _failure_noted(what, run):
+    """Wrap a Job handler: a failure becomes the Machine's reason and the Job's message."""
+    def noting(job):
+        try:
+            return run(job)
+        except backends.Unavailable:
+            raise                               # the Job waits for the hypervisor and retries
+        except (backends.BackendError, errors.CimiError) as exc:
+            message = f"could not {what}: {exc.description if isinstance(exc, errors.CimiError) else exc}"
+            row = store.get("Machine", job.payload["id"])
+            store.update("Machine", row["id"], {"data": {**row["data"], "statusMessage": message}})
+            if isinstance(exc, errors.CimiError):
+                raise
+            raise backends.BackendError(message) from exc
+    return noting
 
 
 def _user_data(text):
@@ -83,7 +134,6 @@ def attached_to(volume_id):
     return [r.parent for r in mv.select(mv.parent).where(mv.data.contains(f'"_volume": "{volume_id}"'))]
 
 
-@jobs.handler("Machine.create")
 def _run_create(job):
     p = job.payload
     row = store.get("Machine", p["id"])
@@ -118,7 +168,10 @@ def _run_create(job):
             attach(job, row["id"], volume["id"], volume.get("initialLocation"))
     if p["initialState"] == "STARTED":
         info = job.backend.start_machine(info.key)
-    store.set_state("Machine", row["id"], info.state)
+    seen(store.get("Machine", row["id"]), info)
+
+
+jobs.handler("Machine.create")(_failure_noted("create the machine", _run_create))
 
 
 def device(location):
@@ -159,20 +212,30 @@ def _lifecycle(method, **fixed):
         if force is not None and method in ("stop_machine", "restart_machine"):
             options["force"] = force
         verb = method
-        if method == "restart_machine" and job.payload.get("from") == "STOPPED":
+        if method == "restart_machine" and job.payload.get("from") in ("STOPPED", "ERROR"):
             verb, options = "start_machine", {}       # restart of a stopped machine is a start (5.14.1.2)
         info = getattr(job.backend, verb)(backend_key(row), **options)
-        record_state(row["id"], info.state)
+        seen(store.get("Machine", row["id"]), info)
     return run
 
 
 def refresh(ctx, row):
-    """Show what the backend says of a machine (ERROR when it is gone)."""
+    """After a failed Job, show what the backend says of a machine (ERROR when it is gone).
+
+    A create that failed or was interrupted leaves nothing in the hypervisor:
+    its domain and disks are removed and the Machine stays as ERROR, to say why.
+    """
+    if row["state"] == "CREATING":
+        ctx.cloud.backend.delete_machine(backend_key(row))
+        for child in ("Disk", "MachineNetworkInterface", "MachineVolume", "NetworkPort"):
+            store.delete_children(child, row["id"])
+        record_state(row["id"], "ERROR", "its creation was interrupted")
+        return
     try:
-        state = ctx.cloud.backend.machine(backend_key(row)).state
+        info = ctx.cloud.backend.machine(backend_key(row))
     except backends.NotFound:
-        state = "ERROR"
-    record_state(row["id"], state)
+        info = None
+    seen(row, info)
 
 
 @jobs.handler("Machine.delete")
@@ -191,13 +254,21 @@ ACTIONS = [("start", {"STOPPED", "PAUSED", "SUSPENDED", "ERROR"}, "STARTING", "s
            ("restart", {"STARTED", "STOPPED", "ERROR"}, "STARTING", "restart_machine"),
            ("pause", {"STARTED"}, "PAUSING", "pause_machine"),
            ("suspend", {"STARTED"}, "SUSPENDING", "suspend_machine")]
+# In ERROR an action works only on a domain the hypervisor still has: start and
+# restart boot it (afresh), stop powers off one that still runs.
+_ERROR_OFFERS = {"start": ("active", "inactive"), "restart": ("active", "inactive"), "stop": ("active",)}
 for name, states, transient, method in ACTIONS:
-    jobs.handler(f"Machine.{name}")(_lifecycle(method))
+    jobs.handler(f"Machine.{name}")(_failure_noted(f"{name} the machine", _lifecycle(method)))
+
+
+def _offered_in_error(name):
+    return lambda row: row["state"] != "ERROR" or row["data"].get("_domain") in _ERROR_OFFERS[name]
 
 register(Kind(
     "Machine", "machines", create_schema="MachineCreate", create=_create, refresh=refresh,
     delete=lambda ctx, row: "Machine.delete", deletable_states=STABLE | {"FAILED"},
-    actions={**{name: Action(name, frozenset(states), transient) for name, states, transient, _ in ACTIONS},
+    actions={**{name: Action(name, frozenset(states), transient, condition=_offered_in_error(name))
+                for name, states, transient, _ in ACTIONS},
              "capture": Action("capture", frozenset({"STOPPED"}), href="machineImages"),
              "export": Action("export", frozenset({"STOPPED"}))},          # Job: cimi/kinds/ovfexport.py
     capabilities=(("DefaultInitialState", DEFAULT_INITIAL_STATE, "state of a Machine created without initialState"),
