@@ -34,6 +34,7 @@ class Config:
     export_dir: str | None = None            # exported OVAs are written here (default: data_dir/exports)
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
+    stop_timeout: float = 60.0               # seconds a graceful stop waits for the guest before powering off
     create_pool: bool = True                 # create a missing pool (backends/libvirt/pools.py); False: refuse
 
     @property

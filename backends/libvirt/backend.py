@@ -169,8 +169,8 @@ class LibvirtBackend(base.Backend):
         return machines.start(*self._domain(key))
 
     @translated
-    def stop_machine(self, key, force=False, timeout=60.0):
-        return machines.stop(*self._domain(key), force=force, timeout=timeout)
+    def stop_machine(self, key, force=False, timeout=60.0, waiting=None):
+        return machines.stop(*self._domain(key), force=force, timeout=timeout, waiting=waiting)
 
     @translated
     def restart_machine(self, key, force=False):

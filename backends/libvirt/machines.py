@@ -34,6 +34,7 @@ _UNDEFINE_FLAGS = [
     0,
 ]
 POLL_SECONDS = 0.1
+REPORT_SECONDS = 1.0
 
 
 # Domain states whose reason says the guest is in trouble: its Machine is ERROR.
@@ -175,15 +176,27 @@ def start(host, dom):
     return info(host, dom)
 
 
-def stop(host, dom, force=False, timeout=60.0):
-    """Shut down gracefully, power off after timeout; force powers off."""
+def stop(host, dom, force=False, timeout=60.0, waiting=None):
+    """Shut down gracefully, power off after timeout; force powers off.
+
+    waiting(elapsed) is told about every REPORT_SECONDS that the guest has not
+    shut down yet, and waiting(timeout) once when it is powered off instead.
+    """
     current = state(dom)
     if current == model.SUSPENDED:
         dom.managedSaveRemove(0)           # a stopped machine keeps no memory
     elif current in (model.STARTED, model.STOPPING) and not force:
         dom.shutdown()
-        deadline = time.monotonic() + timeout
-        while dom.isActive() and time.monotonic() < deadline:
+        began, reported = time.monotonic(), 0.0
+        while dom.isActive():
+            elapsed = time.monotonic() - began
+            if elapsed >= timeout:
+                if waiting:
+                    waiting(timeout)
+                break
+            if waiting and elapsed - reported >= REPORT_SECONDS:
+                reported = elapsed
+                waiting(elapsed)
             time.sleep(POLL_SECONDS)
     if dom.isActive():
         dom.destroy()

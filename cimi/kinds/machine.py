@@ -211,12 +211,27 @@ def _lifecycle(method, **fixed):
         force = job.payload.get("params", {}).get("force")
         if force is not None and method in ("stop_machine", "restart_machine"):
             options["force"] = force
+        if method == "stop_machine":
+            options.update(timeout=job.ctx.cloud.config.stop_timeout, waiting=_shutdown_reporter(job))
         verb = method
         if method == "restart_machine" and job.payload.get("from") in ("STOPPED", "ERROR"):
             verb, options = "start_machine", {}       # restart of a stopped machine is a start (5.14.1.2)
         info = getattr(job.backend, verb)(backend_key(row), **options)
         seen(store.get("Machine", row["id"]), info)
     return run
+
+
+def _shutdown_reporter(job):
+    """Show in the Job how long a graceful stop has waited for the guest, and when it gave up."""
+    timeout = job.ctx.cloud.config.stop_timeout
+
+    def waiting(elapsed):
+        if elapsed >= timeout:
+            job.progress(90, f"the guest did not shut down within {timeout:g} s: powered off")
+        else:
+            job.progress(10 + 80 * elapsed / timeout,
+                         f"waiting for the guest to shut down ({elapsed:.0f} s of {timeout:g} s)")
+    return waiting
 
 
 def refresh(ctx, row):

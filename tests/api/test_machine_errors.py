@@ -90,15 +90,15 @@ def test_error_reason_validates_in_the_xml_form(cloud, alice, libvirt_conn, xsd)
 
 @pytest.fixture
 def real_cloud(libvirtd, libvirtd_pool, tmp_path, monkeypatch):
-    """A Cloud on qemu:///system (domain type chosen by the test), alice's client, an observer."""
+    """make(domain_type, **config) -> (Cloud on qemu:///system, alice's client); an observer; the pool."""
     pool, _qcow2 = libvirtd_pool
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
     clouds = []
 
-    def make(domain_type=None):
+    def make(domain_type=None, **config):
         backend = LibvirtBackend(libvirtd, image_pool=pool, volume_pool=pool, domain_type=domain_type)
         cloud = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[libvirtd],
-                             reconcile_every=0), backend=backend)
+                             reconcile_every=0, **config), backend=backend)
         clouds.append(cloud)
         auth.add_user("alice", "alice-pw")
         return cloud, Client(testing.TestClient(create_app(cloud)), "alice", "alice-pw")
