@@ -35,6 +35,7 @@ class Config:
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
     stop_timeout: float = 60.0               # seconds a graceful stop waits for the guest before powering off
+    resume_on_start: str = "start"           # STARTED machines a host restart stopped: "start" them or "report"
     create_pool: bool = True                 # create a missing pool (backends/libvirt/pools.py); False: refuse
 
     @property

@@ -146,7 +146,7 @@ class Runner:
             t = threading.Thread(target=self._loop, name=f"job-worker-{n}", daemon=True)
             t.start()
             self._pool.append(t)
-        loops = [self._heartbeat_loop] + ([self._reconcile_loop] if self.reconcile_every else [])
+        loops = [self._heartbeat_loop, self._reconcile_loop if self.reconcile_every else self._resume]
         for loop in loops:
             t = threading.Thread(target=loop, name=loop.__name__.strip("_"), daemon=True)
             t.start()
@@ -163,9 +163,18 @@ class Runner:
             except Exception:                      # noqa: BLE001 - the next beat tries again
                 log.exception("job heartbeat failed")
 
+    def _resume(self):
+        """Once at start: machines a host restart stopped (cimi/reconcile.py `resume`)."""
+        from cimi.reconcile import resume
+        try:
+            resume(self.cloud)
+        except Exception:                          # noqa: BLE001 - the server serves on regardless
+            log.exception("resuming machines failed")
+
     def _reconcile_loop(self):
-        """Every few seconds: compare the store with the hosts."""
+        """Every few seconds: compare the store with the hosts (first resuming what a host restart stopped)."""
         from cimi.reconcile import reconcile
+        self._resume()
         while not self._stop.is_set():
             try:
                 reconcile(self.cloud)

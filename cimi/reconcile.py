@@ -11,7 +11,7 @@ import logging
 
 import backends
 from cimi import db, naming, store
-from cimi.kinds.machine import STABLE, backend_key, seen
+from cimi.kinds.machine import STABLE, backend_key, record_state, seen
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,39 @@ def reconcile(cloud):
             log.warning("could not remove %s: %s", machine.name, exc)
     reconcile_addresses(cloud)
     return changed, len(orphans)
+
+
+def resume(cloud):
+    """At server start: start again the Machines the store holds STARTED that their host shows shut off.
+
+    That is what a host restart leaves when libvirtd did not boot them (no
+    autostart flag yet, or it failed). `config.resume_on_start` "report" only
+    logs them and shows them STOPPED. Runs before the first reconciliation,
+    which would otherwise show them STOPPED. Return how many were found.
+    """
+    try:
+        found = {m.name: m for m in cloud.backend.list_machines()}
+    except backends.BackendError as exc:
+        log.warning("machines not resumed: %s", exc)
+        return 0
+    model = db.model_for("Machine")
+    rows = [store.to_row(r) for r in list(model.select().where(model.state == "STARTED"))]
+    stopped = [r for r in rows if getattr(found.get(backend_key(r)), "state", None) == "STOPPED"]
+    for row in stopped:
+        if cloud.config.resume_on_start != "start":
+            log.warning("Machine %s (%s) was STARTED but its host shows it shut off: left STOPPED "
+                        "(--resume-on-start report)", row["id"], row["name"])
+            record_state(row["id"], "STOPPED")
+            continue
+        log.warning("Machine %s (%s) was STARTED but its host shows it shut off: starting it again",
+                    row["id"], row["name"])
+        try:
+            seen(row, cloud.backend.start_machine(backend_key(row)))
+        except backends.BackendError as exc:
+            log.warning("Machine %s did not start again: %s", row["id"], exc)
+            record_state(row["id"], "ERROR", f"could not start it again after its host restarted: {exc}",
+                         "inactive")
+    return len(stopped)
 
 
 def reconcile_addresses(cloud):

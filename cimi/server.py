@@ -39,6 +39,9 @@ def _options(parser, inherited=False):
                         help="libvirt storage pool for Volumes and machine disks (default: the image pool)")
     parser.add_argument("--stop-timeout", type=float, default=env("CIMI_STOP_TIMEOUT", 60.0),
                         help="seconds a graceful stop waits for the guest before powering it off")
+    parser.add_argument("--resume-on-start", choices=("start", "report"), default=env("CIMI_RESUME_ON_START", "start"),
+                        help="machines the store holds STARTED that their host shows shut off: start them, "
+                             "or report them (left STOPPED)")
     parser.add_argument("--no-create-pool", dest="create_pool", action="store_false",
                         default=argparse.SUPPRESS if inherited else env("CIMI_CREATE_POOL", "1") != "0",
                         help="refuse to start when a pool is missing (default: create a directory pool)")
@@ -50,7 +53,7 @@ def config_from(args):
                   workers=args.workers, image_pool=args.image_pool, volume_pool=args.volume_pool,
                   import_dir=args.import_dir, export_dir=args.export_dir, job_lease=args.job_lease,
                   reconcile_every=args.reconcile_every, create_pool=args.create_pool,
-                  stop_timeout=args.stop_timeout)
+                  stop_timeout=args.stop_timeout, resume_on_start=args.resume_on_start)
 
 
 def serve(config):

@@ -173,6 +173,7 @@ def start(host, dom):
         dom.create()       # restores the managed save image when there is one
     elif current != model.STARTED:
         raise Conflict(f"cannot start a machine that is {current}")
+    dom.setAutostart(1)                    # libvirtd boots it again when the host restarts
     return info(host, dom)
 
 
@@ -200,6 +201,7 @@ def stop(host, dom, force=False, timeout=60.0, waiting=None):
             time.sleep(POLL_SECONDS)
     if dom.isActive():
         dom.destroy()
+    dom.setAutostart(0)
     return info(host, dom)
 
 
@@ -237,6 +239,7 @@ def suspend(host, dom):
         dom.managedSave(0)
     elif current != model.SUSPENDED:
         raise Conflict(f"cannot suspend a machine that is {current}")
+    dom.setAutostart(0)                    # NOTE: else a host boot would restore it behind the store's back
     return info(host, dom)
 
 

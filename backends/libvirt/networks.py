@@ -24,14 +24,18 @@ def create(host, spec):
 
 
 def start(host, net):
+    """Start a network, and have libvirtd start it again when the host boots."""
     if not net.isActive():
         net.create()
+    net.setAutostart(1)
     return info(host, net)
 
 
 def stop(host, net):
+    """Stop a network; it stays stopped when the host boots."""
     if net.isActive():
         net.destroy()
+    net.setAutostart(0)
     return info(host, net)
 
 
