@@ -90,6 +90,11 @@ def domain(name, kind, cpu, memory_kib, disks, interfaces, owned=()):
         owned: volume keys deleted together with the machine.
     """
     ownership = xml.Ownership(volumes=[xml.OwnedVolume(key=k) for k in owned])
+    # NOTE: on_crash "destroy", not "preserve": a crashed guest's memory stays
+    # reserved under "preserve" until someone acts, and a Machine in ERROR can
+    # only be started afresh or deleted anyway. The domain (its definition,
+    # disks and console log) stays for inspection, libvirt says why it stopped
+    # (shut off, reason "crashed"), and the Machine keeps that in statusMessage.
     return xml.Domain(type=kind, name=name, ownership=[ownership], memory=memory_kib,
                       memory_unit="KiB", vcpu=cpu, os_type="hvm", boot_dev="hd",
                       acpi=True, on_poweroff="destroy", on_reboot="restart",

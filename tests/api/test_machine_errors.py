@@ -1,4 +1,5 @@
 """Machines in ERROR: why (statusMessage), nothing left behind, and only what can work offered."""
+import base64
 import shutil
 import subprocess
 import time
@@ -127,7 +128,7 @@ def test_a_start_that_fails_after_define_is_error_and_undefined(real_cloud):
     """QEMU cannot allocate 4 TiB of guest memory: the create fails at start."""
     make, observer, pool = real_cloud
     _cloud, alice = make()
-    body = machine_body(alice, "huge")
+    body = machine_body(alice, "huge", userData=base64.b64encode(b"#cloud-config\n").decode())   # a config drive
     body["machineTemplate"]["machineConfig"] = {"cpu": 1, "memory": 4 * 1024 ** 3,      # KiB: 4 TiB
                                                 "disks": [{"capacity": 1024 * 1024, "format": "qcow2"}]}
     resp = alice.post(alice.cep()["machines"]["href"], body)
