@@ -192,3 +192,24 @@ def test_a_guest_that_dies_on_an_emulation_failure_is_error_and_can_be_restarted
     assert machine["state"] == "ERROR"
     machine = alice.act(machine, "start")                               # boots it afresh
     assert dom.isActive() and machine["state"] in ("STARTED", "ERROR")
+
+
+def test_a_create_its_server_died_in_is_error_and_leaves_nothing(cloud, alice, libvirt_conn):
+    """The store as a server killed mid-create leaves it: Machine CREATING, its Job RUNNING, lease over."""
+    import datetime
+
+    from cimi import db
+    resp = alice.post(alice.cep()["machines"]["href"], machine_body(alice, "cut-short"))
+    job = alice.wait(resp.headers["CIMI-Job-URI"])
+    assert job["state"] == "SUCCESS"
+    row_id = resp.headers["Location"].rsplit("/", 1)[-1]
+    store.update("Machine", row_id, {"state": "CREATING"})
+    jobs = db.model_for("Job")
+    (jobs.update(state="RUNNING", lease_until=db.utcnow() - datetime.timedelta(seconds=1))
+     .where(jobs.id == job["id"].rsplit("/", 1)[-1]).execute())
+    assert cloud.jobs.recover() == 1
+    machine = alice.get(resp.headers["Location"]).json
+    assert machine["state"] == "ERROR" and "interrupted" in machine["statusMessage"]
+    assert ops(machine) == ["delete"]
+    assert leftovers(libvirt_conn, "default-pool", machine) == []
+    assert alice.get(machine["disks"]["href"]).json["count"] == 0
