@@ -20,8 +20,8 @@ KIB = 1024
 STATE_LISTENERS = []          # fn(machine_id) called after a Machine's state changed (Systems)
 
 
-def record_state(machine_id, state, reason=None, domain=None):
-    """Set a Machine's state and let the resources that summarise it know.
+def record_state(machine_id, state, reason=None, domain=None, version=None):
+    """Set a Machine's state (if still at `version`, when given) and let the resources that summarise it know.
 
     In ERROR the Machine says why (`statusMessage`; the first reason stays,
     as later ones are mostly its consequences) and whether the hypervisor
@@ -35,7 +35,7 @@ def record_state(machine_id, state, reason=None, domain=None):
     if state == "ERROR":
         data["statusMessage"] = row["data"].get("statusMessage") or reason or "the machine failed"
         data["_domain"] = domain
-    store.update("Machine", machine_id, {"state": state, "data": data})
+    store.update("Machine", machine_id, {"state": state, "data": data}, version=version)
     for listener in STATE_LISTENERS:
         listener(machine_id)
 
@@ -43,11 +43,12 @@ def record_state(machine_id, state, reason=None, domain=None):
 GONE = "its domain is gone from the hypervisor"
 
 
-def seen(row, info):
+def seen(row, info, version=None):
     """Record what the hypervisor shows of a Machine (info None: no domain); return whether that changed it.
 
     A shut-off domain forgets why it stopped when libvirtd restarts: a Machine
-    in ERROR whose domain now merely reads STOPPED stays ERROR.
+    in ERROR whose domain now merely reads STOPPED stays ERROR. With
+    `version`, the row is written only if still at it (else PreconditionFailed).
     """
     if info is None:
         state, reason, domain = "ERROR", GONE, None
@@ -57,7 +58,7 @@ def seen(row, info):
         state = "ERROR"
     if (state, domain if state == "ERROR" else None) == (row["state"], row["data"].get("_domain")):
         return False
-    record_state(row["id"], state, reason, domain)
+    record_state(row["id"], state, reason, domain, version)
     return True
 
 
