@@ -78,7 +78,11 @@ class Backend:
         raise NotImplementedError
 
     def start_machine(self, key: str) -> model.MachineInfo:
-        """Boot a STOPPED machine, resume a PAUSED one, restore a SUSPENDED one."""
+        """Boot a STOPPED machine, resume a PAUSED one, restore a SUSPENDED one; one in ERROR boots afresh.
+
+        A started machine is marked to start again when its host restarts;
+        stop and suspend clear that mark.
+        """
         raise NotImplementedError
 
     def stop_machine(self, key: str, force: bool = False, timeout: float = 60.0,
