@@ -82,11 +82,21 @@ class Backend:
         raise NotImplementedError
 
     def start_machine(self, key: str) -> model.MachineInfo:
-        """Boot a STOPPED machine, resume a PAUSED one, restore a SUSPENDED one."""
+        """Boot a STOPPED machine, resume a PAUSED one, restore a SUSPENDED one; one in ERROR boots afresh.
+
+        A started machine is marked to start again when its host restarts;
+        stop and suspend clear that mark.
+        """
         raise NotImplementedError
 
-    def stop_machine(self, key: str, force: bool = False, timeout: float = 60.0) -> model.MachineInfo:
-        """Shut down (graceful, then forced after timeout) or power off (force)."""
+    def stop_machine(self, key: str, force: bool = False, timeout: float = 60.0,
+                     waiting=None) -> model.MachineInfo:
+        """Shut down (graceful, then forced after timeout seconds) or power off (force).
+
+        waiting(elapsed_seconds), when given, is called about every second while
+        the guest has not shut down yet, and once with elapsed == timeout when
+        the backend gives up and powers it off.
+        """
         raise NotImplementedError
 
     def restart_machine(self, key: str, force: bool = False) -> model.MachineInfo:

@@ -77,6 +77,8 @@ class MachineInfo:
     host: str | None = None
     name: str | None = None            # the MachineSpec.name it was created with
     vnc: str | None = None             # "address:port" of the VNC display while running
+    reason: str | None = None          # in ERROR: why, in words (a crash, a failed start)
+    active: bool = False               # the hypervisor runs it (or holds it paused or crashed)
 
 
 @dataclass

@@ -40,6 +40,9 @@ class Config:
     detach_timeout: float = 30.0             # seconds a running guest has to release a detached Volume
     domain_type: str | None = None           # "kvm" or "qemu"; None: the best the host offers
     console_dir: str | None = None           # where serial console logs go; None: the backend's default
+    stop_timeout: float = 60.0               # seconds a graceful stop waits for the guest before powering off
+    resume_on_start: str = "start"           # STARTED machines a host restart stopped: "start" them or "report"
+    create_pool: bool = True                 # create a missing pool (backends/libvirt/pools.py); False: refuse
 
     @property
     def database_url(self):
@@ -66,7 +69,8 @@ class Cloud:
                                                         image_pool=config.image_pool,
                                                         volume_pool=config.volume_pool,
                                                         domain_type=config.domain_type,
-                                                        console_dir=config.console_dir)
+                                                        console_dir=config.console_dir,
+                                                        create_pools=config.create_pool)
         self.authenticator = auth.Authenticator()
         self.jobs = Runner(self, threads=config.workers, reconcile_every=config.reconcile_every,
                            lease=datetime.timedelta(seconds=config.job_lease), lease_poll=config.lease_poll)

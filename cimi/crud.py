@@ -166,7 +166,7 @@ def act(ctx, kind, row, name, body, if_match=None):
     params = check_body("Action", body or {"action": name})
     if params.get("action") and action_name(params["action"]) != name:
         raise errors.BadRequest(f"this href performs {name}, the body asks for {params['action'].strip()}")
-    if row["state"] not in action.from_states:
+    if not action.allows(row):
         raise errors.Conflict(f"{name} is not allowed while {kind.name} is {row['state']}")
     if action.check:
         action.check(ctx, row, params)

@@ -7,6 +7,7 @@ need to claim them. SQLite (WAL) by default; PostgreSQL by URL.
 """
 import datetime
 import logging
+import os
 import re
 import threading
 
@@ -126,6 +127,26 @@ def open_database(url):
         db = connect(url)
     database.initialize(db)
     return db
+
+
+def display_url(url):
+    """A database URL fit for a log line: no user name or password."""
+    return url.split("@")[-1]
+
+
+def initialized(url):
+    """Tell whether a cloud has used this database (its identity is there), without creating it.
+
+    Raises peewee.OperationalError when the database server cannot be reached.
+    """
+    if url.startswith("sqlite") and not os.path.exists(parseresult_to_dict(urlparse(url))["database"]):
+        return False
+    probe = connect(url)
+    try:
+        with Setting.bind_ctx(probe):
+            return probe.table_exists(Setting._meta.table_name) and Setting.get_or_none(key="cloud_id") is not None
+    finally:
+        probe.close()
 
 
 def generation():

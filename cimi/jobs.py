@@ -147,7 +147,7 @@ class Runner:
             t = threading.Thread(target=self._loop, name=f"job-worker-{n}", daemon=True)
             t.start()
             self._pool.append(t)
-        loops = [self._heartbeat_loop] + ([self._reconcile_loop] if self.reconcile_every else []) \
+        loops = [self._heartbeat_loop, self._reconcile_loop if self.reconcile_every else self._resume] \
             + ([self._lease_loop] if self.lease_poll else [])
         for loop in loops:
             t = threading.Thread(target=loop, name=loop.__name__.strip("_"), daemon=True)
@@ -165,9 +165,18 @@ class Runner:
             except Exception:                      # noqa: BLE001 - the next beat tries again
                 log.exception("job heartbeat failed")
 
+    def _resume(self):
+        """Once at start: machines a host restart stopped (cimi/reconcile.py `resume`)."""
+        from cimi.reconcile import resume
+        try:
+            resume(self.cloud)
+        except Exception:                          # noqa: BLE001 - the server serves on regardless
+            log.exception("resuming machines failed")
+
     def _reconcile_loop(self):
-        """Every few seconds: compare the store with the hosts."""
+        """Every few seconds: compare the store with the hosts (first resuming what a host restart stopped)."""
         from cimi.reconcile import reconcile
+        self._resume()
         while not self._stop.is_set():
             try:
                 reconcile(self.cloud)
@@ -235,12 +244,12 @@ class Runner:
         except (errors.CimiError, backends.BackendError) as exc:
             message = exc.description if isinstance(exc, errors.CimiError) else str(exc)
             code = exc.status_code if isinstance(exc, errors.CimiError) else 500
+            self.refresh_target(row)              # first: a client that sees the Job end sees its outcome
             self.finish(row["id"], "FAILED", message, code)
-            self.refresh_target(row)
         except Exception as exc:                   # noqa: BLE001
             log.error("job %s failed:\n%s", row["id"], traceback.format_exc())
-            self.finish(row["id"], "FAILED", f"internal error: {exc.__class__.__name__}", 500)
             self.refresh_target(row)
+            self.finish(row["id"], "FAILED", f"internal error: {exc.__class__.__name__}", 500)
         else:
             self.finish(row["id"], "SUCCESS", None, 0)
         return True

@@ -2,7 +2,7 @@
 
 A periodic pass (and one at start) re-reads every Machine in a stable state
 from the backend: a machine stopped from outside shows STOPPED, one deleted
-from outside shows ERROR. Domains that this cloud created but whose Machine
+from outside or whose guest crashed shows ERROR, with the reason. Domains that this cloud created but whose Machine
 row is gone (a crash between the two) are removed. Machines in a transient
 state are left to the Job that owns them. The same pass settles the
 attachments no Job works on (`reconcile_attachments`) and turns the DHCP
@@ -17,7 +17,7 @@ import time
 import backends
 from cimi import db, errors, naming, store
 from cimi.context import Context
-from cimi.kinds.machine import STABLE, backend_key, record_state, settle_attachment
+from cimi.kinds.machine import STABLE, backend_key, record_state, seen, settle_attachment
 
 log = logging.getLogger(__name__)
 SETTLE_AFTER = datetime.timedelta(seconds=60)
@@ -47,16 +47,15 @@ def reconcile(cloud):
         if row["state"] not in STABLE:
             continue
         info = by_key.get(row["data"].get("_key")) or by_name.get(backend_key(row))
-        state, vnc = (info.state, info.vnc) if info else ("ERROR", None)
-        if state != row["state"]:
-            try:
-                record_state(row["id"], state, vnc, version=record.version)
-            except (errors.PreconditionFailed, errors.NotFound):
-                continue                        # a Job changed or removed it after the listing: its word is newer
-            log.warning("Machine %s is %s on its host, not %s", row["id"], state, row["state"])
+        try:
+            if not seen(row, info, version=record.version):
+                continue
+        except (errors.PreconditionFailed, errors.NotFound):
+            continue                        # a Job changed or removed it after the listing: its word is newer
+        if info is None or info.state != row["state"]:
+            log.warning("Machine %s is %s on its host, not %s%s", row["id"], info.state if info else "gone",
+                        row["state"], f" ({info.reason})" if info and info.reason else "")
             changed += 1
-        elif vnc != row["data"].get("vnc"):          # a display moved (libvirtd restarted the guest)
-            record_state(row["id"], state, vnc)
     orphans = [m for m in found if naming.machine_id(m.name) not in (None, *known)]
     for machine in orphans:
         log.warning("removing domain %s: no Machine has it (left by an interrupted create or delete)", machine.name)
@@ -132,6 +131,37 @@ def _unaddressed_nics():
     nics = db.model_for("MachineNetworkInterface")
     return [row["id"] for row in map(store.to_row, nics.select().where(nics.parent.in_(started)))
             if not (row["data"].get("addresses") or {}).get("count")] if started else []
+def resume(cloud):
+    """At server start: start again the Machines the store holds STARTED that their host shows shut off.
+
+    That is what a host restart leaves when libvirtd did not boot them (no
+    autostart flag yet, or it failed). `config.resume_on_start` "report" only
+    logs them and shows them STOPPED. Runs before the first reconciliation,
+    which would otherwise show them STOPPED. Return how many were found.
+    """
+    try:
+        found = {m.name: m for m in cloud.backend.list_machines()}
+    except backends.BackendError as exc:
+        log.warning("machines not resumed: %s", exc)
+        return 0
+    model = db.model_for("Machine")
+    rows = [store.to_row(r) for r in list(model.select().where(model.state == "STARTED"))]
+    stopped = [r for r in rows if getattr(found.get(backend_key(r)), "state", None) == "STOPPED"]
+    for row in stopped:
+        if cloud.config.resume_on_start != "start":
+            log.warning("Machine %s (%s) was STARTED but its host shows it shut off: left STOPPED "
+                        "(--resume-on-start report)", row["id"], row["name"])
+            record_state(row["id"], "STOPPED")
+            continue
+        log.warning("Machine %s (%s) was STARTED but its host shows it shut off: starting it again",
+                    row["id"], row["name"])
+        try:
+            seen(row, cloud.backend.start_machine(backend_key(row)))
+        except backends.BackendError as exc:
+            log.warning("Machine %s did not start again: %s", row["id"], exc)
+            record_state(row["id"], "ERROR", f"could not start it again after its host restarted: {exc}",
+                         "inactive")
+    return len(stopped)
 
 
 def reconcile_addresses(cloud):

@@ -29,6 +29,12 @@ class Action:
     immediate: Callable | None = None          # immediate(ctx, row, params): done at once, no Job
     check: Callable | None = None              # check(ctx, row, params): refuse (4xx) before a Job is queued
 
+    condition: Callable | None = None          # condition(row): a further test than the state (ERROR cases)
+
+    def allows(self, row):
+        """Tell whether the row's state (and the condition) let this action run."""
+        return row["state"] in self.from_states and (self.condition is None or self.condition(row))
+
 
 @dataclass(frozen=True)
 class View:

@@ -89,7 +89,7 @@ def operations(ctx, kind, row):
     if kind.deletable_states is None or row["state"] in kind.deletable_states:
         ops.append({"rel": DELETE, "href": self_href})
     for action in kind.actions.values():
-        if row["state"] in action.from_states:
+        if action.allows(row):
             target = self_href + "/" + action.name if action.href == "self" \
                 else ctx.base + action.href
             ops.append({"rel": action_uri(action.name), "href": target})

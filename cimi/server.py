@@ -14,18 +14,21 @@ log = logging.getLogger("cimi")
 DOMAIN_TYPES = ("auto", "kvm", "qemu")
 
 
-def _options(parser):
-    env = os.environ.get
+def _options(parser, inherited=False):
+    """Add the server options; `inherited`: on a subcommand, where they only override the parent's."""
+    def env(name, default=None):
+        return argparse.SUPPRESS if inherited else os.environ.get(name, default)
     parser.add_argument("--bind", default=env("CIMI_BIND", "127.0.0.1:8080"), help="HOST:PORT to listen on")
     parser.add_argument("--database", default=env("CIMI_DATABASE"),
                         help="database URL (default: sqlite under the data dir; postgresql://... works the same)")
     parser.add_argument("--libvirt-uri", action="append", dest="libvirt_uris",
+                        default=argparse.SUPPRESS if inherited else None,
                         help="libvirt URI of a host; repeat for several hosts (default: test:///default)")
     parser.add_argument("--data-dir", default=env("CIMI_DATA_DIR", "./var"), help="where state is kept")
-    parser.add_argument("--workers", type=int, default=int(env("CIMI_WORKERS", "4")), help="job worker threads")
-    parser.add_argument("--job-lease", type=float, default=float(env("CIMI_JOB_LEASE", "15")),
+    parser.add_argument("--workers", type=int, default=env("CIMI_WORKERS", 4), help="job worker threads")
+    parser.add_argument("--job-lease", type=float, default=env("CIMI_JOB_LEASE", 15.0),
                         help="seconds after which a job whose server died is failed")
-    parser.add_argument("--reconcile-every", type=float, default=float(env("CIMI_RECONCILE_EVERY", "30")),
+    parser.add_argument("--reconcile-every", type=float, default=env("CIMI_RECONCILE_EVERY", 30.0),
                         help="seconds between passes comparing the store with the hosts")
     parser.add_argument("--import-dir", default=env("CIMI_IMPORT_DIR"),
                         help="OVF packages may be imported from here (default: DATA_DIR/import)")
@@ -40,9 +43,9 @@ def _options(parser):
                              "missing (an existing libvirt network of that name is adopted); '' for none")
     parser.add_argument("--default-network-cidr", default=env("CIMI_DEFAULT_NETWORK_CIDR", "192.168.122.0/24"),
                         help="address range of a default Network the server creates")
-    parser.add_argument("--lease-poll", type=float, default=float(env("CIMI_LEASE_POLL", "2")),
+    parser.add_argument("--lease-poll", type=float, default=env("CIMI_LEASE_POLL", 2.0),
                         help="seconds between DHCP lease reads while a started Machine has no address yet (0: off)")
-    parser.add_argument("--detach-timeout", type=float, default=float(env("CIMI_DETACH_TIMEOUT", "30")),
+    parser.add_argument("--detach-timeout", type=float, default=env("CIMI_DETACH_TIMEOUT", 30.0),
                         help="seconds a running guest has to release a detached Volume before the detach fails")
     parser.add_argument("--domain-type", choices=DOMAIN_TYPES, default=env("CIMI_DOMAIN_TYPE", "auto"),
                         help="libvirt domain type of new machines: kvm, qemu (TCG: no hardware "
@@ -50,6 +53,14 @@ def _options(parser):
     parser.add_argument("--console-dir", default=env("CIMI_CONSOLE_DIR"),
                         help="where the hosts keep machines' serial console logs (default: libvirt's "
                              "QEMU log directory; must be writable by virtlogd, readable by the server)")
+    parser.add_argument("--stop-timeout", type=float, default=env("CIMI_STOP_TIMEOUT", 60.0),
+                        help="seconds a graceful stop waits for the guest before powering it off")
+    parser.add_argument("--resume-on-start", choices=("start", "report"), default=env("CIMI_RESUME_ON_START", "start"),
+                        help="machines the store holds STARTED that their host shows shut off: start them, "
+                             "or report them (left STOPPED)")
+    parser.add_argument("--no-create-pool", dest="create_pool", action="store_false",
+                        default=argparse.SUPPRESS if inherited else env("CIMI_CREATE_POOL", "1") != "0",
+                        help="refuse to start when a pool is missing (default: create a directory pool)")
 
 
 def config_from(args):
@@ -60,13 +71,15 @@ def config_from(args):
                   reconcile_every=args.reconcile_every, detach_timeout=args.detach_timeout, lease_poll=args.lease_poll,
                   default_network=args.default_network, default_network_cidr=args.default_network_cidr,
                   domain_type=None if args.domain_type == "auto" else args.domain_type,
-                  console_dir=args.console_dir)
+                  console_dir=args.console_dir, create_pool=args.create_pool,
+                  stop_timeout=args.stop_timeout, resume_on_start=args.resume_on_start)
 
 
 def serve(config):
     import waitress
 
     import backends
+    from cimi import db
     from cimi.app import create_app
     from cimi.cloud import Cloud
     try:
@@ -76,7 +89,7 @@ def serve(config):
         return 2
     host, _, port = config.bind.rpartition(":")
     log.info("CIMI server on http://%s:%s/cimi/ (database %s, libvirt %s)", host, port,
-             config.database_url.split("@")[-1], ", ".join(config.libvirt_uris))
+             db.display_url(config.database_url), ", ".join(config.libvirt_uris))
     try:
         # waitress refuses larger bodies before buffering them (image uploads are the largest)
         waitress.serve(create_app(cloud), host=host, port=int(port), threads=8, ident="cimi",
@@ -89,7 +102,17 @@ def serve(config):
 def users(args, config):
     from cimi import auth, db, migrations, registry
     registry.load_all()
-    os.makedirs(config.data_dir, exist_ok=True)
+    try:
+        used = getattr(args, "create", False) or db.initialized(config.database_url)
+    except Exception as exc:                   # noqa: BLE001 - any driver's connection error
+        print(f"cannot read the database {db.display_url(config.database_url)}: {exc}", file=sys.stderr)
+        return 2
+    if not used:
+        print(f"no cloud has used the database {db.display_url(config.database_url)} yet: start cimi-server "
+              "on it first, check --database/--data-dir, or pass --create to start a new one", file=sys.stderr)
+        return 2
+    if not config.database:
+        os.makedirs(config.data_dir, exist_ok=True)         # the default SQLite file lives there
     database = db.open_database(config.database_url)
     migrations.migrate(database, [k.name for k in registry.all_kinds()])
     if args.users_command == "add":
@@ -117,11 +140,12 @@ def main(argv=None):
     add.add_argument("name")
     add.add_argument("--password", required=True)
     add.add_argument("--admin", action="store_true")
+    add.add_argument("--create", action="store_true", help="create the database if no server ever used it")
     listing = u.add_parser("list", help="list users")
     delete = u.add_parser("delete", help="delete a user")
     delete.add_argument("name")
     for p in (add, delete, listing):
-        _options(p)
+        _options(p, inherited=True)
     args = parser.parse_args(argv)
     if args.domain_type not in DOMAIN_TYPES:         # NOTE: argparse does not check a default from the environment
         parser.error(f"CIMI_DOMAIN_TYPE must be one of {', '.join(DOMAIN_TYPES)}, not {args.domain_type!r}")

@@ -10,8 +10,8 @@ import uuid
 import libvirt
 
 from backends import base
-from backends.base import BackendError, NotFound, Unavailable
-from backends.libvirt import export, images, machines, networks, volumes
+from backends.base import NotFound, Unavailable
+from backends.libvirt import export, images, machines, networks, pools, volumes
 from backends.libvirt.host import Host, translate
 
 
@@ -62,15 +62,18 @@ class LibvirtBackend(base.Backend):
             name); the first host is always `uri`, named by itself.
         domain_type: force "kvm"/"qemu"; None picks from the capabilities.
         console_dir: where hosts keep serial console logs (None: designer.CONSOLE_DIR).
+        create_pools: create a missing pool (else refuse to start).
+        pool_root: the directory missing pools are created in (`pools.path`).
 
     Raises:
-        BackendError: a configured pool does not exist on some host, or a
-            forced domain type is not offered.
+        BackendError: a configured pool does not exist on some host (and
+            create_pools is false) or cannot be created, or a forced domain
+            type is not offered.
         Unavailable: a host cannot be reached.
     """
 
     def __init__(self, uri, image_pool=None, volume_pool=None, hosts=None, domain_type=None,
-                 console_dir=None):
+                 console_dir=None, create_pools=True, pool_root=pools.ROOT):
         self.image_pool = image_pool or default_pool(uri)
         self.volume_pool = volume_pool or self.image_pool
         extra = hosts.items() if isinstance(hosts, dict) else [(u, u) for u in hosts or ()]
@@ -78,19 +81,12 @@ class LibvirtBackend(base.Backend):
         for name, host_uri in [(uri, uri), *extra]:
             self._hosts.setdefault(name, Host(name, host_uri, domain_type, console_dir))
         for host in self._hosts.values():
-            self._check_pools(host)
             if domain_type:
                 with translate():
                     host.domain_type()        # refuse to start with a type the host cannot run
-
-    def _check_pools(self, host):
-        for name in {self.image_pool, self.volume_pool}:
-            try:
+            for name in sorted({self.image_pool, self.volume_pool}):
                 with translate():
-                    host.pool(name)
-            except NotFound:
-                raise BackendError(f"storage pool {name!r} does not exist on {host.uri}; "
-                                   "define it or configure another pool") from None
+                    pools.ensure(host, name, pool_root if create_pools else None)
 
     # Routing
     def _host(self, name=None):
@@ -178,8 +174,8 @@ class LibvirtBackend(base.Backend):
         return machines.start(*self._domain(key))
 
     @translated
-    def stop_machine(self, key, force=False, timeout=60.0):
-        return machines.stop(*self._domain(key), force=force, timeout=timeout)
+    def stop_machine(self, key, force=False, timeout=60.0, waiting=None):
+        return machines.stop(*self._domain(key), force=force, timeout=timeout, waiting=waiting)
 
     @translated
     def restart_machine(self, key, force=False):

@@ -139,6 +139,11 @@ def domain(name, kind, cpu, memory_kib, disks, interfaces, owned=(), console_dir
     console = xml.Console(type="pty", target_type="serial", target_port=0)
     vnc = xml.Graphics(type=xml.Graphics.TYPE_VNC, port=-1, autoport=True, listen=VNC_LISTEN,
                        listen_type="address", listen_address=VNC_LISTEN)
+    # NOTE: on_crash "destroy", not "preserve": a crashed guest's memory stays
+    # reserved under "preserve" until someone acts, and a Machine in ERROR can
+    # only be started afresh or deleted anyway. The domain (its definition,
+    # disks and console log) stays for inspection, libvirt says why it stopped
+    # (shut off, reason "crashed"), and the Machine keeps that in statusMessage.
     return xml.Domain(type=kind, name=name, ownership=[ownership], memory=memory_kib,
                       memory_unit="KiB", vcpu=cpu, os_type="hvm", boot_dev="hd",
                       acpi=True, **cpu_model(kind), on_poweroff="destroy", on_reboot="restart",

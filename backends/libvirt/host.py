@@ -8,6 +8,7 @@ Nothing above this layer sees a libvirt exception.
 import contextlib
 import logging
 import os
+import re
 import threading
 import urllib.parse
 
@@ -38,10 +39,17 @@ UNSUPPORTED = {libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG,
                libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED}
 
 
+# NOTE: when QEMU refuses to start, libvirt wraps its words: "internal error: qemu
+# unexpectedly closed the monitor: 2026-11-29T11:46:25.399072Z qemu-system-x86_64: cannot
+# set up guest memory 'pc.ram': Cannot allocate memory". Users need only QEMU's part.
+_QEMU_WRAPPER = re.compile(r"^internal error: (?:qemu unexpectedly closed the monitor|"
+                           r"process exited while connecting to monitor): (?:\d{4}-\d\d-\d\dT[\d:.]+Z )?")
+
+
 def error_from(exc):
     """Map one libvirtError to the backend error the caller should see."""
     code, where = exc.get_error_code(), exc.get_error_domain()
-    message = exc.get_error_message() or str(exc)
+    message = _QEMU_WRAPPER.sub("", (exc.get_error_message() or str(exc)).strip())
     if code in _NOT_FOUND:
         return NotFound(message)
     if code in _CONFLICT:

@@ -34,19 +34,45 @@ _UNDEFINE_FLAGS = [
     0,
 ]
 POLL_SECONDS = 0.1
+REPORT_SECONDS = 1.0
 
 
-def machine_state(code, has_managed_save):
-    """Map a virDomainState code (and the managed-save flag) to a Machine state."""
+# Domain states whose reason says the guest is in trouble: its Machine is ERROR.
+# NOTE: QEMU stops a guest on "KVM internal error ... emulation failure" and
+# libvirt (9.0) then reports PAUSED with reason UNKNOWN; our own pause is USER.
+_TROUBLE = {
+    (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_UNKNOWN):
+        "the hypervisor stopped the guest on an internal error (such as a KVM emulation failure)",
+    (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_IOERROR): "the guest is paused on a disk I/O error",
+    (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_WATCHDOG): "the guest's watchdog fired",
+    (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_CRASHED): "the guest crashed (kernel panic)",
+    (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_CRASHED):
+        "the guest crashed or its emulator ended unexpectedly, and was powered off",
+    (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_FAILED): "the machine failed to start",
+}
+_ERROR_STATES = {libvirt.VIR_DOMAIN_CRASHED: "the guest crashed",
+                 libvirt.VIR_DOMAIN_NOSTATE: "the hypervisor does not know the machine's state"}
+
+
+def machine_state(code, reason, has_managed_save):
+    """Map a virDomainState code and reason to (Machine state, why it is ERROR or None)."""
+    why = _TROUBLE.get((code, reason)) or _ERROR_STATES.get(code)
+    if why:
+        return model.ERROR, why
     if code == libvirt.VIR_DOMAIN_SHUTOFF and has_managed_save:
-        return model.SUSPENDED
-    return _STATES.get(code, model.ERROR)
+        return model.SUSPENDED, None
+    return _STATES.get(code, model.ERROR), None
+
+
+def condition(dom):
+    """Return (Machine state, reason or None) of a domain, read from libvirt."""
+    code, reason = dom.state(0)
+    return machine_state(code, reason, code == libvirt.VIR_DOMAIN_SHUTOFF and dom.hasManagedSaveImage(0))
 
 
 def state(dom):
     """Return the Machine state of a domain, read from libvirt."""
-    code, _reason = dom.state(0)
-    return machine_state(code, code == libvirt.VIR_DOMAIN_SHUTOFF and dom.hasManagedSaveImage(0))
+    return condition(dom)[0]
 
 
 def info(host, dom):
@@ -63,9 +89,10 @@ def info(host, dom):
                                     capacity_bytes=vol.info()[1] if vol else 0,
                                     target=disk.target_dev))
     nics = [model.NicInfo(network_key=i.source_network, mac=i.mac) for i in conf.interfaces]
-    return model.MachineInfo(key=dom.UUIDString(), state=state(dom), cpu=conf.vcpu,
-                             memory_kib=conf.memory, disks=disks, nics=nics, host=host.name, name=dom.name(),
-                             vnc=_vnc(dom))
+    current, reason = condition(dom)
+    return model.MachineInfo(key=dom.UUIDString(), state=current, cpu=conf.vcpu, memory_kib=conf.memory,
+                             disks=disks, nics=nics, host=host.name, name=dom.name(), reason=reason,
+                             active=bool(dom.isActive()), vnc=_vnc(dom))
 
 
 def _own_disks(conf):
@@ -156,29 +183,50 @@ def _disk_volume(host, pool, name, disk_spec):
 
 
 def start(host, dom):
-    """Boot, resume (PAUSED) or restore (SUSPENDED); no-op when STARTED."""
+    """Boot, resume (PAUSED) or restore (SUSPENDED); no-op when STARTED.
+
+    A machine in ERROR boots afresh: a guest QEMU stopped on an internal
+    error cannot be resumed ("resetting the virtual machine is required").
+    """
     current = state(dom)
-    if current == model.PAUSED:
+    if current == model.ERROR and dom.isActive():
+        dom.destroy()
+        dom.create()
+    elif current == model.PAUSED:
         dom.resume()
-    elif current in (model.STOPPED, model.SUSPENDED):
+    elif current in (model.STOPPED, model.SUSPENDED, model.ERROR):
         dom.create()       # restores the managed save image when there is one
     elif current != model.STARTED:
         raise Conflict(f"cannot start a machine that is {current}")
+    dom.setAutostart(1)                    # libvirtd boots it again when the host restarts
     return info(host, dom)
 
 
-def stop(host, dom, force=False, timeout=60.0):
-    """Shut down gracefully, power off after timeout; force powers off."""
+def stop(host, dom, force=False, timeout=60.0, waiting=None):
+    """Shut down gracefully, power off after timeout; force powers off.
+
+    waiting(elapsed) is told about every REPORT_SECONDS that the guest has not
+    shut down yet, and waiting(timeout) once when it is powered off instead.
+    """
     current = state(dom)
     if current == model.SUSPENDED:
         dom.managedSaveRemove(0)           # a stopped machine keeps no memory
     elif current in (model.STARTED, model.STOPPING) and not force:
         dom.shutdown()
-        deadline = time.monotonic() + timeout
-        while dom.isActive() and time.monotonic() < deadline:
+        began, reported = time.monotonic(), 0.0
+        while dom.isActive():
+            elapsed = time.monotonic() - began
+            if elapsed >= timeout:
+                if waiting:
+                    waiting(timeout)
+                break
+            if waiting and elapsed - reported >= REPORT_SECONDS:
+                reported = elapsed
+                waiting(elapsed)
             time.sleep(POLL_SECONDS)
     if dom.isActive():
         dom.destroy()
+    dom.setAutostart(0)
     return info(host, dom)
 
 
@@ -216,6 +264,7 @@ def suspend(host, dom):
         dom.managedSave(0)
     elif current != model.SUSPENDED:
         raise Conflict(f"cannot suspend a machine that is {current}")
+    dom.setAutostart(0)                    # NOTE: else a host boot would restore it behind the store's back
     return info(host, dom)
 
 

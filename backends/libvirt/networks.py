@@ -32,9 +32,10 @@ def create(host, spec):
 
 
 def start(host, net):
-    """Start the network and plug the running machines' interfaces back into its bridge."""
+    """Start the network (autostarted with the host) and plug the running machines' interfaces back into its bridge."""
     if not net.isActive():
         net.create()
+    net.setAutostart(1)
     bridge = _bridge(net)
     for name, mac, tap in _taps(host, net.name()):
         if bridge and _tap_master(tap) not in (bridge, None):
@@ -98,8 +99,10 @@ def _plug(name, mac, tap, bridge):
 
 
 def stop(host, net):
+    """Stop a network; it stays stopped when the host boots."""
     if net.isActive():
         net.destroy()
+    net.setAutostart(0)
     return info(host, net)
 
 

@@ -26,11 +26,69 @@ STATE_LISTENERS = []          # fn(machine_id) called after a Machine's state ch
 CONSOLE_TAIL, CONSOLE_TAIL_MAX = 200, 100_000      # lines of the console log served by default, at most
 
 
-def record_state(machine_id, state, vnc=None, version=None):
-    """Set a Machine's state and VNC address (known while it runs), if still at `version` when given; tell summaries."""
-    store.set_state("Machine", machine_id, state, vnc=vnc, version=version)
+def record_state(machine_id, state, reason=None, domain=None, version=None, vnc=None):
+    """Set a Machine's state (if still at `version`, when given) and let the resources that summarise it know.
+
+    In ERROR the Machine says why (`statusMessage`; the first reason stays,
+    as later ones are mostly its consequences) and whether the hypervisor
+    still has its domain (`_domain`: "active", "inactive" or None), which
+    decides what it offers (`_ERROR_OFFERS`). `vnc`: the display's address,
+    known while it runs.
+    """
+    row = store.find("Machine", machine_id)
+    if row is None:
+        if version is not None:
+            raise errors.NotFound(f"no Machine {machine_id}")
+        return
+    data = {k: v for k, v in row["data"].items() if k not in ("statusMessage", "_domain", "vnc")}
+    if state == "ERROR":
+        data["statusMessage"] = row["data"].get("statusMessage") or reason or "the machine failed"
+        data["_domain"] = domain
+    if vnc:
+        data["vnc"] = vnc
+    store.update("Machine", machine_id, {"state": state, "data": data}, version=version)
     for listener in STATE_LISTENERS:
         listener(machine_id)
+
+
+GONE = "its domain is gone from the hypervisor"
+
+
+def seen(row, info, version=None):
+    """Record what the hypervisor shows of a Machine (info None: no domain); return whether that changed it.
+
+    A shut-off domain forgets why it stopped when libvirtd restarts: a Machine
+    in ERROR whose domain now merely reads STOPPED stays ERROR. With
+    `version`, the row is written only if still at it (else PreconditionFailed).
+    """
+    if info is None:
+        state, reason, domain, vnc = "ERROR", GONE, None, None
+    else:
+        state, reason, domain, vnc = info.state, info.reason, "active" if info.active else "inactive", info.vnc
+    if row["state"] == "ERROR" and row["data"].get("_domain") and state == "STOPPED":
+        state = "ERROR"
+    if (state, domain if state == "ERROR" else None, vnc) == (row["state"], row["data"].get("_domain"),
+                                                             row["data"].get("vnc")):
+        return False
+    record_state(row["id"], state, reason, domain, version, vnc)
+    return True
+
+
+def _failure_noted(what, run):
+    """Wrap a Job handler: a failure becomes the Machine's reason and the Job's message."""
+    def noting(job):
+        try:
+            return run(job)
+        except backends.Unavailable:
+            raise                               # the Job waits for the hypervisor and retries
+        except (backends.BackendError, errors.CimiError) as exc:
+            message = f"could not {what}: {exc.description if isinstance(exc, errors.CimiError) else exc}"
+            row = store.get("Machine", job.payload["id"])
+            store.update("Machine", row["id"], {"data": {**row["data"], "statusMessage": message}})
+            if isinstance(exc, errors.CimiError):
+                raise
+            raise backends.BackendError(message) from exc
+    return noting
 
 
 def _user_data(text):
@@ -136,7 +194,6 @@ def attached_to(volume_id):
     return [r.parent for r in mv.select(mv.parent).where(mv.data.contains(f'"_volume": "{volume_id}"'))]
 
 
-@jobs.handler("Machine.create")
 def _run_create(job):
     p = job.payload
     row = store.get("Machine", p["id"])
@@ -173,7 +230,10 @@ def _run_create(job):
             attach(job, row["id"], volume["id"], volume.get("initialLocation"))
     if p["initialState"] == "STARTED":
         info = job.backend.start_machine(info.key)
-    store.set_state("Machine", row["id"], info.state, vnc=info.vnc)
+    seen(store.get("Machine", row["id"]), info)
+
+
+jobs.handler("Machine.create")(_failure_noted("create the machine", _run_create))
 
 
 def device(location):
@@ -226,22 +286,49 @@ def _lifecycle(method, **fixed):
         force = job.payload.get("params", {}).get("force")
         if force is not None and method in ("stop_machine", "restart_machine"):
             options["force"] = force
+        if method == "stop_machine":
+            options.update(timeout=job.ctx.cloud.config.stop_timeout, waiting=_shutdown_reporter(job))
         verb = method
-        if method == "restart_machine" and job.payload.get("from") == "STOPPED":
+        if method == "restart_machine" and job.payload.get("from") in ("STOPPED", "ERROR"):
             verb, options = "start_machine", {}       # restart of a stopped machine is a start (5.14.1.2)
         info = getattr(job.backend, verb)(backend_key(row), **options)
-        record_state(row["id"], info.state, info.vnc)
+        seen(store.get("Machine", row["id"]), info)
     return run
 
 
+def _shutdown_reporter(job):
+    """Show in the Job how long a graceful stop has waited for the guest, and when it gave up."""
+    timeout = job.ctx.cloud.config.stop_timeout
+
+    def waiting(elapsed):
+        if elapsed >= timeout:
+            job.progress(90, f"the guest did not shut down within {timeout:g} s: powered off")
+        else:
+            job.progress(10 + 80 * elapsed / timeout,
+                         f"waiting for the guest to shut down ({elapsed:.0f} s of {timeout:g} s)")
+    return waiting
+
+
 def refresh(ctx, row):
-    """Show what the backend says of a machine (ERROR when it is gone)."""
+    """After a failed Job, show what the backend says of a machine (ERROR when it is gone).
+
+    A create that failed or was interrupted leaves nothing in the hypervisor:
+    its domain and disks are removed and the Machine stays as ERROR, to say why.
+    """
+    if row["state"] == "CREATING":
+        ctx.cloud.backend.delete_machine(backend_key(row))
+        held = [mv["data"]["_volume"] for mv in store.children("MachineVolume", row["id"])]
+        for child in ("Disk", "MachineNetworkInterface", "MachineVolume", "NetworkPort"):
+            store.delete_children(child, row["id"])
+        for volume_id in held:
+            record_holder(ctx, volume_id)
+        record_state(row["id"], "ERROR", "its creation was interrupted")
+        return
     try:
         info = ctx.cloud.backend.machine(backend_key(row))
     except backends.NotFound:
-        record_state(row["id"], "ERROR")
-        return
-    record_state(row["id"], info.state, info.vnc)
+        info = None
+    seen(row, info)
 
 
 def console(ctx, row, params):
@@ -278,13 +365,21 @@ ACTIONS = [("start", {"STOPPED", "PAUSED", "SUSPENDED", "ERROR"}, "STARTING", "s
            ("restart", {"STARTED", "STOPPED", "ERROR"}, "STARTING", "restart_machine"),
            ("pause", {"STARTED"}, "PAUSING", "pause_machine"),
            ("suspend", {"STARTED"}, "SUSPENDING", "suspend_machine")]
+# In ERROR an action works only on a domain the hypervisor still has: start and
+# restart boot it (afresh), stop powers off one that still runs.
+_ERROR_OFFERS = {"start": ("active", "inactive"), "restart": ("active", "inactive"), "stop": ("active",)}
 for name, states, transient, method in ACTIONS:
-    jobs.handler(f"Machine.{name}")(_lifecycle(method))
+    jobs.handler(f"Machine.{name}")(_failure_noted(f"{name} the machine", _lifecycle(method)))
+
+
+def _offered_in_error(name):
+    return lambda row: row["state"] != "ERROR" or row["data"].get("_domain") in _ERROR_OFFERS[name]
 
 register(Kind(
     "Machine", "machines", create_schema="MachineCreate", create=_create, refresh=refresh,
     delete=lambda ctx, row: "Machine.delete", deletable_states=STABLE | {"FAILED"},
-    actions={**{name: Action(name, frozenset(states), transient) for name, states, transient, _ in ACTIONS},
+    actions={**{name: Action(name, frozenset(states), transient, condition=_offered_in_error(name))
+                for name, states, transient, _ in ACTIONS},
              "capture": Action("capture", frozenset({"STOPPED"}), href="machineImages"),
              "export": Action("export", frozenset({"STOPPED"}))},          # Job: cimi/kinds/ovfexport.py
     views={"console": View("console", extension_uri("console"), console)},

@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def run(args, env=None):
 
 def test_users_add_list_delete(tmp_path):
     data = ["--data-dir", str(tmp_path)]
-    assert run(["users", "add", "carol", "--password", "pw1", "--admin", *data]).returncode == 0
+    assert run(["users", "add", "carol", "--password", "pw1", "--admin", "--create", *data]).returncode == 0
     assert run(["users", "add", "dave", "--password", "pw2", *data]).returncode == 0
     listed = run(["users", "list", *data]).stdout.split("\n")
     assert "carol\tadmin" in listed and "dave\tuser" in listed
@@ -41,9 +42,59 @@ def test_users_add_list_delete(tmp_path):
     assert "pw1" not in run(["users", "list", *data]).stdout
 
 
-def test_missing_pool_refuses_to_start_with_a_clear_message(tmp_path):
+def test_users_honour_options_before_and_after_the_subcommand(tmp_path):
+    """Options given before `users` are not reset by the subcommand's defaults."""
+    url = f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}"
+    work = tmp_path / "cwd"
+    work.mkdir()
+    made = subprocess.run(SERVER + ["--database", url, "users", "add", "erin", "--password", "pw", "--create"],
+                          capture_output=True, text=True, timeout=60, cwd=work)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "elsewhere.sqlite3").exists() and not (work / "var").exists()
+    for args in (["--database", url, "users", "list"], ["users", "list", "--database", url],
+                 ["--data-dir", "/nonexistent", "users", "list", "--database", url]):
+        listed = subprocess.run(SERVER + args, capture_output=True, text=True, timeout=60, cwd=work)
+        assert listed.returncode == 0 and "erin\tuser" in listed.stdout, (args, listed.stderr)
+    assert not (work / "var").exists()
+
+
+@pytest.mark.parametrize("where", ["--data-dir", "--database"])
+def test_users_refuse_a_database_no_server_started_on(tmp_path, where):
+    target = str(tmp_path / "d") if where == "--data-dir" else f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    for command in (["add", "frank", "--password", "pw"], ["list"], ["delete", "frank"]):
+        refused = run([where, target, "users", *command])
+        assert refused.returncode == 2, refused.stderr
+        assert "no cloud has used the database" in refused.stderr and "--create" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert list(tmp_path.iterdir()) == []                  # no file, no directory made
+
+
+def test_users_add_on_a_database_a_server_started_on(tmp_path, postgresql_url):
+    """PostgreSQL: refused on an empty database, accepted with --create, then without it."""
+    import peewee
+    name = "users_" + uuid.uuid4().hex[:8]
+    server = peewee.PostgresqlDatabase("postgres", **_pg_options(postgresql_url))
+    server.execute_sql(f"CREATE DATABASE {name}")
+    server.close()
+    url = postgresql_url.rsplit("/", 1)[0] + "/" + name
+    refused = run(["--database", url, "users", "add", "gina", "--password", "pw"])
+    assert refused.returncode == 2 and "no cloud has used the database" in refused.stderr
+    assert run(["--database", url, "users", "add", "gina", "--password", "pw", "--create"]).returncode == 0
+    assert run(["--database", url, "users", "add", "hal", "--password", "pw"]).returncode == 0
+    assert "hal\tuser" in run(["users", "list", "--database", url]).stdout
+
+
+def _pg_options(url):
+    from urllib.parse import urlparse
+    parts = urlparse(url)
+    return {"host": parts.hostname, "port": parts.port, "user": parts.username}
+
+
+@pytest.mark.parametrize("refuse", [["--no-create-pool"], {"CIMI_CREATE_POOL": "0"}])
+def test_missing_pool_refuses_to_start_with_a_clear_message(tmp_path, refuse):
+    options, env = (refuse, None) if isinstance(refuse, list) else ([], refuse)
     result = run(["--data-dir", str(tmp_path), "--libvirt-uri", f"test://{TEST_NODE}", "--image-pool", "nope",
-                  "--bind", f"127.0.0.1:{free_port()}"])
+                  "--bind", f"127.0.0.1:{free_port()}", *options], env=env)
     assert result.returncode == 2
     assert "storage pool 'nope' does not exist" in result.stderr and "Traceback" not in result.stderr
 

@@ -14,7 +14,7 @@ def test_default_pool_depends_on_the_driver():
 
 def test_missing_pool_refuses_to_construct(node_uri):
     with pytest.raises(BackendError, match="'nope' does not exist") as caught:
-        LibvirtBackend(node_uri, image_pool="nope")
+        LibvirtBackend(node_uri, image_pool="nope", create_pools=False)
     assert type(caught.value) is BackendError      # not NotFound: a config error
 
 

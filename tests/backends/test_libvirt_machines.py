@@ -126,20 +126,32 @@ def test_force_stop_powers_off(backend, conn):
     assert not conn.lookupByUUIDString(m.key).isActive()
 
 
-@pytest.mark.parametrize("code,managed_save,expected", [
-    (libvirt.VIR_DOMAIN_RUNNING, 0, model.STARTED),
-    (libvirt.VIR_DOMAIN_BLOCKED, 0, model.STARTED),
-    (libvirt.VIR_DOMAIN_PAUSED, 0, model.PAUSED),
-    (libvirt.VIR_DOMAIN_SHUTDOWN, 0, model.STOPPING),
-    (libvirt.VIR_DOMAIN_SHUTOFF, 0, model.STOPPED),
-    (libvirt.VIR_DOMAIN_SHUTOFF, 1, model.SUSPENDED),
-    (libvirt.VIR_DOMAIN_CRASHED, 0, model.ERROR),
-    (libvirt.VIR_DOMAIN_PMSUSPENDED, 0, model.SUSPENDED),
-    (libvirt.VIR_DOMAIN_NOSTATE, 0, model.ERROR),
+V = libvirt
+
+
+@pytest.mark.parametrize("code,reason,managed_save,expected", [
+    (V.VIR_DOMAIN_RUNNING, V.VIR_DOMAIN_RUNNING_BOOTED, 0, model.STARTED),
+    (V.VIR_DOMAIN_BLOCKED, 0, 0, model.STARTED),
+    (V.VIR_DOMAIN_PAUSED, V.VIR_DOMAIN_PAUSED_USER, 0, model.PAUSED),
+    (V.VIR_DOMAIN_SHUTDOWN, V.VIR_DOMAIN_SHUTDOWN_USER, 0, model.STOPPING),
+    (V.VIR_DOMAIN_SHUTOFF, V.VIR_DOMAIN_SHUTOFF_SHUTDOWN, 0, model.STOPPED),
+    (V.VIR_DOMAIN_SHUTOFF, V.VIR_DOMAIN_SHUTOFF_DESTROYED, 0, model.STOPPED),
+    (V.VIR_DOMAIN_SHUTOFF, V.VIR_DOMAIN_SHUTOFF_SAVED, 1, model.SUSPENDED),
+    (V.VIR_DOMAIN_CRASHED, V.VIR_DOMAIN_CRASHED_PANICKED, 0, model.ERROR),
+    (V.VIR_DOMAIN_PMSUSPENDED, 0, 0, model.SUSPENDED),
+    (V.VIR_DOMAIN_NOSTATE, 0, 0, model.ERROR),
+    # the guest in trouble: ERROR, with a reason
+    (V.VIR_DOMAIN_PAUSED, V.VIR_DOMAIN_PAUSED_UNKNOWN, 0, model.ERROR),     # KVM emulation failure
+    (V.VIR_DOMAIN_PAUSED, V.VIR_DOMAIN_PAUSED_CRASHED, 0, model.ERROR),
+    (V.VIR_DOMAIN_PAUSED, V.VIR_DOMAIN_PAUSED_IOERROR, 0, model.ERROR),
+    (V.VIR_DOMAIN_SHUTOFF, V.VIR_DOMAIN_SHUTOFF_CRASHED, 0, model.ERROR),
+    (V.VIR_DOMAIN_SHUTOFF, V.VIR_DOMAIN_SHUTOFF_FAILED, 0, model.ERROR),
 ])
-def test_state_table(code, managed_save, expected):
+def test_state_table(code, reason, managed_save, expected):
     """cimi-reference section 11, incl. states the test driver cannot reach."""
-    assert machines.machine_state(code, managed_save) == expected
+    state, why = machines.machine_state(code, reason, managed_save)
+    assert state == expected
+    assert (why is not None) == (expected == model.ERROR)
 
 
 def test_unknown_machine_is_not_found(backend):

@@ -86,3 +86,26 @@ def test_backend_survives_a_libvirtd_restart(real, libvirtd_setup):
     after = b.hosts()                   # the Host reopened its connection
     assert [(h.name, h.cpus, h.memory_kib) for h in after] == [
         (h.name, h.cpus, h.memory_kib) for h in before]
+
+
+def test_autostart_follows_the_state(real):
+    """libvirtd boots what runs when the host restarts, and leaves stopped things stopped."""
+    import random
+    import uuid
+    b, observer, made = real
+    m = b.create_machine(model.MachineSpec("autostart-" + uuid.uuid4().hex[:6], 1, 65536,
+                                           disks=[model.DiskSpec(MiB)]))
+    made.append(("machine", m.key))
+    dom = observer.lookupByUUIDString(m.key)
+    assert dom.autostart() == 0                            # defined, never started
+    b.start_machine(m.key)
+    assert dom.autostart() == 1
+    b.stop_machine(m.key, force=True)
+    assert dom.autostart() == 0
+    cidr = f"10.{random.randint(1, 254)}.{random.randint(1, 254)}.0/24"
+    net = b.create_network(model.NetworkSpec("dsc-auto-" + uuid.uuid4().hex[:6], "isolated", cidr))
+    made.append(("network", net.key))
+    b.start_network(net.key)
+    assert observer.networkLookupByName(net.key).autostart() == 1
+    b.stop_network(net.key)
+    assert observer.networkLookupByName(net.key).autostart() == 0
