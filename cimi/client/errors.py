@@ -48,6 +48,14 @@ class Conflict(CimiError):
     status = 409
 
 
+class Ambiguous(Conflict):
+    """A name given where an id was expected matches several resources."""
+
+
+class NotOffered(Conflict):
+    """The resource does not advertise the operation asked for (in its current state)."""
+
+
 class NotImplementedByServer(CimiError):
     status = 501
 
