@@ -7,17 +7,18 @@ from cimi.cli.output import JobProgress
 from cimi.client import ACTION, ITEMS, filter_literal, short_id
 
 
-def target(job: dict, context=None) -> str:
-    """What a Job acts on: the resource it made for an add, else its targetResource (as kind/id)."""
+def target(job: dict, base_uri: str) -> str:
+    """What a Job acts on, under the base URI: the resource an add made, else its targetResource."""
     href = (job.get("targetResource") or {}).get("href", "")
     made = [r["href"] for r in job.get("affectedResources") or [] if r.get("href", "").startswith(href + "/")]
-    href = made[0] if job.get("action") == "add" and made else href
-    return "/".join(href.rstrip("/").split("/")[-2:])
+    href = made[0] if short_id(job.get("action", "")) == "add" and made else href
+    return href.removeprefix(base_uri)
 
 
 LISTING = Listing("job", [("ID", short), ("ACTION", lambda j, c: short_id(j.get("action", ""))),
                           ("STATE", attr("state")), ("PROGRESS", lambda j, c: f"{j.get('progress', 0) or 0}%"),
-                          ("TARGET", target), ("MESSAGE", attr("statusMessage"))])
+                          ("TARGET", target), ("MESSAGE", attr("statusMessage"))],
+                  lambda client: client.base_uri)
 
 
 @cli.group()

@@ -20,12 +20,13 @@ class CimiError(Exception):
     def __init__(self, message, status=None, body=None):
         super().__init__(message)
         self.message = message
+        self.answered = status is not None        # the provider said so (not refused on our side)
         if status is not None:
             self.status = status
         self.body = body
 
     def __str__(self):
-        return f"{self.message} (HTTP {self.status})" if self.status else self.message
+        return f"{self.message} (HTTP {self.status})" if self.answered else self.message
 
 
 class BadRequest(CimiError):
