@@ -173,7 +173,7 @@ def ssh_command(addresses: list, user: str | None, identity: str | None, extra: 
 
     def rank(ip):
         parsed = ipaddress.ip_address(ip.split("/")[0])
-        return (parsed.is_private, parsed.version)
+        return (not parsed.is_global, parsed.version)
     argv = ["ssh"]
     if identity:
         argv += ["-i", identity]

@@ -96,12 +96,15 @@ class Documents:
         ``cimi machines ssh`` finds the user name to log in as.
         """
         if template:
-            tpl = {"href": self.find("machineTemplates", template)["id"]}
+            referenced = self.find("machineTemplates", template)
+            tpl = {"href": referenced["id"]}
             self._template_extras(tpl, credential, networks, volumes, user_data, initial_state)
         else:
+            referenced = {}
             tpl = self.machine_template(config, image, credential, networks, volumes, user_data, initial_state)
-        if "credential" in tpl:
-            properties = {CREDENTIAL_PROPERTY: tpl["credential"]["href"], **(properties or {})}
+        login = (tpl.get("credential") or referenced.get("credential") or {}).get("href")
+        if login:
+            properties = {CREDENTIAL_PROPERTY: login, **(properties or {})}
         return create_body("MachineCreate", "machineTemplate", tpl, name, description, properties)
 
     def volume_body(self, name=None, capacity_kib=None, config=None, template=None, description=None,
