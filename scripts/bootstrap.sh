@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libvirt-dev/pkg-config build libvirt-python; qemu-utils gives qemu-img;
-# the daemon, QEMU and network tools serve the tests that drive a real libvirtd.
+# the daemon, QEMU and network tools serve the tests that drive a real libvirtd;
+# openssh-client gives `cimi machines ssh` its ssh and the Libcloud driver ssh-keygen.
 PACKAGES="libvirt-dev pkg-config libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
-qemu-utils qemu-system-x86 dnsmasq-base iptables genisoimage postgresql"
+qemu-utils qemu-system-x86 dnsmasq-base iptables genisoimage postgresql openssh-client"
 
 missing=""
 for p in $PACKAGES; do
