@@ -134,12 +134,16 @@ def report(state: State, result, resource, what: str, wait: bool, extra_rows=())
     emit(state, resource, extra_rows)
 
 
-def create_and_report(state, collection, body, what, wait, timeout):
-    """POST a create, wait for its Job (unless told not to), and print the outcome."""
-    result = state.client.create(collection, body)
-    resource = finish(state, result, f"creating {what}", wait, timeout)
-    report(state, result, resource, f"create {what}", wait)
+def conclude(state: State, result, what: str, wait: bool = True, timeout=None, extra_rows=()):
+    """Wait for what a create or action started (unless told not to), and print the outcome."""
+    resource = finish(state, result, what, wait, timeout)
+    report(state, result, resource, what, wait, extra_rows)
     return resource
+
+
+def create_and_report(state, collection, body, what, wait=True, timeout=None):
+    """POST a create, wait for its Job (unless told not to), and print the outcome."""
+    return conclude(state, state.client.create(collection, body), f"create {what}", wait, timeout)
 
 
 def label(resource: dict) -> str:
@@ -216,8 +220,7 @@ def action_command(group, key: str, noun: str, action: str):
         params = {"force": True} if force and action in ("stop", "restart") else {}
         result = state.client.act(resource, action, **params)
         result.location = result.location or resource["id"]
-        what = f"{action} {noun} {label(resource)}"
-        report(state, result, finish(state, result, what, wait, timeout), what, wait)
+        conclude(state, result, f"{action} {noun} {label(resource)}", wait, timeout)
     return _act
 
 

@@ -36,4 +36,4 @@ def credentials_create(state, name, public_key, user, description):
     """Create a credential from a public key file."""
     key = read_file(public_key, "public key").decode("utf-8", "replace")
     body = state.client.credential_body(name, public_key=key, user=user, description=description)
-    create_and_report(state, "credentials", body, f"credential {name}", True, None)
+    create_and_report(state, "credentials", body, f"credential {name}")

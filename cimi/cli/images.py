@@ -7,12 +7,12 @@ from cimi.cli.app import cli, pass_state
 from cimi.cli.common import (
     Listing,
     attr,
+    conclude,
+    create_and_report,
     crud_commands,
-    finish,
     label,
     output_option,
     read_file,
-    report,
     short,
     wait_options,
 )
@@ -45,9 +45,7 @@ crud_commands(images, "machineImages", IMAGES)
 def images_capture(state, machine, name, description, wait, timeout):
     """Capture a (stopped) MACHINE into a new image."""
     mach = state.client.find("machines", machine)
-    result = state.client.capture(mach, name, description)
-    image = finish(state, result, f"capturing {label(mach)}", wait, timeout)
-    report(state, result, image, "capture", wait)
+    conclude(state, state.client.capture(mach, name, description), f"capture {label(mach)}", wait, timeout)
 
 
 @images.command("register")
@@ -60,9 +58,8 @@ def images_capture(state, machine, name, description, wait, timeout):
 @pass_state
 def images_register(state, name, location, description, wait, timeout):
     """Register an image file the server can read as a machine image."""
-    result = state.client.register_image(name, location, description)
-    image = finish(state, result, f"registering {name}", wait, timeout)
-    report(state, result, image, f"register image {name}", wait)
+    conclude(state, state.client.register_image(name, location, description), f"register image {name}", wait,
+             timeout)
 
 
 @images.command("upload")
@@ -77,8 +74,7 @@ def images_upload(state, path, name, description, wait, timeout):
     name = name or Path(path).stem
     with JobProgress(f"uploading {Path(path).name}", transfer=True) as bar:
         result = state.client.upload_image(path, name, description, on_progress=bar.sent)
-    image = finish(state, result, f"checking {name}", wait, timeout)
-    report(state, result, image, f"upload image {name}", wait)
+    conclude(state, result, f"upload image {name}", wait, timeout)
 
 
 @cli.group()
@@ -100,8 +96,7 @@ crud_commands(configs, "machineConfigs", CONFIGS)
 def configs_create(state, name, cpu, memory, disk, description):
     """Create a machine configuration."""
     body = state.client.configuration_body(name, cpu, parse_size(memory), disk and parse_size(disk), description)
-    result = state.client.create("machineConfigs", body)
-    report(state, result, finish(state, result, f"creating {name}", True, None), f"create {name}", True)
+    create_and_report(state, "machineConfigs", body, f"configuration {name}")
 
 
 @cli.group()
@@ -126,5 +121,4 @@ def templates_create(state, name, config, image, credential, networks, user_data
     """Create a machine template."""
     data = read_file(user_data, "user-data") if user_data else None
     body = state.client.template_body(name, config, image, credential, networks, (), data, description)
-    result = state.client.create("machineTemplates", body)
-    report(state, result, finish(state, result, f"creating {name}", True, None), f"create {name}", True)
+    create_and_report(state, "machineTemplates", body, f"template {name}")

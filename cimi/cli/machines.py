@@ -65,15 +65,16 @@ def _volume_spec(text: str):
 
 def wait_for_addresses(client, machine: dict, timeout: float) -> list:
     """The Machine's addresses, waiting (up to timeout) for the first lease of a started Machine."""
+    found = client.addresses(machine)
+    if found or machine.get("state") != "STARTED" or "resource" not in client.attributes("addresses"):
+        return found
     deadline = time.monotonic() + timeout
     with JobProgress(f"waiting for the addresses of {label(machine)}") as bar:
-        while True:
-            found = client.addresses(machine)
-            if found or machine.get("state") != "STARTED" or "resource" not in client.attributes("addresses") \
-                    or time.monotonic() >= deadline:
-                return found
+        while not found and time.monotonic() < deadline:
             bar.update({"state": "DHCP", "progress": 0})
             time.sleep(2)
+            found = client.addresses(machine)
+    return found
 
 
 @machines.command("create")

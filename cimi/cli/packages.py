@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cimi.cli.app import cli, pass_state
-from cimi.cli.common import finish, label, output_option, report, wait_options
+from cimi.cli.common import conclude, label, output_option, wait_options
 from cimi.cli.output import JobProgress, echo
 from cimi.client import CimiError, NotImplementedByServer, NotOffered
 
@@ -61,8 +61,7 @@ def import_(state, package, profile, wait, timeout):
                                                  properties={"profile": profile} if profile else None)
     except (NotImplementedByServer, NotOffered) as exc:
         raise CimiError(f"the server does not offer import: {exc.message}", exc.status) from None
-    created = finish(state, result, f"importing {Path(package).name}", wait, timeout)
-    report(state, result, created, f"import {package}", wait)
+    conclude(state, result, f"import {Path(package).name}", wait, timeout)
 
 
 @cli.command("export")

@@ -5,6 +5,7 @@ from cimi.cli.app import cli, pass_state
 from cimi.cli.common import (
     Listing,
     attr,
+    conclude,
     create_and_report,
     crud_commands,
     finish,
@@ -88,9 +89,7 @@ def volumes_attach(state, volume, machine, location, wait, timeout):
     """Attach VOLUME to MACHINE."""
     client = state.client
     vol, mach = client.find("volumes", volume), client.find("machines", machine)
-    result = client.attach(mach, vol, location)
-    attachment = finish(state, result, f"attaching {label(vol)}", wait, timeout)
-    report(state, result, attachment, "attach", wait)
+    conclude(state, client.attach(mach, vol, location), f"attach {label(vol)}", wait, timeout)
 
 
 @volumes.command("detach")
@@ -120,6 +119,4 @@ def volumes_detach(state, volume, machine, wait, timeout):
 def volumes_snapshot(state, volume, name, description, wait, timeout):
     """Snapshot VOLUME into a new volume image (its machine must be stopped, or it detached)."""
     vol = state.client.find("volumes", volume)
-    result = state.client.snapshot(vol, name, description)
-    image = finish(state, result, f"snapshotting {label(vol)}", wait, timeout)
-    report(state, result, image, f"snapshot {label(vol)}", wait)
+    conclude(state, state.client.snapshot(vol, name, description), f"snapshot {label(vol)}", wait, timeout)
