@@ -77,3 +77,11 @@ def test_jobs_wait_shows_progress_on_a_terminal_only(script_env, client):
     proc = subprocess.run([SCRIPT, "jobs", "wait", result.job], env=script_env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and proc.stderr == "" and BAR not in proc.stdout and "SUCCESS" in proc.stdout
+
+
+def test_image_upload_shows_the_bytes_going_out_on_a_terminal(script_env, tmp_path):
+    disk = tmp_path / "updisk.raw"
+    disk.write_bytes(b"\0" * (4 << 20))
+    rc, text = run_in_pty([SCRIPT, "images", "upload", str(disk)], script_env)
+    assert rc == 0, text
+    assert "uploading updisk.raw" in text and BAR in text and "4.2 MB" in text and "AVAILABLE" in text
