@@ -151,7 +151,7 @@ def machines_console(state, ident, tail):
     text = state.client.console(state.client.find("machines", ident), tail)
     if sys.stdout.isatty():
         text = clean_lines(text)
-    sys.stdout.write(text)
+    sys.stdout.write(text + ("\n" if text and not text.endswith("\n") else ""))   # a prompt ends the log
     sys.stdout.flush()
 
 

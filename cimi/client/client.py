@@ -302,8 +302,8 @@ class Client(Documents):
         if href is None:
             raise NotOffered(f"machine {machine.get('name') or short_id(machine['id'])} offers no console log")
         params = {"tail": str(tail)} if tail is not None else None
-        return self.request("GET", href, params=params, headers={"Accept": "text/plain"}).body.decode("utf-8",
-                                                                                                     "replace")
+        resp = self.request("GET", href, params=params, headers={"Accept": "text/plain, " + JSON})  # errors in JSON
+        return resp.body.decode("utf-8", "replace")
 
     def snapshot(self, volume: dict, name=None, description=None) -> Result:
         """Snapshot a Volume into a new VolumeImage (DSP0263 5.15.8.1)."""

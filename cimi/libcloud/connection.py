@@ -10,6 +10,10 @@ from cimi.client.transport import Headers, basic_auth
 class CIMIResponse(JsonResponse):
     """Every answer goes back to the CIMI client, which raises for error answers (cimi.client.errors)."""
 
+    def __init__(self, response, connection):
+        self.content = response.content       # the bytes as sent (libcloud's body is stripped text)
+        super().__init__(response, connection)
+
     def success(self):
         return True
 
@@ -43,5 +47,4 @@ class LibcloudTransport:
         action = parts.path + ("?" + parts.query if parts.query else "")
         params = {k: v for k, v in (params or {}).items() if v is not None}
         resp = self.connection.request(action, params=params, data=body, headers=headers or {}, method=method)
-        body = resp.body.encode() if isinstance(resp.body, str) else (resp.body or b"")
-        return Response(resp.status, Headers(resp.headers), body)
+        return Response(resp.status, Headers(resp.headers), resp.content or b"")

@@ -157,11 +157,11 @@ def test_volumes_snapshot(run, run_json, client):
     assert [i["name"] for i in client.list("volumeImages")] == ["v-snap"]
 
 
-def test_console_without_the_operation_is_a_clear_error(run, machine):
-    rc, out, err = run("machines", "console", "web1", "--tail", "5")
-    assert rc == 1 and "machine web1 offers no console log" in err
+def test_console_tail_is_checked(run, machine):
     rc, _, err = run("machines", "console", "web1", "--tail", "0")
-    assert rc == 2
+    assert rc == 2 and "--tail" in err
+    rc, _, err = run("machines", "console", "nosuch")
+    assert rc == 1 and "no machines with id or name 'nosuch'" in err
 
 
 def test_ssh_runs_ssh_with_the_user_and_address(run, machine, tmp_path, monkeypatch):

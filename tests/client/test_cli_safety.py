@@ -10,7 +10,7 @@ import os
 import pytest
 
 from cimi import store
-from cimi.client import NS
+from cimi.client import CONSOLE, NS
 from tests.client.test_script import SCRIPT, run_in_pty
 
 ATTACK = "[/bad][bold]B[/bold]\x1b]0;pwned\x07\x1b[2J\u202eX:smile:"
@@ -95,11 +95,25 @@ def test_json_and_xml_are_the_servers_documents_unchanged(run, client):
     assert json.loads(run("--output", "json", "machines", "list")[1])["machines"][0]["name"] == name
 
 
-def test_console_log_escapes_only_on_a_terminal(script_env, run, hostile):
-    """No console operation on this server: the refusal names the machine, escaped."""
-    rc, text = run_in_pty([SCRIPT, "machines", "console", hostile["machine"]], {
-        **script_env, "CIMI_USER": "admin", "CIMI_PASSWORD": "admin-pw"})
-    assert rc == 1 and "offers no console log" in text and "\x1b]" not in text
+def test_console_log_escapes_only_on_a_terminal(script_env, run, client, cloud):
+    """The guest's bytes as they are into a pipe, escaped on a terminal (CONSOLE contract).
+
+    A server without the console operation gets a clear refusal instead.
+    """
+    machine = client.finish(client.create("machines", client.machine_body("c1", config="small", image="blank")))
+    if client.operation(machine, CONSOLE) is None:
+        rc, text = run_in_pty([SCRIPT, "machines", "console", "c1"], script_env)
+        assert rc == 1 and "machine c1 offers no console log" in text
+        return
+    from tests.conftest import console_log       # comes with the console operation
+    console_log(cloud, machine).write_bytes(b"boot\n" + ATTACK.encode() + b"\nlogin: ")
+    rc, text = run_in_pty([SCRIPT, "machines", "console", "c1", "--tail", "1"], script_env)
+    assert rc == 0 and "\x1b]" not in text and "\x07" not in text and "\x1b[2J" not in text
+    assert text.replace("\r\n", "\n") == "login: \n"
+    rc, text = run_in_pty([SCRIPT, "machines", "console", "c1"], script_env)
+    assert rc == 0 and SHOWN in text and "\x1b]" not in text
+    rc, out, err = run("machines", "console", "c1")
+    assert (rc, err) == (0, "") and out == "boot\n" + ATTACK + "\nlogin: \n", "piped: the log as written"
 
 
 @pytest.fixture

@@ -256,12 +256,22 @@ def test_locations_are_the_hosts(driver, node):
     assert location.id == node.extra["host"] and location.id.startswith("test://")
 
 
-def test_console_output_and_error_types(driver, node, client):
+def test_console_output(driver, node, cloud):
+    """The console log (CONSOLE contract); a server without the operation: a clear CIMIConflictError."""
+    if cimi.client.CONSOLE not in node.extra["operations"]:
+        with pytest.raises(CIMIConflictError, match="offers no console log"):
+            driver.ex_get_console_output(node)
+        return
+    from tests.conftest import console_log       # comes with the console operation
+    console_log(cloud, node.extra["resource"]).write_bytes(b"one\ntwo\nlogin: ")
+    assert driver.ex_get_console_output(node) == {"output": "one\ntwo\nlogin: "}
+    assert driver.ex_get_console_output(node, ex_tail=1) == {"output": "login: "}
+
+
+def test_error_types(driver, node, client):
     from libcloud.common.types import InvalidCredsError, ServiceUnavailableError
     from cimi.client import Ambiguous, Forbidden, JobFailed, Unavailable
     from cimi.libcloud.errors import CIMIJobFailedError, to_libcloud
-    with pytest.raises(CIMIConflictError, match="offers no console log"):
-        driver.ex_get_console_output(node)    # this server has no console operation
     size, image = small_and_blank(driver)
     driver.ex_create_network("twin", cidr="10.68.1.0/24")
     driver.ex_create_network("twin", cidr="10.68.2.0/24")
