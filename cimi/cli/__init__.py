@@ -21,7 +21,7 @@ __all__ = ["cli", "main"]
 def main(argv=None) -> int:
     """Run the command; return the exit status (0 ok, 1 error, 2 usage)."""
     try:
-        cli.main(args=argv, prog_name="cimi", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="cimi", standalone_mode=False)   # ctx.exit(n) returns n
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
         return 1
     except BrokenPipeError:
         return 1
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":
