@@ -66,14 +66,17 @@ def _volume_spec(text: str):
 def wait_for_addresses(client, machine: dict, timeout: float) -> list:
     """The Machine's addresses, waiting (up to timeout) for the first lease of a started Machine."""
     found = client.addresses(machine)
-    if found or machine.get("state") != "STARTED" or "resource" not in client.attributes("addresses"):
+    if found or timeout <= 0 or machine.get("state") != "STARTED" or "resource" not in client.attributes("addresses"):
         return found
     deadline = time.monotonic() + timeout
     with JobProgress(f"waiting for the addresses of {label(machine)}") as bar:
-        while not found and time.monotonic() < deadline:
-            bar.update({"state": "DHCP", "progress": 0})
-            time.sleep(2)
-            found = client.addresses(machine)
+        try:
+            while not found and time.monotonic() < deadline:
+                bar.update({"state": "DHCP", "progress": 0})
+                time.sleep(2)
+                found = client.addresses(machine)
+        except KeyboardInterrupt:           # the machine is made; only the wait is given up
+            pass
     return found
 
 
@@ -94,8 +97,9 @@ def wait_for_addresses(client, machine: dict, timeout: float) -> list:
               help="a Volume to attach, optionally at a device such as vdb (repeatable)")
 @click.option("--description")
 @click.option("--state", "initial_state", type=click.Choice(["STARTED", "STOPPED"]), help="initial state")
-@click.option("--address-timeout", type=float, default=120, show_default=True,
-              help="seconds to wait for a started machine's first address")
+@click.option("--address-timeout", type=float, default=None,
+              help="seconds to wait for a started machine's first address (default: 60 on a terminal, "
+              "where Ctrl-C stops the wait, 0 when piped)")
 @wait_options
 @output_option
 @pass_state
@@ -133,6 +137,8 @@ def machines_create(state, name, template, config, image, networks, ssh_key, ssh
     machine = finish(state, result, f"creating machine {name}", wait, timeout)
     extra = ()
     if wait and machine and state.output == "table":
+        if address_timeout is None:
+            address_timeout = 60 if sys.stdout.isatty() else 0
         ips = [a.get("ip", "") for a in wait_for_addresses(client, machine, address_timeout)]
         extra = [("addresses", ", ".join(ips) or "none known yet (see: cimi machines show)")]
     report(state, result, machine, f"create machine {name}", wait, extra)

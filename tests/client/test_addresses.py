@@ -75,3 +75,15 @@ def test_libcloud_nodes_carry_public_and_private_ips(server, leased):
     same = driver.ex_get_node(node.id)
     expected = (["93.184.216.34"], ["192.168.201.5"]) if linked else ([], [])
     assert (node.public_ips, node.private_ips) == expected == (same.public_ips, same.private_ips)
+
+
+def test_create_waits_for_an_address_on_a_terminal_only(leased, env, run):
+    from tests.client.test_script import SCRIPT, run_in_pty
+    _, linked = leased
+    script_env = {**os.environ, "TERM": "xterm", "COLUMNS": "120"}
+    rc, text = run_in_pty([SCRIPT, "machines", "create", "w2", "--config", "small", "--image", "blank",
+                           "--address-timeout", "3"], script_env)
+    assert rc == 0 and "none known yet" in text, text
+    assert ("waiting for the addresses of w2" in text) == linked, "only a provider that links addresses"
+    rc, out, err = run("machines", "create", "w3", "--config", "small", "--image", "blank")
+    assert rc == 0 and "waiting" not in out + err and "none known yet" in out, "piped: no wait"

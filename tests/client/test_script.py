@@ -53,8 +53,8 @@ def run_in_pty(argv, env):
 
 
 def test_progress_bar_on_a_terminal(script_env):
-    rc, text = run_in_pty([SCRIPT, "machines", "create", "ptyvm", "--config", "small", "--image", "blank"],
-                          script_env)
+    rc, text = run_in_pty([SCRIPT, "machines", "create", "ptyvm", "--config", "small", "--image", "blank",
+                           "--address-timeout", "0"], script_env)   # no guest here to lease an address
     assert rc == 0, text
     assert "creating machine ptyvm" in text and BAR in text and "100%" in text
     assert "STARTED" in text
