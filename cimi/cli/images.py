@@ -73,7 +73,7 @@ def images_upload(state, path, name, description, wait, timeout):
     """Upload a local disk image file (qcow2, raw, vmdk) as a new machine image."""
     name = name or Path(path).stem
     with JobProgress(f"uploading {Path(path).name}", transfer=True) as bar:
-        result = state.client.upload_image(path, name, description, on_progress=bar.sent)
+        result = state.client.upload_image(path, name, description, on_sent=bar.sent)
     conclude(state, result, f"upload image {name}", wait, timeout)
 
 

@@ -55,7 +55,9 @@ def import_(state, package, profile, wait, timeout):
     server's import directory. Then: cimi systems create NAME --template TEMPLATE."""
     try:
         if Path(package).is_file() and tarfile.is_tarfile(package):
-            result = state.client.upload_package(package, name=Path(package).stem, profile=profile)
+            with JobProgress(f"uploading {Path(package).name}", transfer=True) as bar:
+                result = state.client.upload_package(package, name=Path(package).stem, profile=profile,
+                                                     on_sent=bar.sent)
         else:
             result = state.client.import_package(_source_uri(package), "systemTemplates",
                                                  properties={"profile": profile} if profile else None)

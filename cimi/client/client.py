@@ -314,17 +314,17 @@ class Client(Documents):
             body["description"] = description
         return self.create("volumeImages", body)
 
-    def upload_image(self, path, name: str, description=None, on_progress=None) -> Result:
-        """Send a disk image's bytes to the MachineImage collection (the provider's ImageUpload).
-
-        ``on_progress(sent, total)`` is called as the bytes go out.
-        """
+    def upload_image(self, path, name: str, description=None, on_sent=None) -> Result:
+        """Send a disk image's bytes to the MachineImage collection (the provider's ImageUpload)."""
         params = {k: v for k, v in (("name", name), ("description", description)) if v}
-        with open(path, "rb") as image:
-            size = os.fstat(image.fileno()).st_size
-            body = _Reading(image, size, on_progress)
-            headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-            return self._result(self.request("POST", self.href("machineImages"), body, params=params,
+        return self._post_file(self.href("machineImages"), path, "application/octet-stream", params, on_sent)
+
+    def _post_file(self, href, path, content_type, params, on_sent=None) -> Result:
+        """POST a local file's bytes, streamed; ``on_sent(sent, total)`` as they go out."""
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            headers = {"Content-Type": content_type, "Content-Length": str(size)}
+            return self._result(self.request("POST", href, _Reading(file, size, on_sent), params=params,
                                              headers=headers))
 
     def attach(self, machine: dict, volume: dict, location: str | None = None) -> Result:
@@ -361,13 +361,11 @@ class Client(Documents):
             body["description"] = description
         return self.create("machineImages", body)
 
-    def upload_package(self, path, name=None, profile=None) -> Result:
+    def upload_package(self, path, name=None, profile=None, on_sent=None) -> Result:
         """Send a local OVA's bytes to the SystemTemplate collection, which imports it (streamed)."""
         href = self.query("systemTemplates", first=1, last=1)["id"]
         params = {k: v for k, v in (("name", name), ("profile", profile)) if v}
-        with open(path, "rb") as package:
-            headers = {"Content-Type": "application/x-tar", "Content-Length": str(os.fstat(package.fileno()).st_size)}
-            return self._result(self.request("POST", href, package, params=params, headers=headers))
+        return self._post_file(href, path, "application/x-tar", params, on_sent)
 
     def import_package(self, source: str, into: str = "systemTemplates", properties: dict | None = None) -> Result:
         """POST an import Action (source URI) to a collection's advertised import operation."""
@@ -382,14 +380,14 @@ class Client(Documents):
 class _Reading:
     """A file whose reads report how far they got (for an upload's progress bar)."""
 
-    def __init__(self, file, total, on_progress=None):
-        self.file, self.total, self.sent, self.on_progress = file, total, 0, on_progress
+    def __init__(self, file, total, on_sent=None):
+        self.file, self.total, self.sent, self.on_sent = file, total, 0, on_sent
 
     def read(self, size=-1):
         chunk = self.file.read(size)
         self.sent += len(chunk)
-        if self.on_progress:
-            self.on_progress(self.sent, self.total)
+        if self.on_sent:
+            self.on_sent(self.sent, self.total)
         return chunk
 
 

@@ -85,3 +85,10 @@ def test_image_upload_shows_the_bytes_going_out_on_a_terminal(script_env, tmp_pa
     rc, text = run_in_pty([SCRIPT, "images", "upload", str(disk)], script_env)
     assert rc == 0, text
     assert "uploading updisk.raw" in text and BAR in text and "4.2 MB" in text and "AVAILABLE" in text
+
+
+def test_package_upload_shows_the_bytes_going_out_on_a_terminal(script_env, tmp_path):
+    from tests.client.test_cli import OVF_DATA
+    rc, text = run_in_pty([SCRIPT, "import", str(OVF_DATA / "glance__testserver.ova"), "--no-wait"], script_env)
+    assert rc == 0, text
+    assert "uploading glance__testserver.ova" in text and BAR in text and "job" in text
