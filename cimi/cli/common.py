@@ -96,6 +96,11 @@ def wait_options(f):
                         help="wait for the Job to finish")(f)
 
 
+def create_options(f):
+    """What every command that makes something takes: --description, --wait/--no-wait, --timeout, --output."""
+    return click.option("--description")(wait_options(output_option(pass_state(f))))
+
+
 # --- results ---------------------------------------------------------------------------------------------
 def emit(state: State, doc: dict, extra_rows=(), select=None, expand=None):
     """One resource: a table, or the server's document in the chosen format (fetched as sent)."""

@@ -9,12 +9,12 @@ from cimi.cli.common import (
     attr,
     conclude,
     create_and_report,
+    create_options,
     crud_commands,
     label,
     output_option,
     read_file,
     short,
-    wait_options,
 )
 from cimi.cli.output import JobProgress, kib
 from cimi.cli.volumes import parse_size
@@ -38,10 +38,7 @@ crud_commands(images, "machineImages", IMAGES)
 @images.command("capture")
 @click.argument("machine")
 @click.option("--name", help="name of the new image")
-@click.option("--description")
-@wait_options
-@output_option
-@pass_state
+@create_options
 def images_capture(state, machine, name, description, wait, timeout):
     """Capture a (stopped) MACHINE into a new image."""
     mach = state.client.find("machines", machine)
@@ -52,10 +49,7 @@ def images_capture(state, machine, name, description, wait, timeout):
 @click.argument("name")
 @click.option("--location", required=True, help="where the image is (a file: URI or a path in the server's "
               "import directory)")
-@click.option("--description")
-@wait_options
-@output_option
-@pass_state
+@create_options
 def images_register(state, name, location, description, wait, timeout):
     """Register an image file the server can read as a machine image."""
     conclude(state, state.client.register_image(name, location, description), f"register image {name}", wait,
@@ -65,10 +59,7 @@ def images_register(state, name, location, description, wait, timeout):
 @images.command("upload")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--name", help="name of the new image (default: the file's name without extension)")
-@click.option("--description")
-@wait_options
-@output_option
-@pass_state
+@create_options
 def images_upload(state, path, name, description, wait, timeout):
     """Upload a local disk image file (qcow2, raw, vmdk) as a new machine image."""
     name = name or Path(path).stem

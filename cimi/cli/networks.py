@@ -1,8 +1,8 @@
 """`cimi networks`: create, start, stop, delete."""
 import click
 
-from cimi.cli.app import cli, pass_state
-from cimi.cli.common import Listing, attr, create_and_report, crud_commands, output_option, short, wait_options
+from cimi.cli.app import cli
+from cimi.cli.common import Listing, attr, create_and_report, create_options, crud_commands, short
 
 LISTING = Listing("network", [("ID", short), ("NAME", attr("name")), ("STATE", attr("state")),
                               ("TYPE", attr("networkType")), ("CIDR", attr("cidr"))])
@@ -23,10 +23,7 @@ crud_commands(networks, "networks", LISTING, ("start", "stop"))
 @click.option("--cidr", help="address range, e.g. 10.1.0.0/24")
 @click.option("--config", help="NetworkConfiguration id or name")
 @click.option("--template", help="NetworkTemplate id or name")
-@click.option("--description")
-@wait_options
-@output_option
-@pass_state
+@create_options
 def networks_create(state, name, network_type, cidr, config, template, description, wait, timeout):
     """Create a network."""
     if (config or template) and (network_type or cidr):

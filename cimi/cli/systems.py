@@ -1,17 +1,16 @@
 """`cimi systems` and `cimi system-templates`: several resources made and acted on as one."""
 import click
 
-from cimi.cli.app import cli, pass_state
+from cimi.cli.app import cli
 from cimi.cli.common import (
     ACTIONS,
     Listing,
     attr,
     create_and_report,
+    create_options,
     crud_commands,
     label,
-    output_option,
     short,
-    wait_options,
 )
 from cimi.client import NotFound, items_of, short_id
 
@@ -62,10 +61,7 @@ crud_commands(systems, "systems", SYSTEMS, ACTIONS, details=_member_rows)
 @systems.command("create")
 @click.argument("name")
 @click.option("--template", required=True, help="SystemTemplate id or name")
-@click.option("--description")
-@wait_options
-@output_option
-@pass_state
+@create_options
 def systems_create(state, name, template, description, wait, timeout):
     """Create system NAME from a system template."""
     body = state.client.system_body(name, template, description)

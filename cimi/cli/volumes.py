@@ -7,6 +7,7 @@ from cimi.cli.common import (
     attr,
     conclude,
     create_and_report,
+    create_options,
     crud_commands,
     finish,
     label,
@@ -65,10 +66,7 @@ def parse_size(text: str) -> int:
 @click.option("--size", help="capacity, e.g. 10G, 512M (a bare number is GiB)")
 @click.option("--config", help="VolumeConfiguration id or name")
 @click.option("--template", help="VolumeTemplate id or name")
-@click.option("--description")
-@wait_options
-@output_option
-@pass_state
+@create_options
 def volumes_create(state, name, size, config, template, description, wait, timeout):
     """Create a volume of a size, or from a configuration or template."""
     if sum(bool(x) for x in (size, config, template)) != 1:
@@ -112,10 +110,7 @@ def volumes_detach(state, volume, machine, wait, timeout):
 @volumes.command("snapshot")
 @click.argument("volume")
 @click.option("--name", help="name of the new VolumeImage")
-@click.option("--description")
-@wait_options
-@output_option
-@pass_state
+@create_options
 def volumes_snapshot(state, volume, name, description, wait, timeout):
     """Snapshot VOLUME into a new volume image (its machine must be stopped, or it detached)."""
     vol = state.client.find("volumes", volume)
