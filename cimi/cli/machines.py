@@ -66,7 +66,7 @@ def _volume_spec(text: str):
 def wait_for_addresses(client, machine: dict, timeout: float) -> list:
     """The Machine's addresses, waiting (up to timeout) for the first lease of a started Machine."""
     found = client.addresses(machine)
-    if found or timeout <= 0 or machine.get("state") != "STARTED" or "resource" not in client.attributes("addresses"):
+    if found or timeout <= 0 or machine.get("state") != "STARTED" or not client.links_addresses():
         return found
     deadline = time.monotonic() + timeout
     with JobProgress(f"waiting for the addresses of {label(machine)}") as bar:
@@ -173,20 +173,22 @@ def login_user(client, machine: dict) -> str | None:
 
 
 def ssh_command(addresses: list, user: str | None, identity: str | None, extra: tuple) -> list:
-    """The ssh command line to a machine: public addresses first, IPv4 before IPv6."""
-    ips = [a.get("ip") for a in addresses if a.get("ip")]
+    """The ssh command line to a machine's best address (the host comes after --, never as an option)."""
+    ips = []
+    for address in addresses:
+        try:
+            ips.append(ipaddress.ip_address(str(address.get("ip", "")).split("/")[0]))
+        except ValueError:
+            continue                         # not an address ssh should be pointed at
     if not ips:
         raise CimiError("no address is known for this machine yet (is it started, on a network with DHCP?)")
-
-    def rank(ip):
-        parsed = ipaddress.ip_address(ip.split("/")[0])
-        return (not parsed.is_global, parsed.version)
     argv = ["ssh"]
     if identity:
         argv += ["-i", identity]
     if user:
         argv += ["-l", user]
-    return [*argv, "--", sorted(ips, key=rank)[0].split("/")[0], *extra]
+    best = sorted(ips, key=lambda ip: (not ip.is_global, ip.version))[0]   # public first, IPv4 before IPv6
+    return [*argv, "--", str(best), *extra]
 
 
 @machines.command("ssh", context_settings={"ignore_unknown_options": True})

@@ -184,25 +184,31 @@ class Client(Documents):
         return found[0]
 
     # --- what the provider describes ----------------------------------------------------------
-    def attributes(self, key: str) -> set:
-        """The attribute names of a collection's entries, from their ResourceMetadata (DSP0263 5.16)."""
+    def attributes(self, key: str) -> set | None:
+        """The attribute names of a collection's entries, from their ResourceMetadata (DSP0263 5.16).
+
+        None when the provider does not describe that kind (nothing to check against).
+        """
         if self._metadata is None:
-            self._metadata = {m.get("typeUri") or m.get("typeURI"): m for m in self.list("resourceMetadata")}
+            listed = self.list("resourceMetadata") if "resourceMetadata" in self.cep else []
+            self._metadata = {m.get("typeUri") or m.get("typeURI"): m for m in listed}
         meta = self._metadata.get(NS + TYPES.get(key, key))
-        if meta is None:
-            raise NotFound(f"the provider describes no {key} (no ResourceMetadata for {TYPES.get(key, key)})")
-        return COMMON_ATTRIBUTES | {a["name"] for a in meta.get("attributes", [])}
+        return None if meta is None else COMMON_ATTRIBUTES | {a["name"] for a in meta.get("attributes", [])}
 
     def check_select(self, key: str, select) -> None:
         """Refuse a $select naming an attribute the kind does not have (the server would ignore it)."""
-        if not select:
+        known = self.attributes(key) if select else None
+        if known is None:
             return
         names = [n.strip() for n in _csv(select).split(",") if n.strip()]
-        unknown = [n for n in names if n.split("/", 1)[0] not in self.attributes(key)]
+        unknown = [n for n in names if n.split("/", 1)[0] not in known]
         if unknown:
-            known = ", ".join(sorted(self.attributes(key)))
             raise BadRequest(f"{TYPES.get(key, key)} has no attribute {', '.join(map(repr, unknown))} "
-                             f"(it has: {known})")
+                             f"(it has: {', '.join(sorted(known))})")
+
+    def links_addresses(self) -> bool:
+        """Whether the provider says which resource each Address belongs to (ADDRESSES contract)."""
+        return "addresses" in self.cep and "resource" in (self.attributes("addresses") or ())
 
     # --- operations --------------------------------------------------------------------------------
     @staticmethod
@@ -282,7 +288,7 @@ class Client(Documents):
         Providers that do not link Addresses to resources (no ``resource``
         attribute in Address's ResourceMetadata) have none to show: [].
         """
-        if "addresses" not in self.cep or "resource" not in self.attributes("addresses"):
+        if not self.links_addresses():
             return []
         if machine is None:
             return [a for a in self.list("addresses") if (a.get("resource") or {}).get("href")]

@@ -23,7 +23,7 @@ def leased(run_json, client, tmp_path):
     (tmp_path / "id.pub").write_text(KEY)
     machine = run_json("machines", "create", "web1", "--config", "small", "--image", "blank",
                        "--ssh-key", tmp_path / "id.pub", "--ssh-user", "deploy")
-    linked = "resource" in client.attributes("addresses")
+    linked = client.links_addresses()
     if linked:
         [nic] = client.list(machine["networkInterfaces"]["href"])
         owner = store.get("Machine", machine["id"].rsplit("/", 1)[1])["owner"]

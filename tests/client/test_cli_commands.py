@@ -171,6 +171,8 @@ def test_ssh_runs_ssh_with_the_user_and_address(run, machine, tmp_path, monkeypa
     assert ssh_command(addresses, "deploy", None, ("uptime",)) == ["ssh", "-l", "deploy", "--", "93.184.216.34",
                                                                    "uptime"]
     assert ssh_command(addresses[:2], None, "k", ()) == ["ssh", "-i", "k", "--", "192.168.201.7"]
+    assert ssh_command([{"ip": "-oProxyCommand=x"}, {"ip": "10.0.0.1"}], "-oX", None, ()) == [
+        "ssh", "-l", "-oX", "--", "10.0.0.1"], "server text is never an ssh option"
 
 
 def test_jobs_list_filters(run, run_json, client):
