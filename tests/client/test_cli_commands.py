@@ -20,6 +20,12 @@ def pubkey(tmp_path):
     return path
 
 
+def config_drives(dom):
+    """The domain's cloud-init drives (a CD-ROM or a virtio disk: named <domain>-cidata.iso either way)."""
+    return [d for d in dom.findall("devices/disk") if (d.find("source") is not None and
+                                                      d.find("source").get("file", "").endswith("-cidata.iso"))]
+
+
 def domain(libvirt_conn, machine):
     return etree.fromstring(libvirt_conn.lookupByName(naming.machine_name(short_id(machine["id"]))).XMLDesc(0))
 
@@ -43,7 +49,7 @@ def test_machine_with_networks_key_user_data_and_volume(run_json, run, client, l
     assert attached["initialLocation"] == "vdc" and attached["volume"]["href"] == client.find("volumes", "data")["id"]
     dom = domain(libvirt_conn, machine)
     assert len(dom.findall("devices/interface")) == 2
-    assert len(dom.findall("devices/disk[@device='cdrom']")) == 1, "user-data and key go on a config drive"
+    assert len(config_drives(dom)) == 1, "user-data and key go on a config drive"
     rc, out, _ = run("machines", "show", "web")
     assert rc == 0 and "addresses" in out and "none known" in out
     rc, out, _ = run("volumes", "list")

@@ -177,6 +177,7 @@ def test_create_node_honours_auth_userdata_networks_and_volumes(driver, client, 
     from libcloud.compute.base import NodeAuthSSHKey
     from lxml import etree
     from cimi import naming
+    from tests.client.test_cli_commands import config_drives
     size, image = small_and_blank(driver)
     nets = [driver.ex_create_network(n, cidr=f"10.67.{i}.0/24") for i, n in enumerate(("a", "b"))]
     vol = driver.create_volume(1, "data")
@@ -191,7 +192,7 @@ def test_create_node_honours_auth_userdata_networks_and_volumes(driver, client, 
     [(attached, device)] = driver.ex_list_attached_volumes(node)
     assert attached.id == vol.id and device == "vdc"
     dom = etree.fromstring(libvirt_conn.lookupByName(naming.machine_name(node.id.rsplit("/", 1)[1])).XMLDesc(0))
-    assert len(dom.findall("devices/interface")) == 2 and len(dom.findall("devices/disk[@device='cdrom']")) == 1
+    assert len(dom.findall("devices/interface")) == 2 and len(config_drives(dom)) == 1
     assert node.public_ips == [] and node.private_ips == [], "the test driver leases no addresses"
 
 
