@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 # libvirt-dev/pkg-config build libvirt-python; qemu-utils gives qemu-img;
 # the daemon, QEMU and network tools serve the tests that drive a real libvirtd;
 # dosfstools, mtools, syslinux and cpio build the tests' guest disk (tests/guest/build.py);
-# openssl hashes Credential passwords for guests (`openssl passwd -6`).
+# openssl hashes Credential passwords for guests (`openssl passwd -6`);
+# openssh-client gives `cimi machines ssh` its ssh and the Libcloud driver ssh-keygen.
 PACKAGES="libvirt-dev pkg-config libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
 qemu-utils qemu-system-x86 dnsmasq-base iptables genisoimage postgresql
-dosfstools mtools syslinux cpio openssl"
+dosfstools mtools syslinux cpio openssl openssh-client"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,6 +1,7 @@
 """The CIMI client library shared by the ``cimi`` command and the Libcloud driver."""
 from cimi.client.client import (
                                 ACTION,
+                                CONSOLE,
                                 ITEMS,
                                 NS,
                                 Client,
@@ -10,6 +11,7 @@ from cimi.client.client import (
                                 short_id,
 )
 from cimi.client.errors import (
+                                Ambiguous,
                                 BadRequest,
                                 CimiError,
                                 Conflict,
@@ -19,11 +21,12 @@ from cimi.client.errors import (
                                 JobTimeout,
                                 NotFound,
                                 NotImplementedByServer,
+                                NotOffered,
                                 Unauthorized,
                                 Unavailable,
 )
 from cimi.client.transport import HttpTransport, Response
 
-__all__ = ["ACTION", "ITEMS", "NS", "BadRequest", "CimiError", "Client", "Conflict", "ConnectionFailed",
+__all__ = ["ACTION", "CONSOLE", "Ambiguous", "NotOffered", "ITEMS", "NS", "BadRequest", "CimiError", "Client", "Conflict", "ConnectionFailed",
            "Forbidden", "HttpTransport", "JobFailed", "JobTimeout", "NotFound", "NotImplementedByServer",
            "Response", "Result", "Unauthorized", "Unavailable", "filter_literal", "items_of", "short_id"]

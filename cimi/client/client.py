@@ -11,21 +11,26 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
+from cimi.client.documents import NS, Documents
 from cimi.client.errors import (
+    Ambiguous,
+    BadRequest,
     CimiError,
-    Conflict,
     JobFailed,
     JobTimeout,
     NotFound,
+    NotOffered,
     from_response,
 )
 from cimi.client.transport import HttpTransport, Response
 
-NS = "http://schemas.dmtf.org/cimi/1/"
 ACTION = NS + "action/"
 JSON, XML = "application/json", "application/xml"
-CONSOLE = "urn:darn-simple-cloud:cimi:console"     # this server's extension operation on Machines
 FINISHED = ("SUCCESS", "FAILED", "STOPPED")
+CONSOLE = "urn:darn-simple-cloud:cimi:console"     # the Machine operation serving its console log
+#: Attributes every resource has (DSP0263 5.1), whatever its ResourceMetadata lists.
+COMMON_ATTRIBUTES = frozenset({"resourceURI", "id", "name", "description", "created", "updated", "properties",
+                               "operations"})
 
 #: CEP collection key -> the key of the items in that collection's JSON form.
 ITEMS = {
@@ -37,6 +42,13 @@ ITEMS = {
     "systems": "systems", "systemTemplates": "systemTemplates", "jobs": "jobs",
     "resourceMetadata": "resourceMetadata",
 }
+#: CEP collection key -> the CIMI type of its entries (to find their ResourceMetadata).
+TYPES = {"machines": "Machine", "machineTemplates": "MachineTemplate", "machineConfigs": "MachineConfiguration",
+         "machineImages": "MachineImage", "credentials": "Credential", "volumes": "Volume",
+         "volumeTemplates": "VolumeTemplate", "volumeConfigs": "VolumeConfiguration", "volumeImages": "VolumeImage",
+         "networks": "Network", "networkTemplates": "NetworkTemplate", "networkConfigs": "NetworkConfiguration",
+         "networkPorts": "NetworkPort", "addresses": "Address", "systems": "System",
+         "systemTemplates": "SystemTemplate", "jobs": "Job", "resourceMetadata": "ResourceMetadata"}
 
 
 def short_id(href: str) -> str:
@@ -66,7 +78,7 @@ class Result:
     job: str | None
 
 
-class Client:
+class Client(Documents):
     """A CIMI consumer bound to one CloudEntryPoint URL and one transport."""
 
     def __init__(self, endpoint: str, transport=None, poll: float = 0.05, max_poll: float = 1.0):
@@ -74,6 +86,7 @@ class Client:
         self.transport = transport or HttpTransport()
         self.poll, self.max_poll = poll, max_poll
         self._cep = None
+        self._metadata = None
 
     @classmethod
     def connect(cls, endpoint: str, user: str | None = None, password: str | None = None, timeout: float = 60):
@@ -127,9 +140,9 @@ class Client:
         return self.absolute(ref["href"])
 
     # --- queries ---------------------------------------------------------------------------------
-    def query(self, key_or_href: str, filter=None, select=None, first=None, last=None, orderby=None,
-              expand=None, fmt: str = "json"):
-        """A collection document (dict, or XML text), with the CIMI query parameters passed through."""
+    def query_response(self, key_or_href: str, filter=None, select=None, first=None, last=None, orderby=None,
+                       expand=None, fmt: str = "json") -> Response:
+        """The answer to a collection query, with the CIMI query parameters passed through."""
         href = key_or_href if "/" in key_or_href else self.href(key_or_href)
         filters = [filter] if isinstance(filter, str) else list(filter or [])
         params = [("$filter", f) for f in filters]
@@ -139,7 +152,11 @@ class Client:
                 params.append((name, str(value)))
         if params:
             href = href + ("&" if "?" in href else "?") + urllib.parse.urlencode(params, safe="$")
-        resp = self.request("GET", href, fmt=fmt)
+        return self.request("GET", href, fmt=fmt)
+
+    def query(self, key_or_href: str, fmt: str = "json", **query):
+        """A collection document (dict, or XML text)."""
+        resp = self.query_response(key_or_href, fmt=fmt, **query)
         return resp.body.decode() if fmt == "xml" else self.decode(resp)
 
     def list(self, key: str, **query) -> list:
@@ -160,10 +177,38 @@ class Client:
                 pass
         found = self.list(key, filter=f"name={filter_literal(ident)}")
         if len(found) > 1:
-            raise Conflict(f"{len(found)} {key} are named {ident!r}; give the id instead")
+            ids = ", ".join(short_id(f["id"]) for f in found[:5])
+            raise Ambiguous(f"{len(found)} {key} are named {ident!r} ({ids}); give the id instead")
         if not found:
             raise NotFound(f"no {key} with id or name {ident!r}")
         return found[0]
+
+    # --- what the provider describes ----------------------------------------------------------
+    def attributes(self, key: str) -> set | None:
+        """The attribute names of a collection's entries, from their ResourceMetadata (DSP0263 5.16).
+
+        None when the provider does not describe that kind (nothing to check against).
+        """
+        if self._metadata is None:
+            listed = self.list("resourceMetadata") if "resourceMetadata" in self.cep else []
+            self._metadata = {m.get("typeUri") or m.get("typeURI"): m for m in listed}
+        meta = self._metadata.get(NS + TYPES.get(key, key))
+        return None if meta is None else COMMON_ATTRIBUTES | {a["name"] for a in meta.get("attributes", [])}
+
+    def check_select(self, key: str, select) -> None:
+        """Refuse a $select naming an attribute the kind does not have (the server would ignore it)."""
+        known = self.attributes(key) if select else None
+        if known is None:
+            return
+        names = [n.strip() for n in _csv(select).split(",") if n.strip()]
+        unknown = [n for n in names if n.split("/", 1)[0] not in known]
+        if unknown:
+            raise BadRequest(f"{TYPES.get(key, key)} has no attribute {', '.join(map(repr, unknown))} "
+                             f"(it has: {', '.join(sorted(known))})")
+
+    def links_addresses(self) -> bool:
+        """Whether the provider says which resource each Address belongs to (ADDRESSES contract)."""
+        return "addresses" in self.cep and "resource" in (self.attributes("addresses") or ())
 
     # --- operations --------------------------------------------------------------------------------
     @staticmethod
@@ -181,7 +226,7 @@ class Client:
             what = resource.get("name") or short_id(resource.get("id", ""))
             state = f" in state {resource['state']}" if resource.get("state") else ""
             offered = ", ".join(short_id(o["rel"]) for o in resource.get("operations", [])) or "none"
-            raise Conflict(f"{rel} is not offered on {what}{state} (offered: {offered})")
+            raise NotOffered(f"{rel} is not offered on {what}{state} (offered: {offered})")
         return self.absolute(href)
 
     def _result(self, resp: Response) -> Result:
@@ -236,47 +281,57 @@ class Client:
         except NotFound:
             return None
 
-    # --- CIMI documents ------------------------------------------------------------------------
-    def machine_body(self, name=None, template=None, config=None, image=None, description=None,
-                     initial_state=None, properties=None) -> dict:
-        """A MachineCreate: by template reference, or by value from a configuration and an image."""
-        if template:
-            tpl = {"href": self.find("machineTemplates", template)["id"]}
-        else:
-            if not (config and image):
-                raise CimiError("a Machine needs a template, or a configuration and an image")
-            tpl = {"machineConfig": {"href": self.find("machineConfigs", config)["id"]},
-                   "machineImage": {"href": self.find("machineImages", image)["id"]}}
-        if initial_state:
-            tpl["initialState"] = initial_state
-        return _create("MachineCreate", "machineTemplate", tpl, name, description, properties)
+    # --- what a resource offers beyond CRUD -------------------------------------------------------
+    def addresses(self, machine: dict | None = None) -> list:
+        """The Addresses leased to one Machine, or all those linked to some resource (ADDRESSES contract).
 
-    def volume_body(self, name=None, capacity_kib=None, config=None, template=None, description=None,
-                    volume_type=NS + "mapped", properties=None) -> dict:
-        """A VolumeCreate from a template, a configuration, or a capacity in KiB."""
-        if template:
-            tpl = {"href": self.find("volumeTemplates", template)["id"]}
-        elif config:
-            tpl = {"volumeConfig": {"href": self.find("volumeConfigs", config)["id"]}}
-        elif capacity_kib:
-            tpl = {"volumeConfig": {"type": volume_type, "capacity": int(capacity_kib)}}
-        else:
-            raise CimiError("a Volume needs a capacity, a configuration or a template")
-        return _create("VolumeCreate", "volumeTemplate", tpl, name, description, properties)
+        Providers that do not link Addresses to resources (no ``resource``
+        attribute in Address's ResourceMetadata) have none to show: [].
+        """
+        if not self.links_addresses():
+            return []
+        if machine is None:
+            return [a for a in self.list("addresses") if (a.get("resource") or {}).get("href")]
+        return self.list("addresses", filter=f"resource/href={filter_literal(machine['id'])}")
 
-    def network_body(self, name=None, network_type=None, cidr=None, config=None, template=None,
-                     description=None, properties=None) -> dict:
-        """A NetworkCreate from a template, a configuration, or a type and CIDR."""
-        if template:
-            tpl = {"href": self.find("networkTemplates", template)["id"]}
-        elif config:
-            tpl = {"networkConfig": {"href": self.find("networkConfigs", config)["id"]}}
-        else:
-            cfg = {"networkType": (network_type or "PRIVATE").upper()}
-            if cidr:
-                cfg["cidr"] = cidr
-            tpl = {"networkConfig": cfg}
-        return _create("NetworkCreate", "networkTemplate", tpl, name, description, properties)
+    def attachments(self) -> dict:
+        """Each attached Volume's href -> (its Machine, the MachineVolume), in one expanded query."""
+        found = {}
+        for machine in self.list("machines", select="id,name,volumes", expand="volumes"):
+            for mv in items_of(machine.get("volumes") or {}):
+                found[mv.get("volume", {}).get("href")] = (machine, mv)
+        return found
+
+    def console(self, machine: dict, tail: int | None = None) -> str:
+        """The last ``tail`` lines of a Machine's serial console log (CONSOLE contract)."""
+        href = self.operation(machine, CONSOLE)
+        if href is None:
+            raise NotOffered(f"machine {machine.get('name') or short_id(machine['id'])} offers no console log")
+        params = {"tail": str(tail)} if tail is not None else None
+        resp = self.request("GET", href, params=params, headers={"Accept": "text/plain, " + JSON})  # errors in JSON
+        return resp.body.decode("utf-8", "replace")
+
+    def snapshot(self, volume: dict, name=None, description=None) -> Result:
+        """Snapshot a Volume into a new VolumeImage (DSP0263 5.15.8.1)."""
+        body = {"resourceURI": NS + "VolumeImage", "imageLocation": volume["id"]}
+        if name:
+            body["name"] = name
+        if description:
+            body["description"] = description
+        return self.create("volumeImages", body)
+
+    def upload_image(self, path, name: str, description=None, on_sent=None) -> Result:
+        """Send a disk image's bytes to the MachineImage collection (the provider's ImageUpload)."""
+        params = {k: v for k, v in (("name", name), ("description", description)) if v}
+        return self._post_file(self.href("machineImages"), path, "application/octet-stream", params, on_sent)
+
+    def _post_file(self, href, path, content_type, params, on_sent=None) -> Result:
+        """POST a local file's bytes, streamed; ``on_sent(sent, total)`` as they go out."""
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            headers = {"Content-Type": content_type, "Content-Length": str(size)}
+            return self._result(self.request("POST", href, _Reading(file, size, on_sent), params=params,
+                                             headers=headers))
 
     def attach(self, machine: dict, volume: dict, location: str | None = None) -> Result:
         """Attach a Volume: add a MachineVolume to the Machine's volumes collection."""
@@ -296,12 +351,6 @@ class Client:
     def detach(self, machine: dict, volume: dict) -> Result:
         return self.delete(self.attachment(machine, volume))
 
-    def console(self, machine: dict, tail: int | None = None) -> str:
-        """The last lines of a Machine's serial console (the server's console operation)."""
-        resp = self.request("GET", self.require(machine, CONSOLE), params={"tail": tail},
-                            headers={"Accept": "text/plain, " + JSON})
-        return resp.body.decode("utf-8", errors="replace")
-
     def capture(self, machine: dict, name=None, description=None) -> Result:
         """Capture a Machine into a new MachineImage (POSTed where the capture operation points)."""
         href = self.require(machine, "capture")
@@ -318,13 +367,11 @@ class Client:
             body["description"] = description
         return self.create("machineImages", body)
 
-    def upload_package(self, path, name=None, profile=None) -> Result:
+    def upload_package(self, path, name=None, profile=None, on_sent=None) -> Result:
         """Send a local OVA's bytes to the SystemTemplate collection, which imports it (streamed)."""
         href = self.query("systemTemplates", first=1, last=1)["id"]
         params = {k: v for k, v in (("name", name), ("profile", profile)) if v}
-        with open(path, "rb") as package:
-            headers = {"Content-Type": "application/x-tar", "Content-Length": str(os.fstat(package.fileno()).st_size)}
-            return self._result(self.request("POST", href, package, params=params, headers=headers))
+        return self._post_file(href, path, "application/x-tar", params, on_sent)
 
     def import_package(self, source: str, into: str = "systemTemplates", properties: dict | None = None) -> Result:
         """POST an import Action (source URI) to a collection's advertised import operation."""
@@ -336,16 +383,18 @@ class Client:
         return self._result(self.request("POST", href, body))
 
 
-def _create(type_name, template_key, template, name, description, properties) -> dict:
-    body = {"resourceURI": NS + type_name}
-    if name:
-        body["name"] = name
-    if description:
-        body["description"] = description
-    if properties:
-        body["properties"] = dict(properties)
-    body[template_key] = template
-    return body
+class _Reading:
+    """A file whose reads report how far they got (for an upload's progress bar)."""
+
+    def __init__(self, file, total, on_sent=None):
+        self.file, self.total, self.sent, self.on_sent = file, total, 0, on_sent
+
+    def read(self, size=-1):
+        chunk = self.file.read(size)
+        self.sent += len(chunk)
+        if self.on_sent:
+            self.on_sent(self.sent, self.total)
+        return chunk
 
 
 def _csv(value):

@@ -20,12 +20,13 @@ class CimiError(Exception):
     def __init__(self, message, status=None, body=None):
         super().__init__(message)
         self.message = message
+        self.answered = status is not None        # the provider said so (not refused on our side)
         if status is not None:
             self.status = status
         self.body = body
 
     def __str__(self):
-        return f"{self.message} (HTTP {self.status})" if self.status else self.message
+        return f"{self.message} (HTTP {self.status})" if self.answered else self.message
 
 
 class BadRequest(CimiError):
@@ -46,6 +47,14 @@ class NotFound(CimiError):
 
 class Conflict(CimiError):
     status = 409
+
+
+class Ambiguous(Conflict):
+    """A name given where an id was expected matches several resources."""
+
+
+class NotOffered(Conflict):
+    """The resource does not advertise the operation asked for (in its current state)."""
 
 
 class NotImplementedByServer(CimiError):

@@ -35,7 +35,7 @@ def test_machines_create_by_config_and_image_shows_a_table(run):
     rc, out, _ = run("machines", "list")
     assert rc == 0
     header, *rows = [line for line in out.splitlines() if line.strip() and not set(line.strip()) <= {"─"}]
-    assert header.split() == ["ID", "NAME", "STATE", "CPU", "MEMORY", "CREATED"]
+    assert header.split() == ["ID", "NAME", "STATE", "CPU", "MEMORY", "ADDRESSES", "CREATED"]
     assert len(rows) == 1 and rows[0].split()[1:4] == ["web1", "STARTED", "1"]
     assert "512 MiB" in rows[0]
     assert all(line == line.rstrip() for line in out.splitlines()), "piped tables have no trailing blanks"

@@ -162,3 +162,124 @@ def test_error_mapping(driver, node, server):
     with pytest.raises(CIMIError) as bad_filter:
         driver.list_nodes(ex_filter="name=='x'")
     assert bad_filter.value.http_code == 400
+
+
+# --- auth, user data, networks, volumes, addresses, key pairs, locations, console ------------------------
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3Gd7Nm0cqKJ1nNQp0Z3kq0l7m0X3bq9v1d2y3z4w5x alice@laptop"
+
+
+def small_and_blank(driver):
+    return ([s for s in driver.list_sizes() if s.name == "small"][0],
+            [i for i in driver.list_images() if i.name == "blank"][0])
+
+
+def test_create_node_honours_auth_userdata_networks_and_volumes(driver, client, libvirt_conn):
+    from libcloud.compute.base import NodeAuthSSHKey
+    from lxml import etree
+    from cimi import naming
+    from tests.client.test_cli_commands import config_drives
+    size, image = small_and_blank(driver)
+    nets = [driver.ex_create_network(n, cidr=f"10.67.{i}.0/24") for i, n in enumerate(("a", "b"))]
+    vol = driver.create_volume(1, "data")
+    node = driver.create_node("n2", size=size, image=image, auth=NodeAuthSSHKey(KEY), ex_username="deploy",
+                              ex_userdata="#cloud-config\nruncmd: [echo hi]\n", ex_networks=[nets[0], "b"],
+                              ex_volumes=[(vol, "vdc")])
+    credential = client.find("credentials", "n2-auth")
+    assert credential["userName"] == "deploy" and bytes.fromhex(credential["key"]).decode() == KEY
+    assert node.extra["properties"]["credential"] == credential["id"]
+    nics = client.list(node.extra["resource"]["networkInterfaces"]["href"])
+    assert sorted(n["network"]["href"] for n in nics) == sorted(n.id for n in nets)
+    [(attached, device)] = driver.ex_list_attached_volumes(node)
+    assert attached.id == vol.id and device == "vdc"
+    dom = etree.fromstring(libvirt_conn.lookupByName(naming.machine_name(node.id.rsplit("/", 1)[1])).XMLDesc(0))
+    assert len(dom.findall("devices/interface")) == 2 and len(config_drives(dom)) == 1
+    assert node.public_ips == [] and node.private_ips == [], "the test driver leases no addresses"
+
+
+def test_create_node_with_a_password(driver, client):
+    from libcloud.compute.base import NodeAuthPassword
+    size, image = small_and_blank(driver)
+    node = driver.create_node("n3", size=size, image=image, auth=NodeAuthPassword("s3cret!"), ex_username="ops")
+    credential = client.find("credentials", "n3-auth")
+    assert credential["userName"] == "ops" and "password" not in credential, "the server keeps it secret"
+    assert node.extra["properties"]["credential"] == credential["id"]
+
+
+def test_create_node_refused_leaves_nothing(driver, client):
+    from libcloud.common.types import LibcloudError
+    from libcloud.compute.base import NodeAuthSSHKey
+    size, image = small_and_blank(driver)
+    with pytest.raises(CIMINotFoundError):
+        driver.create_node("n4", size=size, image=image, auth=NodeAuthSSHKey(KEY), ex_networks=["nosuch"])
+    assert client.list("credentials") == [] and driver.list_nodes() == []
+    with pytest.raises(LibcloudError, match="chooses the host itself"):
+        driver.create_node("n4", size=size, image=image, location=driver.list_locations()[0])
+    with pytest.raises(ValueError):
+        driver.create_node("n4", size=size, image=image, auth=object())
+
+
+def test_private_ranges_are_private_ips():
+    from cimi.libcloud.convert import split_ips
+    assert split_ips(["10.1.2.3", "93.184.216.34", "192.168.201.4", "fd00::1", "2001:4860::8888", "junk"]) == (
+        ["93.184.216.34", "2001:4860::8888"], ["10.1.2.3", "192.168.201.4", "fd00::1"])
+
+
+def test_key_pairs_are_credentials(driver, client, tmp_path):
+    import subprocess
+    from libcloud.compute.types import KeyPairDoesNotExistError
+    created = driver.create_key_pair("kp1")
+    assert created.private_key.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert created.public_key.startswith("ssh-ed25519 ") and "BEGIN" not in json.dumps(client.list("credentials"))
+    (tmp_path / "kp1.pub").write_text(created.public_key + "\n")
+    listed = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / "kp1.pub")], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert created.fingerprint == listed[1]
+    imported = driver.import_key_pair_from_string("kp2", KEY)
+    assert imported.public_key == KEY and imported.private_key is None
+    assert sorted(k.name for k in driver.list_key_pairs()) == ["kp1", "kp2"]
+    assert driver.get_key_pair("kp2").fingerprint == imported.fingerprint
+    size, image = small_and_blank(driver)
+    node = driver.create_node("withkey", size=size, image=image, ex_keyname="kp2")
+    assert node.extra["properties"]["credential"] == imported.extra["id"]
+    assert driver.delete_key_pair(created) is True
+    assert [k.name for k in driver.list_key_pairs()] == ["kp2"]
+    with pytest.raises(KeyPairDoesNotExistError):
+        driver.get_key_pair("kp1")
+    with pytest.raises(KeyPairDoesNotExistError):
+        driver.delete_key_pair(created)
+    with pytest.raises(CIMIError) as bad:
+        driver.import_key_pair_from_string("kp3", "not a key")
+    assert "one OpenSSH public key line" in str(bad.value)
+
+
+def test_locations_are_the_hosts(driver, node):
+    [location] = driver.list_locations()
+    assert location.id == node.extra["host"] and location.id.startswith("test://")
+
+
+def test_console_output(driver, node, cloud):
+    """The console log (CONSOLE contract); a server without the operation: a clear CIMIConflictError."""
+    if cimi.client.CONSOLE not in node.extra["operations"]:
+        with pytest.raises(CIMIConflictError, match="offers no console log"):
+            driver.ex_get_console_output(node)
+        return
+    from tests.conftest import console_log       # comes with the console operation
+    console_log(cloud, node.extra["resource"]).write_bytes(b"one\ntwo\nlogin: ")
+    assert driver.ex_get_console_output(node) == {"output": "one\ntwo\nlogin: "}
+    assert driver.ex_get_console_output(node, ex_tail=1) == {"output": "login: "}
+
+
+def test_error_types(driver, node, client):
+    from libcloud.common.types import InvalidCredsError, ServiceUnavailableError
+    from cimi.client import Ambiguous, Forbidden, JobFailed, Unavailable
+    from cimi.libcloud.errors import CIMIJobFailedError, to_libcloud
+    size, image = small_and_blank(driver)
+    driver.ex_create_network("twin", cidr="10.68.1.0/24")
+    driver.ex_create_network("twin", cidr="10.68.2.0/24")
+    with pytest.raises(CIMIConflictError, match="2 networks are named 'twin'"):
+        driver.create_node("x", size=size, image=image, ex_networks=["twin"])
+    failed = to_libcloud(JobFailed({"state": "FAILED", "statusMessage": "disk full"}), driver)
+    assert isinstance(failed, CIMIJobFailedError) and "disk full" in str(failed)
+    assert isinstance(to_libcloud(Forbidden("no", 403)), InvalidCredsError)
+    assert isinstance(to_libcloud(Unavailable("busy", 503)), ServiceUnavailableError)
+    assert isinstance(to_libcloud(Ambiguous("two")), CIMIConflictError)

@@ -53,8 +53,8 @@ def run_in_pty(argv, env):
 
 
 def test_progress_bar_on_a_terminal(script_env):
-    rc, text = run_in_pty([SCRIPT, "machines", "create", "ptyvm", "--config", "small", "--image", "blank"],
-                          script_env)
+    rc, text = run_in_pty([SCRIPT, "machines", "create", "ptyvm", "--config", "small", "--image", "blank",
+                           "--address-timeout", "0"], script_env)   # no guest here to lease an address
     assert rc == 0, text
     assert "creating machine ptyvm" in text and BAR in text and "100%" in text
     assert "STARTED" in text
@@ -77,3 +77,18 @@ def test_jobs_wait_shows_progress_on_a_terminal_only(script_env, client):
     proc = subprocess.run([SCRIPT, "jobs", "wait", result.job], env=script_env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and proc.stderr == "" and BAR not in proc.stdout and "SUCCESS" in proc.stdout
+
+
+def test_image_upload_shows_the_bytes_going_out_on_a_terminal(script_env, tmp_path):
+    disk = tmp_path / "updisk.raw"
+    disk.write_bytes(b"\0" * (4 << 20))
+    rc, text = run_in_pty([SCRIPT, "images", "upload", str(disk)], script_env)
+    assert rc == 0, text
+    assert "uploading updisk.raw" in text and BAR in text and "4.2 MB" in text and "AVAILABLE" in text
+
+
+def test_package_upload_shows_the_bytes_going_out_on_a_terminal(script_env, tmp_path):
+    from tests.client.test_cli import OVF_DATA
+    rc, text = run_in_pty([SCRIPT, "import", str(OVF_DATA / "glance__testserver.ova"), "--no-wait"], script_env)
+    assert rc == 0, text
+    assert "uploading glance__testserver.ova" in text and BAR in text and "job" in text
