@@ -19,6 +19,7 @@ from pathlib import Path
 from ovf import certificate, disks, manifest
 from ovf.checks import check_envelope, check_href
 from ovf.errors import OVFError
+from ovf.hardware import drive_files
 from ovf.model import Envelope
 from ovf.reader import read_envelope
 from ovf.streams import FileSink, stored_names
@@ -273,18 +274,30 @@ class _Reader:
                        formats, absent)
 
     def _check_disk_formats(self) -> dict:
+        """Decide the format of every File a disk stands on, by its bytes."""
         formats = {}
         for disk in self.env.disks:
             sink = self.sinks.get(disk.fileRef)
             if sink is None:
                 continue
-            info = disks.decide_format(disk.format, disks.inspect_head(bytes(sink.head)))
-            size = info.virtualSize if info.virtualSize is not None else sink.size
+            info = self._decide(disk.format, sink)
+            size = info.virtualSize
             if size > disk.capacityBytes:
                 raise OVFError(f"Disk {disk.diskId!r} holds {size} bytes, more "
                                f"than its ovf:capacity {disk.capacityBytes}")
             formats[disk.fileRef] = info
+        for file_id in drive_files(self.env):      # drives on a File, no Disk
+            sink = self.sinks.get(file_id)
+            if sink is not None and file_id not in formats:
+                formats[file_id] = self._decide(None, sink)
         return formats
+
+    @staticmethod
+    def _decide(declared, sink) -> disks.DiskInfo:
+        info = disks.decide_format(declared, disks.inspect_head(bytes(sink.head)))
+        if info.virtualSize is None:
+            info = disks.DiskInfo(info.format, sink.size)
+        return info
 
     def _discard(self) -> None:
         for sink in self.sinks.values():
