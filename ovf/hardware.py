@@ -72,6 +72,7 @@ class NIC:
     network: str | None
     subType: str | None
     name: str | None
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def resolve_hardware(env: Envelope, vs: VirtualSystem,
         elif rt == model.RT_ETHERNET:
             hw.nics.append(NIC(item.instanceID,
                                item.connection[0] if item.connection else None,
-                               item.resourceSubType, item.elementName))
+                               item.resourceSubType, item.elementName, item.address))
         elif rt in (model.RT_CDROM, model.RT_DVD):
             hw.cdroms.append(CDROM(item.instanceID, _file_of(item)))
         elif rt in model.DISK_TYPES:

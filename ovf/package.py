@@ -81,6 +81,42 @@ def open_package(path: str | os.PathLike, dest: str | os.PathLike | None = None,
                    f"descriptor")
 
 
+def read_descriptor(path: str | os.PathLike) -> Envelope:
+    """Read only a package's descriptor (an OVA's first member), checked.
+
+    Cheap enough to answer a request with (profiles, networks) before the
+    whole package is read by :func:`open_package`.
+
+    Raises:
+        OVFError: if there is no readable, consistent descriptor.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+            if len(head) == 512 and head[257:265] in _TAR_MAGICS:
+                f.seek(0)
+                try:
+                    member = next(iter(tarfile.open(fileobj=f, mode="r|")), None)
+                except tarfile.TarError as exc:
+                    raise OVFError(f"OVA is not a readable tar archive: {exc}") from None
+                if member is None or not member.isreg() or not member.name.endswith(".ovf"):
+                    raise OVFError("OVA's first member is not the OVF descriptor")
+                if member.size > MAX_DESCRIPTOR_BYTES:
+                    raise OVFError("descriptor is too large")
+                f.seek(member.offset_data)
+                data = f.read(member.size)
+            else:
+                data = head + f.read(MAX_DESCRIPTOR_BYTES + 1 - len(head))
+                if len(data) > MAX_DESCRIPTOR_BYTES:
+                    raise OVFError("descriptor is too large")
+    except OSError as exc:
+        raise OVFError(f"cannot read {path.name!r}: {exc.strerror}") from None
+    env = read_envelope(data)
+    check_envelope(env)
+    return env
+
+
 def _disk_limit(env: Envelope, file_id: str) -> int:
     """Budget for the reassembled bytes of a File (gzip-bomb bound)."""
     capacities = [d.capacityBytes for d in env.disks if d.fileRef == file_id]

@@ -77,9 +77,9 @@ def cdrom(path):
                     driver_type="raw", source_file=path, target_dev=CDROM_TARGET, target_bus=CDROM_BUS)
 
 
-def interface(network, mac=None):
-    """Describe a virtio NIC on a named libvirt network."""
-    return xml.Interface(type="network", source_network=network, mac=mac, model=NIC_MODEL)
+def interface(network, mac=None, model=None):
+    """Describe a NIC on a named libvirt network (virtio unless another model is asked for)."""
+    return xml.Interface(type="network", source_network=network, mac=mac, model=model or NIC_MODEL)
 
 
 def domain(name, kind, cpu, memory_kib, disks, interfaces, owned=()):

@@ -92,7 +92,7 @@ def create(host, pool_name, spec):
             drive = _config_drive(host, pool_name, spec)
             created.append(drive)
             disks.append(designer.cdrom(drive.path()))
-        nics = [designer.interface(host.network(n.network_key).name(), n.mac) for n in spec.nics]
+        nics = [designer.interface(host.network(n.network_key).name(), n.mac, n.model) for n in spec.nics]
         conf = designer.domain(spec.name, host.domain_type(), spec.cpu, spec.memory_kib,
                                disks, nics, owned=[d.source_file for d in disks])
         dom = host.conn.defineXML(conf.to_xml())

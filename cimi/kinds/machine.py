@@ -56,7 +56,12 @@ def _create(ctx, body, parent):
     nics = []
     for nic in template.get("networkInterfaces", ()):
         network = templates.referenced(ctx, "Network", nic.get("network"), None, "networkInterfaces network")
-        nics.append({"network": network["id"]})
+        nics.append({"network": network["id"], "mac": nic.get("macAddress"), "model": nic.get("model")})
+    made = []                   # Volumes the Job makes from volumeTemplates (DSP0263 5.11.2)
+    for ref in template.get("volumeTemplates", ()):
+        value = {k: v for k, v in ref.items() if k != "initialLocation"}
+        registry.get("Volume").create(ctx, {"volumeTemplate": value}, None)      # its 400/409 now, not in the Job
+        made.append({"volumeTemplate": value, "initialLocation": ref.get("initialLocation")})
     state = template.get("initialState") or DEFAULT_INITIAL_STATE
     if state not in INITIAL_STATES:
         raise errors.BadRequest(f"initialState must be one of {', '.join(INITIAL_STATES)}")
@@ -73,7 +78,7 @@ def _create(ctx, body, parent):
     if config.get("cpuSpeed"):
         data["cpuSpeed"] = config["cpuSpeed"]
     payload = {"disks": [d["capacity"] for d in config.get("disks", ())],
-               "volumes": volumes, "nics": nics, "keys": keys, "userData": user_data, "initialState": state}
+               "volumes": volumes, "volumeTemplates": made, "nics": nics, "keys": keys, "userData": user_data, "initialState": state}
     return Created({"state": "CREATING", "data": data}, job="Machine.create", payload=payload)
 
 
@@ -95,7 +100,8 @@ def _run_create(job):
     image_key = placement.image_on(job, image["id"], data["host"])
     disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key)]
     disks += [model.DiskSpec(capacity_bytes=size) for size in sizes[1:]]
-    nics = [model.NicSpec(store.get("Network", n["network"])["data"]["_key"]) for n in p["nics"]]
+    nics = [model.NicSpec(store.get("Network", n["network"])["data"]["_key"], n.get("mac"), n.get("model"))
+            for n in p["nics"]]
     spec = model.MachineSpec(name=naming.machine_name(row["id"]), cpu=data["cpu"], memory_kib=data["memory"], disks=disks,
                              nics=nics, user_data=_user_data(p["userData"]), ssh_keys=p["keys"], host=data["host"])
     info = job.backend.create_machine(spec)
@@ -116,6 +122,12 @@ def _run_create(job):
     for volume in p["volumes"]:
         if row["id"] not in attached_to(volume["id"]):
             attach(job, row["id"], volume["id"], volume.get("initialLocation"))
+    from cimi import crud
+    for n, made in enumerate(p.get("volumeTemplates", ())):
+        volume, created = crud.insert(job.ctx, registry.get("Volume"), {
+            "name": f"{row['name'] or row['id']} volume {n + 1}", "volumeTemplate": made["volumeTemplate"]})
+        jobs.run_inline(job, created.job, {**created.payload, "id": volume["id"]})
+        attach(job, row["id"], volume["id"], made["initialLocation"])
     if p["initialState"] == "STARTED":
         info = job.backend.start_machine(info.key)
     store.set_state("Machine", row["id"], info.state)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import descriptor, make_disk, manifest_line, write_ova
+from conftest import descriptor, file_drive_descriptor, make_disk, manifest_line, write_ova
 from ovf.errors import OVFError
 from ovf.hardware import resolve_hardware
 from ovf.inspect import inspect, summary
@@ -48,15 +48,6 @@ OVIRT = b"""<?xml version='1.0' encoding='UTF-8'?>
   </Content>
 </ovf:Envelope>
 """
-
-
-def file_drive_descriptor(size):
-    """VirtualCenter 2009 style: the disk Item's HostResource is ovf:/file/file1, no DiskSection."""
-    return descriptor(size=size).replace(
-        b"<rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource>",
-        b"<rasd:HostResource>ovf:/file/file1</rasd:HostResource>").replace(
-        b"""<Disk ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:capacity="1048576" """
-        b"""ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/>""", b"")
 
 
 def test_vmware_os_id_minus_100_accepted_with_warning(tmp_path):
