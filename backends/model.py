@@ -59,6 +59,7 @@ class DiskInfo:
 class NicInfo:
     network_key: str
     mac: str
+    model: str | None = None
 
 
 @dataclass

@@ -64,7 +64,7 @@ def info(host, dom):
         disks.append(model.DiskInfo(key=vol.key() if vol else disk.source_file,
                                     capacity_bytes=vol.info()[1] if vol else 0,
                                     target=disk.target_dev))
-    nics = [model.NicInfo(network_key=i.source_network, mac=i.mac) for i in conf.interfaces]
+    nics = [model.NicInfo(network_key=i.source_network, mac=i.mac, model=i.model) for i in conf.interfaces]
     return model.MachineInfo(key=dom.UUIDString(), state=state(dom), cpu=conf.vcpu,
                              memory_kib=conf.memory, disks=disks, nics=nics, host=host.name, name=dom.name())
 

@@ -56,6 +56,8 @@ CHUNK = 1 << 20
 USTAR_MAX = 8 ** 11 - 1               # largest member a ustar header can size
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}\.ova$")
 MIB = 1 << 20
+#: libvirt NIC model -> the ResourceSubType other OVF readers know it by.
+NIC_SUBTYPES = {"e1000": "E1000", "e1000e": "E1000e", "virtio": "virtio", "rtl8139": "rtl8139"}
 
 
 def export_root(cloud):
@@ -165,10 +167,12 @@ class _Exporter:
             items.append(Item(str(instance), RT_DISK, elementName=f"disk {i + 1} ({disk.target})",
                               hostResource=(f"ovf:/disk/vmdisk{index}",), parent="3", addressOnParent=str(i)))
             instance += 1
-        for i, nic in enumerate(store.children("MachineNetworkInterface", row["id"])):
-            network = self._network(nic["data"].get("network", {}).get("href", ""))
-            items.append(Item(str(instance), RT_ETHERNET, elementName=f"ethernet {i}", connection=(network,),
-                              addressOnParent=str(i)))
+        recorded = {n["data"].get("macAddress"): n for n in store.children("MachineNetworkInterface", row["id"])}
+        for i, nic in enumerate(info.nics):             # the domain's order, with its MACs and models
+            href = (recorded.get(nic.mac) or {"data": {}})["data"].get("network", {}).get("href", "")
+            items.append(Item(str(instance), RT_ETHERNET, elementName=f"ethernet {i}",
+                              connection=(self._network(href),), addressOnParent=str(i), address=nic.mac,
+                              resourceSubType=NIC_SUBTYPES.get(nic.model or "", nic.model)))
             instance += 1
         return VirtualSystem(id=vs_id, name=row["name"] or vs_id, osId=1, osDescription="Other",
                              items=items)
