@@ -238,6 +238,12 @@ class JobProgress:
             self.progress.update(self.task, completed=job.get("progress", 0) or 0, state=job.get("state", ""))
             self.progress.refresh()
 
+    def sent(self, done: int, total: int):
+        """Show an upload: bytes sent of total."""
+        if self.progress:
+            self.progress.update(self.task, completed=100 * done // max(total, 1), state="uploading")
+            self.progress.refresh()
+
     def __exit__(self, *exc):
         if self.progress:
             self.progress.stop()
@@ -635,7 +641,9 @@ def import_(state, package, into, profile, wait, timeout):
     """Import an OVF/OVA PACKAGE: a local .ova (uploaded), a URL, or a path in the server's import directory."""
     try:
         if into == "systemTemplates" and Path(package).is_file() and tarfile.is_tarfile(package):
-            result = state.client.upload_package(package, name=Path(package).stem, profile=profile)
+            with JobProgress(f"uploading {Path(package).name}") as bar:
+                result = state.client.upload_package(package, name=Path(package).stem, profile=profile,
+                                                     on_sent=bar.sent)
         else:
             result = state.client.import_package(_source_uri(package), into,
                                                  properties={"profile": profile} if profile else None)

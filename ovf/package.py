@@ -54,13 +54,29 @@ class Package:
     absent: list = field(default_factory=list)
 
 
+class _Counted:
+    """A read-only file that reports how many bytes were read (for progress)."""
+
+    def __init__(self, raw, report, step=8 * 1024 * 1024):
+        self.raw, self.report, self.step, self.done, self._next = raw, report, step, 0, step
+
+    def read(self, size=-1):
+        data = self.raw.read(size)
+        self.done += len(data)
+        if self.done >= self._next or not data:
+            self._next = self.done + self.step
+            self.report(self.done)
+        return data
+
+
 def open_package(path: str | os.PathLike, dest: str | os.PathLike | None = None,
-                 require_files: bool = True) -> Package:
+                 require_files: bool = True, progress=None) -> Package:
     """Read and check a package: an ``.ovf`` descriptor or an OVA.
 
     Args:
         path: The descriptor or the OVA (decided from the bytes, not the name).
         dest: Directory to write reassembled Files into; None to only check.
+        progress: Called with the bytes of an OVA read so far, every few MiB.
         require_files: For a descriptor, refuse when a referenced file is
             absent (an OVA must always hold every file).
 
@@ -74,7 +90,7 @@ def open_package(path: str | os.PathLike, dest: str | os.PathLike | None = None,
     except OSError as exc:
         raise OVFError(f"cannot read {path.name!r}: {exc.strerror}") from None
     if len(head) == 512 and head[257:265] in _TAR_MAGICS:
-        return _Reader(path.parent, dest).read_ova(path)
+        return _Reader(path.parent, dest).read_ova(path, progress)
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         return _Reader(path.parent, dest).read_directory(path, require_files)
     raise OVFError(f"{path.name!r} is neither a tar archive (OVA) nor an OVF "
@@ -203,11 +219,12 @@ class _Reader:
 
     # -- OVA ----------------------------------------------------------------
 
-    def read_ova(self, path: Path) -> Package:
+    def read_ova(self, path: Path, progress=None) -> Package:
         try:
             with open(path, "rb") as raw:
                 try:
-                    archive = tarfile.open(fileobj=raw, mode="r|")
+                    source = _Counted(raw, progress) if progress else raw
+                    archive = tarfile.open(fileobj=source, mode="r|")
                     for index, member in enumerate(archive):
                         self._ova_member(archive, index, member)
                 except tarfile.TarError as exc:

@@ -311,13 +311,18 @@ class Client:
             body["description"] = description
         return self.create("machineImages", body)
 
-    def upload_package(self, path, name=None, profile=None) -> Result:
-        """Send a local OVA's bytes to the SystemTemplate collection, which imports it (streamed)."""
+    def upload_package(self, path, name=None, profile=None, on_sent=None) -> Result:
+        """Send a local OVA's bytes to the SystemTemplate collection, which imports it (streamed).
+
+        ``on_sent(sent, total)`` is called as the bytes go out (for a progress display).
+        """
         href = self.query("systemTemplates", first=1, last=1)["id"]
         params = {k: v for k, v in (("name", name), ("profile", profile)) if v}
         with open(path, "rb") as package:
-            headers = {"Content-Type": "application/x-tar", "Content-Length": str(os.fstat(package.fileno()).st_size)}
-            return self._result(self.request("POST", href, package, params=params, headers=headers))
+            size = os.fstat(package.fileno()).st_size
+            headers = {"Content-Type": "application/x-tar", "Content-Length": str(size)}
+            body = _Sending(package, size, on_sent) if on_sent else package
+            return self._result(self.request("POST", href, body, params=params, headers=headers))
 
     def import_package(self, source: str, into: str = "systemTemplates", properties: dict | None = None) -> Result:
         """POST an import Action (source URI) to a collection's advertised import operation."""
@@ -327,6 +332,19 @@ class Client:
         if properties:
             body["properties"] = dict(properties)
         return self._result(self.request("POST", href, body))
+
+
+class _Sending:
+    """A file being sent: reports the bytes read from it so far."""
+
+    def __init__(self, f, total, report):
+        self.f, self.total, self.report, self.sent = f, total, report, 0
+
+    def read(self, size=-1):
+        data = self.f.read(size)
+        self.sent += len(data)
+        self.report(self.sent, self.total)
+        return data
 
 
 def _create(type_name, template_key, template, name, description, properties) -> dict:

@@ -195,11 +195,39 @@ def _mac(address, where):
     return mac
 
 
-def _image(job, undo, package, drive, name, work):
+class _Progress:
+    """The import Job's progress in real steps: reading the package is the first half, converting its disks
+    (qemu-img's own percentage, weighted by each disk's size) the second."""
+
+    def __init__(self, job, package_bytes):
+        self.job, self.package_bytes, self.last = job, max(package_bytes, 1), -1
+        self.disk_bytes, self.converted = 1, 0
+
+    def read(self, done):
+        self._report(50 * done / self.package_bytes, f"read {done} of {self.package_bytes} bytes")
+
+    def converting(self, size):
+        """The progress callback of converting one disk of `size` bytes."""
+        base = self.converted
+        self.converted += size
+
+        def report(percent):
+            done = base + size * percent / 100
+            self._report(50 + 49 * done / self.disk_bytes, f"converted {int(done)} of {self.disk_bytes} bytes")
+        return report
+
+    def _report(self, percent, message):
+        if int(percent) > self.last:
+            self.last = int(percent)
+            self.job.progress(self.last, message)
+
+
+def _image(job, undo, package, drive, name, work, progress):
     """Convert one disk file to qcow2 and store it in the backend; return (ImageInfo, capacity bytes)."""
     src = package.files[drive.fileRef]
     target = os.path.join(work, f"{name}.qcow2")
-    info = ovf_disks.convert_to_qcow2(src, target, package.formats[drive.fileRef])
+    info = ovf_disks.convert_to_qcow2(src, target, package.formats[drive.fileRef],
+                                      progress=progress.converting(os.path.getsize(src)))
     capacity = max(drive.capacityBytes or 0, info.virtualSize or 0)
     image = job.backend.create_image(name, capacity, source_path=target, source_format="qcow2")
     undo.images.append(image.key)
@@ -226,13 +254,12 @@ def _machine_parts(job, undo, package, vs, profile, work, networks, progress):
         capacity = drive.capacityBytes or 0
         if drive.fileRef:
             image, capacity = _image(job, undo, package, drive, f"cimi-ovf-{job.payload['id'][:8]}-{vs.id}-{i}"
-                                     .replace("/", "-"), work)
+                                     .replace("/", "-"), work, progress)
             kind_name = "MachineImage" if drive is boot else "VolumeImage"
             image = undo.row(kind_name, {"name": f"{name} disk {drive.diskId or drive.instanceID}",
                                          "description": about, "state": "AVAILABLE", "data": {
                 "imageLocation": image.key, "_key": image.key, "_bytes": image.capacity_bytes, "_format": "qcow2",
                 **({"type": "IMAGE"} if drive is boot else {"bootable": False})}})
-            progress(package.files[drive.fileRef])
         disks.append((drive, image, capacity))
     boot_image, boot_capacity = next((img, cap) for d, img, cap in disks if d is boot)
     config = undo.row("MachineConfiguration", {"name": f"{name} ({profile or 'default'})", "description": about,
@@ -266,16 +293,11 @@ def _run_import(job):
     work = tempfile.mkdtemp(prefix="cimi-import-", dir=job.ctx.cloud.config.data_dir)
     undo = _Undo(job)
     try:
-        package = open_package(job.payload["path"], dest=work)
+        progress = _Progress(job, os.path.getsize(job.payload["path"]))
+        package = open_package(job.payload["path"], dest=work, progress=progress.read)
         env = package.envelope
         profile = job.payload.get("profile") or env.defaultProfile
-        total = sum(os.path.getsize(p) for p in package.files.values())
-        done = [0]
-
-        def progress(path):
-            done[0] += os.path.getsize(path)
-            job.progress(min(99, 100 * done[0] // max(total, 1)), f"imported {done[0]} of {total} bytes")
-
+        progress.disk_bytes = max(1, sum(os.path.getsize(package.files[f]) for f in package.formats))
         networks = _networks(job, undo, env, job.payload.get("label") or "a package")
         components = []
         for vs in env.virtualSystems():
