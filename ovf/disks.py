@@ -284,7 +284,9 @@ def convert_to_qcow2(src: str, dst: str, info: DiskInfo, *,
     except subprocess.TimeoutExpired:
         raise OVFError("disk conversion took too long") from None
     if status != 0:
-        message = stderr.decode(errors="replace").strip().splitlines()
+        # The reason is shown to the client: never the host paths qemu-img names.
+        text = stderr.decode(errors="replace").replace(src, "the disk").replace(dst, "the output")
+        message = text.strip().splitlines()
         raise OVFError(f"disk conversion failed: "
                        f"{message[-1] if message else status}")
     out = inspect_file(dst)

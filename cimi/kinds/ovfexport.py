@@ -92,13 +92,13 @@ def destination_path(cloud, destination, default_name):
         return root / default_name
     parsed = urlparse(destination.strip())
     if parsed.scheme != "file" or parsed.netloc not in ("", "localhost") or parsed.query or parsed.fragment:
-        raise errors.BadRequest(f"destination must be a file: URI in the export directory ({root}); "
+        raise errors.BadRequest("destination must be a file: URI in the export directory (--export-dir); "
                                 "this provider sends nothing over the network")
     raw = unquote(parsed.path)
     path = Path(raw) if raw.startswith("/") else root / raw
     if path.parent.resolve() != root or not is_package_name(path.name) or path.is_symlink():
         raise errors.BadRequest(f"destination must name a new .ova file (letters, digits, '_.+-') "
-                                f"directly in the export directory {root}")
+                                "directly in the export directory (--export-dir)")
     return root / path.name
 
 

@@ -26,17 +26,35 @@ KIB = 1024
 PACKAGE_TYPES = ("application/x-tar", "application/ova", "application/octet-stream")
 
 
-def source_path(ctx, source):
-    """Return the local package a `source` URI names, inside the import directory (else 400)."""
+def import_root(ctx):
+    """The directory a user imports from: all of it for an admin, <import dir>/<user>/ for anyone else.
+
+    APPSEC: a tenant never reads another user's (or the admin's) files.
+    """
     root = Path(ctx.cloud.config.import_dir).resolve()
+    if ctx.user is None or ctx.user.admin:
+        return root
+    name = ctx.user.name or ""
+    if not name or "/" in name or "\x00" in name or name in (".", ".."):
+        raise errors.BadRequest("your user name cannot name an import directory; upload the package instead")
+    return root / name
+
+
+def source_path(ctx, source):
+    """Return the local package a `source` URI names, inside the user's import directory (else 400).
+
+    Messages show the directory to admins only; a tenant's is "your import directory".
+    """
+    root = import_root(ctx)
+    where = str(root) if ctx.user is None or ctx.user.admin else "your import directory"
     parsed = urlparse((source or "").strip())
     if parsed.scheme not in ("", "file") or parsed.netloc not in ("", "localhost"):
         raise errors.BadRequest("source must be a file: URI or a path under the import directory "
-                                f"({root}); this provider fetches nothing from the network")
+                                f"({where}); this provider fetches nothing from the network")
     path = Path(unquote(parsed.path))
     path = (root / path).resolve() if not path.is_absolute() else path.resolve()
     if root not in path.parents or not path.is_file():
-        raise errors.BadRequest(f"no package {source} in the import directory {root}")
+        raise errors.BadRequest(f"no package {path.name!r} in {where}")
     return path
 
 

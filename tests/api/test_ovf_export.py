@@ -17,7 +17,7 @@ import pytest
 from cimi import naming
 from ovf.hardware import resolve_hardware
 from ovf.package import open_package
-from tests.api.test_ovf_import import import_op
+from tests.api.test_ovf_import import import_op, user_import_dir
 from tests.conftest import Client, machine_body
 from tests.ovf.conftest import descriptor, make_disk, manifest_line, write_ova
 
@@ -197,7 +197,7 @@ def test_system_export_then_import_keeps_the_facts(alice, cloud, tmp_path):
     disk = make_disk(tmp_path, size="8M")
     desc = descriptor(size=len(disk), capacity=8 * 1024 * 1024)
     mf = manifest_line("vm.ovf", desc) + manifest_line("disk.vmdk", disk)
-    ova = write_ova(Path(cloud.config.import_dir) / "vm.ova",
+    ova = write_ova(user_import_dir(cloud) / "vm.ova",
                     [("vm.ovf", desc), ("vm.mf", mf.encode()), ("disk.vmdk", disk)])
     template = import_package(alice, ova)
     _, system = alice.create("systems", {"name": "app", "systemTemplate": {"href": template["id"]}})
@@ -208,8 +208,8 @@ def test_system_export_then_import_keeps_the_facts(alice, cloud, tmp_path):
     assert job["state"] == "SUCCESS", job.get("statusMessage")
     assert job["targetResource"]["href"] == system["id"]
     name = download_href(job).rsplit("/", 1)[-1]
-    shutil.copy(Path(cloud.config.export_dir) / name, Path(cloud.config.import_dir) / name)
-    again = import_package(alice, Path(cloud.config.import_dir) / name)
+    shutil.copy(Path(cloud.config.export_dir) / name, user_import_dir(cloud) / name)
+    again = import_package(alice, user_import_dir(cloud) / name)
     assert machine_facts(alice, again) == machine_facts(alice, template)
     assert machine_facts(alice, again)[0][:2] == (2, 512 * 1024)
     package = open_package(Path(cloud.config.export_dir) / name)
@@ -293,7 +293,7 @@ def test_round_trip_on_a_real_libvirtd(libvirtd, libvirtd_pool, tmp_path, monkey
     observer = libvirt.open(libvirtd)
     systems = []
     try:
-        ova, seed = small_qcow2_ova(tmp_path, Path(cloud.config.import_dir))
+        ova, seed = small_qcow2_ova(tmp_path, user_import_dir(cloud))
         template = import_package(alice, ova)
         resp = alice.post(alice.cep()["systems"]["href"], {"name": "rt", "systemTemplate": {"href": template["id"]}})
         assert resp.status_code == 202, resp.text
@@ -319,8 +319,8 @@ def test_round_trip_on_a_real_libvirtd(libvirtd, libvirtd_pool, tmp_path, monkey
         # The machine's disk (an overlay on the imported image) left flattened, bytes intact.
         assert raw_sha256(package.files["file1"], "vmdk") == raw_sha256(seed, "raw")
 
-        shutil.copy(exported, Path(cloud.config.import_dir) / name)
-        again = import_package(alice, Path(cloud.config.import_dir) / name)
+        shutil.copy(exported, user_import_dir(cloud) / name)
+        again = import_package(alice, user_import_dir(cloud) / name)
         assert machine_facts(alice, again) == machine_facts(alice, template) == [(1, 128 * 1024, [16 * 1024])]
         (component,) = again["componentDescriptors"]
         image = alice.get(alice.get(component["machineTemplate"]["href"]).json["machineImage"]["href"]).json

@@ -6,10 +6,17 @@ from tests.ovf.conftest import descriptor, make_disk, manifest_line, write_ova
 CIMI = "http://schemas.dmtf.org/cimi/1"
 
 
+def user_import_dir(cloud, user="alice"):
+    """A tenant imports from <import dir>/<user>/ only."""
+    from pathlib import Path
+    path = Path(cloud.config.import_dir) / user
+    path.mkdir(exist_ok=True)
+    return path
+
+
 @pytest.fixture
 def import_dir(cloud):
-    from pathlib import Path
-    return Path(cloud.config.import_dir)
+    return user_import_dir(cloud)
 
 
 @pytest.fixture

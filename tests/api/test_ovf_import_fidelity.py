@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from cimi import naming
-from tests.api.test_ovf_import import CIMI, counts, import_op
+from tests.api.test_ovf_import import CIMI, counts, import_op, user_import_dir
 from tests.ovf.conftest import descriptor, file_drive_descriptor, make_disk, manifest_line, write_ova
 
 TWO_NICS = b"""<NetworkSection><Info>nets</Info><Network ovf:name="lan"/><Network ovf:name="storage net"/>
@@ -51,7 +51,7 @@ def machine_template(client, template):
 
 @pytest.fixture
 def import_dir(cloud):
-    return Path(cloud.config.import_dir)
+    return user_import_dir(cloud)
 
 
 def test_nics_become_template_interfaces_and_machine_nics(alice, import_dir, tmp_path, libvirt_conn):
@@ -135,3 +135,20 @@ def test_vmware_os_id_is_a_warning_in_the_job(alice, import_dir, tmp_path):
     <OperatingSystemSection ovf:id="-100"><Info>os</Info></OperatingSystemSection>''')
     _, job = run_import(alice, package(import_dir, tmp_path, desc))
     assert "OperatingSystemSection ovf:id -100" in job["statusMessage"]
+
+
+def test_a_tenant_imports_only_from_its_own_directory(alice, admin, cloud, tmp_path):
+    """<import dir>/<user>/ for a tenant: the admin's files and another user's are not alice's to import."""
+    root = Path(cloud.config.import_dir)
+    admins = package(root, tmp_path, name="admins.ova")
+    bobs = package(user_import_dir(cloud, "bob"), tmp_path, name="bobs.ova")
+    before = counts(alice)
+    for source in (str(admins), f"file://{admins}", "../admins.ova", str(bobs), "../bob/bobs.ova"):
+        resp = alice.post(import_op(alice), {"action": f"{CIMI}/action/import", "source": source})
+        assert resp.status_code == 400, (source, resp.text)
+        assert str(root) not in resp.text and "your import directory" in resp.json["statusMessage"]
+    image = alice.post(alice.cep()["machineImages"]["href"], {"name": "x", "imageLocation": str(admins)})
+    assert image.status_code == 400 and str(root) not in image.text
+    assert counts(alice) == before
+    run_import(admin, admins)                         # the admin reads the whole directory
+    run_import(alice, package(user_import_dir(cloud), tmp_path, name="mine.ova"))

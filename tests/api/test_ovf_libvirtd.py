@@ -13,7 +13,7 @@ from ovf.model import (RT_DISK, RT_ETHERNET, RT_MEMORY, RT_PROCESSOR, RT_SCSI, D
 from ovf.names import DISK_FORMAT_URIS
 from ovf.writer import write_descriptor
 from tests.api.test_ovf_export import download_href, export
-from tests.api.test_ovf_import import CIMI, import_op
+from tests.api.test_ovf_import import CIMI, import_op, user_import_dir
 from tests.backends.libvirtd_host import libvirtd, libvirtd_pool, libvirtd_setup  # noqa: F401
 from tests.conftest import Client
 from tests.ovf.conftest import manifest_line, write_ova
@@ -134,7 +134,7 @@ def test_every_disk_and_nic_reaches_the_machine_and_survives_export(real_cloud, 
     macs = ["52:54:00:a1:%s:%s" % (tag[:2], tag[2:4]), "52:54:00:b2:%s:%s" % (tag[:2], tag[2:4])]
     work = tmp_path / "work"
     work.mkdir()
-    ova = three_disk_ova(work, Path(cloud.config.import_dir) / "three.ova", markers, macs)
+    ova = three_disk_ova(work, user_import_dir(cloud) / "three.ova", markers, macs)
 
     template = import_package(alice, ova)
     machine = machine_from(alice, template, "three")
@@ -154,7 +154,7 @@ def test_every_disk_and_nic_reaches_the_machine_and_survives_export(real_cloud, 
     assert "Ethernet device types:    E1000 virtio" in cot.stdout, cot.stdout
     nics = cot.stdout.split("NICs and Associated Networks:")[1].split()
     assert nics == ["ethernet", "0", ":", "front", "ethernet", "1", ":", "back"], cot.stdout
-    again = Path(cloud.config.import_dir) / "again.ova"
+    again = user_import_dir(cloud) / "again.ova"
     again.write_bytes(exported.read_bytes())
     copy = machine_from(alice, import_package(alice, again), "three-again")
     disks2, tree2 = domain_disks(observer, copy["id"], work)

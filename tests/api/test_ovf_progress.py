@@ -6,7 +6,7 @@ import time
 from cimi.client import Client as CimiClient
 from cimi.client import HttpTransport
 from ovf import disks
-from tests.api.test_ovf_import import CIMI, import_op
+from tests.api.test_ovf_import import CIMI, import_op, user_import_dir
 from tests.api.test_server import live_server  # noqa: F401
 from tests.ovf.conftest import descriptor, manifest_line, write_ova
 
@@ -39,7 +39,7 @@ def test_qemu_img_progress_is_reported(tmp_path):
 
 def test_import_job_moves_in_steps(alice, cloud, tmp_path):
     _, disk = random_vmdk(tmp_path, 48)
-    ova = ova_of(tmp_path / "var" / "import" / "big.ova", disk, 48 * MIB)
+    ova = ova_of(user_import_dir(cloud) / "big.ova", disk, 48 * MIB)
     resp = alice.post(import_op(alice), {"action": f"{CIMI}/action/import", "source": str(ova)})
     assert resp.status_code == 202, resp.text
     seen = []
