@@ -165,10 +165,12 @@ class Runner:
 
     def _reconcile_loop(self):
         """Every few seconds: compare the store with the hosts."""
+        from cimi.kinds.exportedpackage import expire
         from cimi.reconcile import reconcile
         while not self._stop.is_set():
             try:
                 reconcile(self.cloud)
+                expire(self.cloud)
             except Exception:                      # noqa: BLE001 - keep reconciling whatever happens
                 log.exception("reconciliation failed")
             self._stop.wait(self.reconcile_every)

@@ -30,6 +30,8 @@ def _options(parser):
                         help="OVF packages may be imported from here (default: DATA_DIR/import)")
     parser.add_argument("--export-dir", default=env("CIMI_EXPORT_DIR"),
                         help="exported OVA packages are written here (default: DATA_DIR/exports)")
+    parser.add_argument("--export-retention", type=float, default=float(env("CIMI_EXPORT_RETENTION", "7")),
+                        metavar="DAYS", help="exported packages are removed this many days after the export")
     parser.add_argument("--image-pool", default=env("CIMI_IMAGE_POOL"),
                         help="libvirt storage pool for images (default: default-pool on test:, else default)")
     parser.add_argument("--volume-pool", default=env("CIMI_VOLUME_POOL"),
@@ -41,7 +43,7 @@ def config_from(args):
     return Config(bind=args.bind, database=args.database, libvirt_uris=uris, data_dir=args.data_dir,
                   workers=args.workers, image_pool=args.image_pool, volume_pool=args.volume_pool,
                   import_dir=args.import_dir, export_dir=args.export_dir, job_lease=args.job_lease,
-                  reconcile_every=args.reconcile_every)
+                  reconcile_every=args.reconcile_every, export_retention=args.export_retention * 86400)
 
 
 def serve(config):

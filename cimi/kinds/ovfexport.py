@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlparse
 
 from backends import model as backend_model
 from cimi import errors, jobs, store
-from cimi.kinds import machine
+from cimi.kinds import exportedpackage, machine
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
 from ovf.model import (
@@ -240,6 +240,7 @@ class _Exporter:
 
 
 def _run(job, rows, content_of, default_name, network_ids=()):
+    exportedpackage.expire(job.ctx.cloud)          # old packages go before a new one takes room
     params = job.payload.get("params") or {}
     _options(params)
     target = destination_path(job.ctx.cloud, params.get("destination"), default_name)
@@ -263,6 +264,7 @@ def _run(job, rows, content_of, default_name, network_ids=()):
         shutil.rmtree(exporter.work, ignore_errors=True)
     href = download_href(job.ctx, target.name)
     job.affect(href)
+    job.affect(exportedpackage.record(job, target, job.row["data"]["targetResource"]["href"], href))
     job.progress(100, f"exported to {href}")
 
 
