@@ -71,3 +71,23 @@ def test_the_server_takes_an_export_retention_in_days():
     _options(parser)
     assert config_from(parser.parse_args(["--export-retention", "2"])).export_retention == 2 * 86400
     assert config_from(parser.parse_args([])).export_retention == 7 * 86400
+
+
+def test_xml_of_the_extension(alice, stopped_machine):  # noqa: F811
+    """ExportedPackage is not in DSP8009: its elements are in our namespace, so the CEP and the
+    Collection (whose items DSP8009 takes laxly) still validate; the resource alone has no DSP8009 type."""
+    from lxml import etree
+
+    from cimi.vocabulary import EXTENSION_NS
+    from tests.api.test_xml_schema import XSD, check
+    from tests.conftest import XML
+    xsd = etree.XMLSchema(etree.parse(str(XSD)))
+    export(alice, stopped_machine)
+    cep = check(xsd, alice.get("/cimi/cloudEntryPoint", accept=XML), "CloudEntryPoint")
+    assert cep.find(f"{{{EXTENSION_NS}}}exportedPackages") is not None
+    href = alice.cep()["exportedPackages"]["href"]
+    coll = check(xsd, alice.get(href, accept=XML), "Collection")
+    [item] = coll.findall(f"{{{EXTENSION_NS}}}ExportedPackage")
+    doc = etree.fromstring(alice.get(packages(alice)[0]["id"], accept=XML).content)
+    assert doc.tag == f"{{{EXTENSION_NS}}}ExportedPackage"
+    assert item.find("{http://schemas.dmtf.org/cimi/1}size").text == str(packages(alice)[0]["size"])
