@@ -12,10 +12,8 @@ from ovf.model import (RT_DISK, RT_ETHERNET, RT_MEMORY, RT_PROCESSOR, RT_SCSI, D
                        Network, VirtualSystem)
 from ovf.names import DISK_FORMAT_URIS
 from ovf.writer import write_descriptor
-from tests.api.test_ovf_export import download_href, export
+from tests.api.test_ovf_export import download_href, export, real_cloud  # noqa: F401
 from tests.api.test_ovf_import import CIMI, import_op, user_import_dir
-from tests.backends.libvirtd_host import libvirtd, libvirtd_pool, libvirtd_setup  # noqa: F401
-from tests.conftest import Client
 from tests.ovf.conftest import manifest_line, write_ova
 
 MIB = 1 << 20
@@ -76,36 +74,6 @@ def domain_disks(observer, machine_id, work):
 def domain_nics(tree):
     return [(i.find("mac").get("address"), i.find("model").get("type"), i.find("source").get("network"))
             for i in tree.findall("devices/interface")]
-
-
-@pytest.fixture
-def real_cloud(libvirtd, libvirtd_pool, tmp_path, monkeypatch):  # noqa: F811
-    import libvirt
-    from falcon import testing
-
-    from cimi import auth
-    from cimi.app import create_app
-    from cimi.cloud import Cloud, Config
-    pool, _blank = libvirtd_pool
-    monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
-    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[libvirtd],
-                         image_pool=pool, volume_pool=pool, reconcile_every=0))
-    auth.add_user("alice", "alice-pw")
-    alice = Client(testing.TestClient(create_app(cloud)), "alice", "alice-pw")
-    observer = libvirt.open(libvirtd)
-    try:
-        yield cloud, alice, observer
-    finally:
-        cep = alice.cep()
-        for key in ("machines", "volumes", "networks"):      # ours only: alice's, in this cloud
-            coll = alice.get(cep[key]["href"]).json
-            for item in coll.get(next((k for k in coll if isinstance(coll[k], list) and k != "operations"), ""), []):
-                resp = alice.delete(item["id"])
-                if resp.status_code == 202:
-                    alice.wait(resp.headers["CIMI-Job-URI"], timeout=120)
-        observer.close()
-        cloud.close()
-        cloud.backend.close()
 
 
 def import_package(client, ova):
