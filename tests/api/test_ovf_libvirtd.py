@@ -128,3 +128,58 @@ def test_every_disk_and_nic_reaches_the_machine_and_survives_export(real_cloud, 
     disks2, tree2 = domain_disks(observer, copy["id"], work)
     assert disks2 == disks
     assert [(mac, model) for mac, model, _ in domain_nics(tree2)] == [(macs[0], "e1000"), (macs[1], "virtio")]
+
+
+def marked_raw(path, marker, size=8 * MIB):
+    with open(path, "wb") as f:
+        f.truncate(size)
+        f.seek(MARK_AT)
+        f.write(marker)
+    return path
+
+
+@pytest.mark.libvirtd
+def test_a_machine_with_two_nics_and_a_volume_round_trips(real_cloud, tmp_path):
+    """Made through the API (not from a package): two NICs on two Networks, a data Volume with a marker."""
+    cloud, alice, observer = real_cloud
+    tag = uuid.uuid4().hex[:8]
+    markers = [f"ROOT-{tag}".encode().ljust(64, b"."), f"DATA-{tag}".encode().ljust(64, b".")]
+    work = tmp_path / "work"
+    work.mkdir()
+    root = marked_raw(user_import_dir(cloud) / "root.raw", markers[0])
+    _, image = alice.create("machineImages", {"name": "root", "imageLocation": f"file://{root}"})
+    nets = [alice.create("networks", {"name": f"net-{n}-{tag}", "networkTemplate": {
+        "networkConfig": {"networkType": "PRIVATE"}}})[1] for n in (1, 2)]
+    _, volume = alice.create("volumes", {"name": "data", "volumeTemplate": {"volumeConfig": {"capacity": 8192}}})
+    data = marked_raw(work / "data.raw", markers[1])
+    subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", str(data), str(work / "data.qcow2")],
+                   check=True)
+    _, machine = alice.create("machines", {"name": "native", "machineTemplate": {
+        "machineConfig": {"cpu": 1, "memory": 131072, "disks": [{"capacity": 8192, "format": "raw"}]},
+        "machineImage": {"href": image["id"]}, "initialState": "STOPPED",
+        "networkInterfaces": [{"network": {"href": n["id"]}} for n in nets],
+        "volumes": [{"href": volume["id"], "initialLocation": "/dev/vdb"}]}})
+    disks, tree = domain_disks(observer, machine["id"], work)
+    vdb = [d for d in tree.findall("devices/disk[@device='disk']") if d.find("target").get("dev") == "vdb"][0]
+    vol = observer.storageVolLookupByPath(vdb.find("source").get("file"))
+    Path(vol.path()).write_bytes((work / "data.qcow2").read_bytes())     # the Volume's content: our marker
+    disks, tree = domain_disks(observer, machine["id"], work)
+    assert disks == [("vda", markers[0]), ("vdb", markers[1])]
+    nics = domain_nics(tree)
+    assert len(nics) == 2 and nics[0][2] != nics[1][2]
+
+    job = export(alice, machine)
+    assert job["state"] == "SUCCESS", job.get("statusMessage")
+    exported = Path(cloud.config.export_dir) / download_href(job).rsplit("/", 1)[-1]
+    cot = subprocess.run([str(Path(sys.executable).parent / "cot"), "info", str(exported)],
+                         capture_output=True, text=True, timeout=300)
+    assert cot.returncode == 0, cot.stderr
+    assert cot.stdout.count("harddisk @ SCSI") == 2, cot.stdout
+    assert cot.stdout.split("NICs and Associated Networks:")[1].split() == [
+        "ethernet", "0", ":", f"net-1-{tag}", "ethernet", "1", ":", f"net-2-{tag}"], cot.stdout
+    again = user_import_dir(cloud) / "native.ova"
+    again.write_bytes(exported.read_bytes())
+    copy = machine_from(alice, import_package(alice, again), "native-again")
+    disks2, tree2 = domain_disks(observer, copy["id"], work)
+    assert disks2 == disks
+    assert [(mac, model) for mac, model, _ in domain_nics(tree2)] == [(mac, model) for mac, model, _ in nics]
