@@ -81,7 +81,8 @@ def _refuse_unknown_sections(el: etree._Element, dialect: Dialect,
             continue
         label = name or etree.QName(sub).localname
         raise OVFError(f"{where} has unknown required section {label!r} "
-                       f"(ovf:required is not \"false\")")
+                       f"(DSP0243 9.1: a section the reader does not know must "
+                       f"say ovf:required=\"false\")")
 
 
 def _read_file(el: etree._Element, dialect: Dialect) -> File:

@@ -152,3 +152,39 @@ def test_a_tenant_imports_only_from_its_own_directory(alice, admin, cloud, tmp_p
     assert counts(alice) == before
     run_import(admin, admins)                         # the admin reads the whole directory
     run_import(alice, package(user_import_dir(cloud), tmp_path, name="mine.ova"))
+
+
+def test_a_failed_import_removes_the_networks_it_made(alice, import_dir, tmp_path):
+    """The Networks come first; a VirtualSystem refused later takes them away again."""
+    def no_memory(size):
+        return descriptor(size=size).replace(b"<rasd:ResourceType>4</rasd:ResourceType>",
+                                             b"<rasd:ResourceType>1</rasd:ResourceType>")
+    ova = package(import_dir, tmp_path, no_memory)
+    before = alice.get(alice.cep()["networks"]["href"]).json["count"]
+    resp = alice.post(import_op(alice), {"action": f"{CIMI}/action/import", "source": str(ova)})
+    job = alice.wait(resp.headers["CIMI-Job-URI"])
+    assert job["state"] == "FAILED" and "no CPU or memory" in job["statusMessage"]
+    assert alice.get(alice.cep()["networks"]["href"]).json["count"] == before
+
+
+def test_a_system_from_a_two_disk_package_attaches_the_second_disk(alice, import_dir, tmp_path):
+    disk = make_disk(tmp_path)
+    desc = descriptor(size=len(disk), extra_files='\n    <File ovf:id="file2" ovf:href="disk2.vmdk"/>').replace(
+        b"</DiskSection>", b"""  <Disk ovf:diskId="vmdisk2" ovf:fileRef="file2" ovf:capacity="2097152"/>
+  </DiskSection>""").replace(b"</VirtualHardwareSection>", b"""  <Item>
+        <rasd:HostResource>ovf:/disk/vmdisk2</rasd:HostResource><rasd:InstanceID>7</rasd:InstanceID>
+        <rasd:Parent>3</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
+    </VirtualHardwareSection>""")
+    ova = write_ova(import_dir / "two.ova", [("vm.ovf", desc), ("disk.vmdk", disk), ("disk2.vmdk", disk)])
+    template, _ = run_import(alice, ova)
+    mt = machine_template(alice, template)
+    [volume_template] = mt["volumeTemplates"]
+    assert volume_template["initialLocation"] == "vdb" and volume_template["volumeConfig"]["capacity"] == 2048
+    assert alice.get(volume_template["volumeImage"]["href"]).json["state"] == "AVAILABLE"
+    _, system = alice.create("systems", {"name": "two", "systemTemplate": {"href": template["id"]}})
+    [link] = alice.get(system["machines"]["href"]).json["systemMachines"]
+    machine = alice.get(link["machine"]["href"]).json
+    [attached] = alice.get(machine["volumes"]["href"]).json["machineVolumes"]
+    assert attached["initialLocation"] == "vdb"
+    volume = alice.get(attached["volume"]["href"]).json
+    assert volume["capacity"] == 2048 and volume["state"] == "AVAILABLE"
