@@ -95,6 +95,10 @@ class InlineJob:
     def affect(self, href):
         self.parent.affect(href)
 
+    def keepalive(self):
+        """Renew the outermost job's lease (a Volume made inside a System's Machine)."""
+        self.parent.keepalive()
+
 
 def backend_delete(kind_name, method):
     """Register `<Kind>.delete`: remove the row's backend object (`backend.<method>(key)`), then the row."""
