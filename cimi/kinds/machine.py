@@ -122,15 +122,26 @@ def _run_create(job):
     for volume in p["volumes"]:
         if row["id"] not in attached_to(volume["id"]):
             attach(job, row["id"], volume["id"], volume.get("initialLocation"))
-    from cimi import crud
-    for n, made in enumerate(p.get("volumeTemplates", ())):
-        volume, created = crud.insert(job.ctx, registry.get("Volume"), {
-            "name": f"{row['name'] or row['id']} volume {n + 1}", "volumeTemplate": made["volumeTemplate"]})
-        jobs.run_inline(job, created.job, {**created.payload, "id": volume["id"]})
-        attach(job, row["id"], volume["id"], made["initialLocation"])
+    _volumes_from_templates(job, row, p.get("volumeTemplates", ()))
     if p["initialState"] == "STARTED":
         info = job.backend.start_machine(info.key)
     store.set_state("Machine", row["id"], info.state)
+
+
+def _volumes_from_templates(job, row, specs):
+    """Make and attach the Volumes of the template's volumeTemplates, once even when the Job is retried."""
+    from cimi import crud
+    made = store.get("Machine", row["id"])["data"].get("_madeVolumes", [])
+    for n, spec in enumerate(specs):
+        if n == len(made):
+            volume, created = crud.insert(job.ctx, registry.get("Volume"), {
+                "name": f"{row['name'] or row['id']} volume {n + 1}", "volumeTemplate": spec["volumeTemplate"]})
+            made.append({"id": volume["id"], "payload": {**created.payload, "id": volume["id"]}})
+            store.set_state("Machine", row["id"], "CREATING", _madeVolumes=made)
+        if store.get("Volume", made[n]["id"])["state"] != "AVAILABLE":
+            jobs.run_inline(job, "Volume.create", made[n]["payload"])
+        if row["id"] not in attached_to(made[n]["id"]):
+            attach(job, row["id"], made[n]["id"], spec["initialLocation"])
 
 
 def device(location):
