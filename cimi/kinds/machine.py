@@ -78,7 +78,8 @@ def _create(ctx, body, parent):
     if config.get("cpuSpeed"):
         data["cpuSpeed"] = config["cpuSpeed"]
     payload = {"disks": [d["capacity"] for d in config.get("disks", ())],
-               "volumes": volumes, "volumeTemplates": made, "nics": nics, "keys": keys, "userData": user_data, "initialState": state}
+               "volumes": volumes, "volumeTemplates": made, "nics": nics, "keys": keys, "userData": user_data,
+               "initialState": state}
     return Created({"state": "CREATING", "data": data}, job="Machine.create", payload=payload)
 
 
