@@ -188,3 +188,24 @@ def test_a_system_from_a_two_disk_package_attaches_the_second_disk(alice, import
     assert attached["initialLocation"] == "vdb"
     volume = alice.get(attached["volume"]["href"]).json
     assert volume["capacity"] == 2048 and volume["state"] == "AVAILABLE"
+
+
+def test_imported_machine_template_xml_validates(alice, import_dir, tmp_path):
+    """networkInterfaces with their extension attributes (our namespace), volumeTemplates by value: DSP8009."""
+    from lxml import etree
+
+    from tests.api.test_xml_schema import XSD, check
+    from tests.conftest import XML
+    disk = make_disk(tmp_path)
+    desc = nics_descriptor(len(disk)).replace(b"</References>", b'<File ovf:id="file2" ovf:href="disk2.vmdk"/>'
+                                              b"</References>").replace(b"</DiskSection>", b"""
+    <Disk ovf:diskId="vmdisk2" ovf:fileRef="file2" ovf:capacity="1048576"/></DiskSection>""").replace(
+        b"</VirtualHardwareSection>", b"""<Item><rasd:HostResource>ovf:/disk/vmdisk2</rasd:HostResource>
+        <rasd:InstanceID>9</rasd:InstanceID><rasd:ResourceType>17</rasd:ResourceType></Item>
+    </VirtualHardwareSection>""")
+    template, _ = run_import(alice, write_ova(import_dir / "x.ova", [("vm.ovf", desc), ("disk.vmdk", disk),
+                                                                       ("disk2.vmdk", disk)]))
+    mt = machine_template(alice, template)
+    assert mt["volumeTemplates"] and mt["networkInterfaces"][0]["macAddress"]
+    doc = check(etree.XMLSchema(etree.parse(str(XSD))), alice.get(mt["id"], accept=XML), "MachineTemplate")
+    assert doc.find("{http://schemas.dmtf.org/cimi/1}networkInterface") is not None
