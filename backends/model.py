@@ -25,10 +25,15 @@ class DiskSpec:
     target: str | None = None          # e.g. "vda"; None lets the backend choose
 
 
+#: NIC models a backend offers: paravirtual, and emulated ones guests without virtio drive.
+NIC_MODELS = ("virtio", "e1000", "e1000e", "rtl8139")
+
+
 @dataclass
 class NicSpec:
     network_key: str                   # key of a NetworkInfo
-    mac: str | None = None
+    mac: str | None = None             # None: the backend picks one
+    model: str | None = None           # one of NIC_MODELS; None: virtio
 
 
 @dataclass
@@ -64,6 +69,7 @@ class DiskInfo:
 class NicInfo:
     network_key: str
     mac: str
+    model: str | None = None
 
 
 @dataclass

@@ -133,7 +133,7 @@ def child_import(ova):
     os.environ["CIMI_ADMIN_PASSWORD"] = "admin-pw"
     cloud = Cloud(Config(data_dir=data_dir, import_dir=str(ova.parent), workers=1, reconcile_every=0,
                          libvirt_uris=["test:///default"]))
-    auth.add_user("bench", "bench-pw")
+    auth.add_user("bench", "bench-pw", admin=True)      # an admin reads the whole import directory
     client = testing.TestClient(create_app(cloud))
     headers = {"Authorization": "Basic " + base64.b64encode(b"bench:bench-pw").decode(), "Accept": "application/json"}
     cep = client.simulate_get("/cimi/cloudEntryPoint", headers=headers).json

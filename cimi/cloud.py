@@ -33,6 +33,7 @@ class Config:
     job_lease: float = 15.0                  # seconds after which a dead server's running job is failed
     import_dir: str | None = None            # OVF packages may be imported from here (default: data_dir/import)
     export_dir: str | None = None            # exported OVAs are written here (default: data_dir/exports)
+    export_retention: float = 7 * 86400.0    # seconds an exported OVA is kept (then removed with its resource)
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
     default_network: str = "default"         # NAT Network of Machines created without NICs ("": none)

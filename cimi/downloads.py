@@ -1,33 +1,60 @@
 """Finished OVF exports, served read-only at GET /cimi/exports/<name>.ova.
 
-A package is served only to the owner of the export Job that made it (or
-an admin): the Job that lists the download href in its affectedResources
-and ended in SUCCESS. Anyone else, and any name we would not have written,
-gets 404, so the directory cannot be probed. The file is opened without
-following symlinks and streamed (resp.stream), never read into memory.
+A package is served only while its ExportedPackage resource exists, to the
+owner of that resource (or an admin). Anyone else, and any name we would not
+have written, gets 404, so the directory cannot be probed. The file is opened
+without following symlinks and streamed (resp.stream), never read into memory.
+One byte range (RFC 9110 14.1.2) is served as a 206, so a large download
+resumes; a range past the end is a 416.
 """
+import io
 import os
 import stat
 
-from cimi import db, errors, represent, store
-from cimi.kinds.ovfexport import DOWNLOADS, export_root, is_package_name
+import falcon
+
+from cimi import crud, errors, registry, represent
+from cimi.kinds.exportedpackage import KIND as row_kind
+from cimi.kinds.exportedpackage import by_file
+from cimi.kinds.ovfexport import export_root, is_package_name
 
 CONTENT_TYPE = "application/x-tar"
-EXPORT_HANDLERS = ("Machine.export", "System.export")
 
 
-def _exported_by(ctx, name):
-    """The SUCCESS export Job that wrote `name` and the caller may read, or None."""
-    jobs = db.model_for("Job")
-    needle = f'{DOWNLOADS}/{name}"'
-    query = jobs.select().where(jobs.data.contains(needle) & (jobs.state == "SUCCESS")
-                                & jobs.handler.in_(EXPORT_HANDLERS))
-    for record in query:
-        row = store.to_row(record)
-        hrefs = [a.get("href", "") for a in row["data"].get("affectedResources", ())]
-        if any(h.endswith(f"/{DOWNLOADS}/{name}") for h in hrefs) and represent.can_read(ctx.user, row):
-            return row
-    return None
+def _range(req, size):
+    """The (first, last) bytes asked for by a Range header, inclusive; None for the whole file."""
+    try:
+        asked = req.range
+    except falcon.HTTPInvalidHeader:
+        raise errors.BadRequest("Range must be one range of bytes, e.g. bytes=1048576-") from None
+    if asked is None or req.range_unit != "bytes":
+        return None
+    first, last = asked
+    if first < 0:                                   # a suffix: the last -first bytes
+        first, last = max(size + first, 0), size - 1
+    if first >= size or (last != -1 and last < first):
+        raise errors.RangeNotSatisfiable(f"the package has {size} bytes", headers={"Content-Range": f"bytes */{size}"})
+    return first, size - 1 if last == -1 else min(last, size - 1)
+
+
+class _Slice(io.RawIOBase):
+    """`length` bytes of an open file, from where it stands (what a 206 sends)."""
+
+    def __init__(self, f, length):
+        self.f, self.left = f, length
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.f.read(size)
+        self.left -= len(data)
+        return data
+
+    def close(self):
+        self.f.close()
+        super().close()
 
 
 class Exports:
@@ -38,7 +65,8 @@ class Exports:
 
     def _open(self, req, name):
         ctx = req.context.ctx
-        if not is_package_name(name) or _exported_by(ctx, name) is None:
+        row = by_file(name) if is_package_name(name) else None
+        if row is None or not represent.can_read(ctx.user, row):
             raise errors.NotFound(f"no exported package {name}")
         try:
             fd = os.open(export_root(self.cloud) / name, os.O_RDONLY | os.O_NOFOLLOW)
@@ -53,13 +81,36 @@ class Exports:
     def _headers(self, resp, name, size):
         resp.content_type = CONTENT_TYPE
         resp.content_length = size
+        resp.set_header("Accept-Ranges", "bytes")
         resp.set_header("Content-Disposition", f'attachment; filename="{name}"')
         resp.set_header("Cache-Control", "private, no-store")
 
     def on_get(self, req, resp, name):
         stream, size = self._open(req, name)
+        try:
+            wanted = _range(req, size)
+        except errors.CimiError:
+            stream.close()
+            raise
         self._headers(resp, name, size)
-        resp.stream = stream               # falcon reads it in chunks and closes it
+        if wanted is None:
+            resp.stream = stream           # falcon reads it in chunks and closes it
+            return
+        first, last = wanted
+        stream.seek(first)
+        resp.status = falcon.HTTP_206
+        resp.content_length = last - first + 1
+        resp.content_range = (first, last, size)
+        resp.stream = _Slice(stream, last - first + 1)
+
+    def on_delete(self, req, resp, name):
+        """DELETE of the download deletes its ExportedPackage (and the file)."""
+        ctx = req.context.ctx
+        row = by_file(name) if is_package_name(name) else None
+        if row is None or not represent.can_read(ctx.user, row):
+            raise errors.NotFound(f"no exported package {name}")
+        crud.delete(ctx, registry.get(row_kind), row)
+        resp.status = falcon.HTTP_200
 
     def on_head(self, req, resp, name):
         stream, size = self._open(req, name)

@@ -95,6 +95,10 @@ class InlineJob:
     def affect(self, href):
         self.parent.affect(href)
 
+    def keepalive(self):
+        """Renew the outermost job's lease (a Volume made inside a System's Machine)."""
+        self.parent.keepalive()
+
 
 def backend_delete(kind_name, method):
     """Register `<Kind>.delete`: remove the row's backend object (`backend.<method>(key)`), then the row."""
@@ -175,11 +179,13 @@ class Runner:
 
     def _reconcile_loop(self):
         """Every few seconds: compare the store with the hosts (first resuming what a host restart stopped)."""
+        from cimi.kinds.exportedpackage import expire
         from cimi.reconcile import reconcile
         self._resume()
         while not self._stop.is_set():
             try:
                 reconcile(self.cloud)
+                expire(self.cloud)
             except Exception:                      # noqa: BLE001 - keep reconciling whatever happens
                 log.exception("reconciliation failed")
             self._stop.wait(self.reconcile_every)

@@ -60,7 +60,13 @@ def _v3_identity(database, kind_names):
     db.Setting.insert(key="cloud_id", value=uuid.uuid4().hex[:8]).on_conflict_ignore().execute()
 
 
-STEPS = [_v1_initial, _v2_query_indexes, _v3_identity]
+def _v4_exported_packages(database, kind_names):
+    """Exports became resources (ExportedPackage): their table."""
+    if "ExportedPackage" in kind_names:
+        database.create_tables([db.model_for("ExportedPackage")])
+
+
+STEPS = [_v1_initial, _v2_query_indexes, _v3_identity, _v4_exported_packages]
 
 
 def migrate(database, kind_names):

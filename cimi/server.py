@@ -34,6 +34,8 @@ def _options(parser, inherited=False):
                         help="OVF packages may be imported from here (default: DATA_DIR/import)")
     parser.add_argument("--export-dir", default=env("CIMI_EXPORT_DIR"),
                         help="exported OVA packages are written here (default: DATA_DIR/exports)")
+    parser.add_argument("--export-retention", type=float, default=env("CIMI_EXPORT_RETENTION", 7.0),
+                        metavar="DAYS", help="exported packages are removed this many days after the export")
     parser.add_argument("--image-pool", default=env("CIMI_IMAGE_POOL"),
                         help="libvirt storage pool for images (default: default-pool on test:, else default)")
     parser.add_argument("--volume-pool", default=env("CIMI_VOLUME_POOL"),
@@ -72,7 +74,8 @@ def config_from(args):
                   default_network=args.default_network, default_network_cidr=args.default_network_cidr,
                   domain_type=None if args.domain_type == "auto" else args.domain_type,
                   console_dir=args.console_dir, create_pool=args.create_pool,
-                  stop_timeout=args.stop_timeout, resume_on_start=args.resume_on_start)
+                  stop_timeout=args.stop_timeout, resume_on_start=args.resume_on_start,
+                  export_retention=args.export_retention * 86400)
 
 
 def serve(config):

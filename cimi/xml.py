@@ -101,9 +101,14 @@ def _tag(name, prop=None):
 
 
 def element(type_name, data, tag=None):
-    """Return the XML element of a resource of a type (tag: its root name)."""
-    el = etree.Element(_tag(tag or type_name), nsmap={None: NAMESPACE})
-    _fill(el, data, schemas.load(type_name)["properties"])
+    """Return the XML element of a resource of a type (tag: its root name).
+
+    A type that is itself an extension (schema `x-extension`, not in DSP8009) has
+    its root in our namespace; its attributes keep the CIMI names.
+    """
+    schema = schemas.load(type_name)
+    el = etree.Element(_tag(tag or type_name, schema), nsmap={None: NAMESPACE})
+    _fill(el, data, schema["properties"])
     return el
 
 
@@ -119,9 +124,9 @@ def _fill_collection(el, data, items_key, item_type):
     for key in ("id", "count"):
         if key in data:
             etree.SubElement(el, _tag(key)).text = _text(data[key])
-    item_props = schemas.load(item_type)["properties"]
+    schema = schemas.load(item_type)
     for item in data.get(items_key, ()):
-        _fill(etree.SubElement(el, _tag(item_type)), item, item_props)
+        _fill(etree.SubElement(el, _tag(item_type, schema)), item, schema["properties"])
     _operations(el, data.get("operations", ()))
 
 

@@ -110,6 +110,10 @@ def _check_items(env: Envelope, vs: VirtualSystem) -> list[str]:
                 problems.append(f"{where} names Disk {ref[1]!r}, not in DiskSection")
             elif ref[0] == "file" and env.file(ref[1]) is None:
                 problems.append(f"{where} names File {ref[1]!r}, not in References")
+            elif ref[0] == "file" and item.resourceType in model.DISK_TYPES:
+                env.warnings.append(f"{where}: drive backed by File {ref[1]!r} "
+                                    f"directly (no DiskSection Disk); its size is "
+                                    f"read from the file")
         if item.parent is not None:
             parent_types = by_id.get(item.parent)
             if parent_types is None:

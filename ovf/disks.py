@@ -15,6 +15,7 @@ import re
 import resource
 import struct
 import subprocess
+import threading
 from dataclasses import dataclass
 
 from ovf.errors import OVFError
@@ -211,9 +212,53 @@ def _limits(address_space: int, cpu_seconds: int):
     return apply
 
 
+#: qemu-img convert -p prints "    (12.34/100%)" and a carriage return.
+_PERCENT = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
+
+
+def run_with_progress(cmd: list[str], progress, *, timeout: int, preexec_fn=None) -> tuple[int, bytes]:
+    """Run ``qemu-img convert -p ...``; call ``progress(percent)`` as it reports.
+
+    Returns:
+        (exit status, stderr bytes).
+
+    Raises:
+        subprocess.TimeoutExpired: when ``timeout`` seconds pass (the process is killed).
+    """
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=preexec_fn)
+    errors: list[bytes] = []
+    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    killed = threading.Event()
+
+    def kill():
+        killed.set()
+        proc.kill()
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        pending = b""
+        while chunk := proc.stdout.read1(4096):
+            pending += chunk
+            *done, pending = re.split(rb"[\r\n]", pending)
+            for match in (_PERCENT.search(line) for line in done):
+                if match and progress:
+                    progress(float(match.group(1)))
+        proc.wait()
+    finally:
+        timer.cancel()
+        reader.join()
+        proc.stdout.close()
+        proc.stderr.close()
+    if killed.is_set():
+        raise subprocess.TimeoutExpired(cmd, timeout)
+    return proc.returncode, b"".join(errors)
+
+
 def convert_to_qcow2(src: str, dst: str, info: DiskInfo, *,
                      address_space: int = 2 * 1024**3,
-                     cpu_seconds: int = 600, timeout: int = 3600) -> DiskInfo:
+                     cpu_seconds: int = 600, timeout: int = 3600, progress=None) -> DiskInfo:
     """Convert an inspected disk to qcow2, then re-inspect the output.
 
     Args:
@@ -223,6 +268,7 @@ def convert_to_qcow2(src: str, dst: str, info: DiskInfo, *,
         address_space: RLIMIT_AS of qemu-img, in bytes.
         cpu_seconds: RLIMIT_CPU of qemu-img.
         timeout: Wall-clock limit in seconds.
+        progress: Called with qemu-img's percentage as it converts.
 
     Raises:
         OVFError: if qemu-img fails or the output is not a plain qcow2.
@@ -231,17 +277,18 @@ def convert_to_qcow2(src: str, dst: str, info: DiskInfo, *,
         raise OVFError(f"cannot convert a {info.format} disk")
     # Absolute paths: a name like "json:{...}" must never reach qemu as a protocol.
     src, dst = os.path.abspath(src), os.path.abspath(dst)
-    cmd = ["qemu-img", "convert", "-f", info.qemuFormat, "-O", "qcow2", src, dst]
+    cmd = ["qemu-img", "convert", "-p", "-f", info.qemuFormat, "-O", "qcow2", src, dst]
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout,
-                              preexec_fn=_limits(address_space, cpu_seconds),
-                              check=False)
+        status, stderr = run_with_progress(cmd, progress, timeout=timeout,
+                                           preexec_fn=_limits(address_space, cpu_seconds))
     except subprocess.TimeoutExpired:
         raise OVFError("disk conversion took too long") from None
-    if proc.returncode != 0:
-        message = proc.stderr.decode(errors="replace").strip().splitlines()
+    if status != 0:
+        # The reason is shown to the client: never the host paths qemu-img names.
+        text = stderr.decode(errors="replace").replace(src, "the disk").replace(dst, "the output")
+        message = text.strip().splitlines()
         raise OVFError(f"disk conversion failed: "
-                       f"{message[-1] if message else proc.returncode}")
+                       f"{message[-1] if message else status}")
     out = inspect_file(dst)
     if out.format != "qcow2":
         raise OVFError("disk conversion did not produce qcow2")

@@ -29,6 +29,20 @@ def host_resource(value: str) -> tuple[str, str] | None:
     return None
 
 
+def drive_files(env: Envelope) -> list[str]:
+    """Ids of the Files disk Items name directly (``ovf:/file/``, no Disk)."""
+    found = []
+    for vs in env.virtualSystems():
+        for item in vs.items:
+            if item.resourceType not in model.DISK_TYPES:
+                continue
+            for value in item.hostResource:
+                ref = host_resource(value)
+                if ref and ref[0] == "file" and ref[1] not in found:
+                    found.append(ref[1])
+    return found
+
+
 @dataclass(frozen=True)
 class DiskDrive:
     """A disk attached to the machine: a Disk, or a bare logical disk."""
@@ -58,6 +72,7 @@ class NIC:
     network: str | None
     subType: str | None
     name: str | None
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,10 +121,10 @@ def resolve_hardware(env: Envelope, vs: VirtualSystem,
         elif rt == model.RT_ETHERNET:
             hw.nics.append(NIC(item.instanceID,
                                item.connection[0] if item.connection else None,
-                               item.resourceSubType, item.elementName))
+                               item.resourceSubType, item.elementName, item.address))
         elif rt in (model.RT_CDROM, model.RT_DVD):
             hw.cdroms.append(CDROM(item.instanceID, _file_of(item)))
-        elif rt in (model.RT_DISK, model.RT_LOGICAL_DISK):
+        elif rt in model.DISK_TYPES:
             drive = _disk_drive(env, vs, item)
             if drive is not None:
                 hw.disks.append(drive)

@@ -23,6 +23,8 @@ RT_OTHER_STORAGE = 20
 RT_SERIAL = 21
 RT_USB = 23
 RT_LOGICAL_DISK = 31
+#: Items that are disk drives.
+DISK_TYPES = (RT_DISK, RT_LOGICAL_DISK)
 #: Items a drive's ``rasd:Parent`` may name.
 CONTROLLER_TYPES = (RT_IDE, RT_SCSI, RT_FC, RT_ISCSI, RT_OTHER_STORAGE, RT_USB)
 
@@ -168,6 +170,9 @@ class Envelope:
     networks: list[Network] = field(default_factory=list)
     configurations: list[Configuration] = field(default_factory=list)
     content: VirtualSystem | VirtualSystemCollection | None = None
+    #: What the reader and checks accepted although the standard says
+    #: otherwise (nothing lost); shown by inspect and the import Job.
+    warnings: list[str] = field(default_factory=list)
 
     def file(self, file_id: str) -> File | None:
         """Return the File with ``ovf:id`` ``file_id``, or None."""

@@ -122,7 +122,8 @@ def kind(el: etree._Element, dialect: Dialect) -> str | None:
     if not isinstance(el.tag, str):
         return None
     ns, local = qname_parts(el.tag)
-    if ns != dialect.ns:
+    # NOTE(ovf): oVirt writes References, Section and Content in no namespace.
+    if ns not in (dialect.ns, ""):
         return None
     if local in ("Section", "Content"):
         xsi_type = el.get(f"{{{XSI_NS}}}type")

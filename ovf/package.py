@@ -19,6 +19,7 @@ from pathlib import Path
 from ovf import certificate, disks, manifest
 from ovf.checks import check_envelope, check_href
 from ovf.errors import OVFError
+from ovf.hardware import drive_files
 from ovf.model import Envelope
 from ovf.reader import read_envelope
 from ovf.streams import FileSink, stored_names
@@ -53,13 +54,29 @@ class Package:
     absent: list = field(default_factory=list)
 
 
+class _Counted:
+    """A read-only file that reports how many bytes were read (for progress)."""
+
+    def __init__(self, raw, report, step=8 * 1024 * 1024):
+        self.raw, self.report, self.step, self.done, self._next = raw, report, step, 0, step
+
+    def read(self, size=-1):
+        data = self.raw.read(size)
+        self.done += len(data)
+        if self.done >= self._next or not data:
+            self._next = self.done + self.step
+            self.report(self.done)
+        return data
+
+
 def open_package(path: str | os.PathLike, dest: str | os.PathLike | None = None,
-                 require_files: bool = True) -> Package:
+                 require_files: bool = True, progress=None) -> Package:
     """Read and check a package: an ``.ovf`` descriptor or an OVA.
 
     Args:
         path: The descriptor or the OVA (decided from the bytes, not the name).
         dest: Directory to write reassembled Files into; None to only check.
+        progress: Called with the bytes of an OVA read so far, every few MiB.
         require_files: For a descriptor, refuse when a referenced file is
             absent (an OVA must always hold every file).
 
@@ -73,11 +90,47 @@ def open_package(path: str | os.PathLike, dest: str | os.PathLike | None = None,
     except OSError as exc:
         raise OVFError(f"cannot read {path.name!r}: {exc.strerror}") from None
     if len(head) == 512 and head[257:265] in _TAR_MAGICS:
-        return _Reader(path.parent, dest).read_ova(path)
+        return _Reader(path.parent, dest).read_ova(path, progress)
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         return _Reader(path.parent, dest).read_directory(path, require_files)
     raise OVFError(f"{path.name!r} is neither a tar archive (OVA) nor an OVF "
                    f"descriptor")
+
+
+def read_descriptor(path: str | os.PathLike) -> Envelope:
+    """Read only a package's descriptor (an OVA's first member), checked.
+
+    Cheap enough to answer a request with (profiles, networks) before the
+    whole package is read by :func:`open_package`.
+
+    Raises:
+        OVFError: if there is no readable, consistent descriptor.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+            if len(head) == 512 and head[257:265] in _TAR_MAGICS:
+                f.seek(0)
+                try:
+                    member = next(iter(tarfile.open(fileobj=f, mode="r|")), None)
+                except tarfile.TarError as exc:
+                    raise OVFError(f"OVA is not a readable tar archive: {exc}") from None
+                if member is None or not member.isreg() or not member.name.endswith(".ovf"):
+                    raise OVFError("OVA's first member is not the OVF descriptor")
+                if member.size > MAX_DESCRIPTOR_BYTES:
+                    raise OVFError("descriptor is too large")
+                f.seek(member.offset_data)
+                data = f.read(member.size)
+            else:
+                data = head + f.read(MAX_DESCRIPTOR_BYTES + 1 - len(head))
+                if len(data) > MAX_DESCRIPTOR_BYTES:
+                    raise OVFError("descriptor is too large")
+    except OSError as exc:
+        raise OVFError(f"cannot read {path.name!r}: {exc.strerror}") from None
+    env = read_envelope(data)
+    check_envelope(env)
+    return env
 
 
 def _disk_limit(env: Envelope, file_id: str) -> int:
@@ -166,11 +219,12 @@ class _Reader:
 
     # -- OVA ----------------------------------------------------------------
 
-    def read_ova(self, path: Path) -> Package:
+    def read_ova(self, path: Path, progress=None) -> Package:
         try:
             with open(path, "rb") as raw:
                 try:
-                    archive = tarfile.open(fileobj=raw, mode="r|")
+                    source = _Counted(raw, progress) if progress else raw
+                    archive = tarfile.open(fileobj=source, mode="r|")
                     for index, member in enumerate(archive):
                         self._ova_member(archive, index, member)
                 except tarfile.TarError as exc:
@@ -273,18 +327,30 @@ class _Reader:
                        formats, absent)
 
     def _check_disk_formats(self) -> dict:
+        """Decide the format of every File a disk stands on, by its bytes."""
         formats = {}
         for disk in self.env.disks:
             sink = self.sinks.get(disk.fileRef)
             if sink is None:
                 continue
-            info = disks.decide_format(disk.format, disks.inspect_head(bytes(sink.head)))
-            size = info.virtualSize if info.virtualSize is not None else sink.size
+            info = self._decide(disk.format, sink)
+            size = info.virtualSize
             if size > disk.capacityBytes:
                 raise OVFError(f"Disk {disk.diskId!r} holds {size} bytes, more "
                                f"than its ovf:capacity {disk.capacityBytes}")
             formats[disk.fileRef] = info
+        for file_id in drive_files(self.env):      # drives on a File, no Disk
+            sink = self.sinks.get(file_id)
+            if sink is not None and file_id not in formats:
+                formats[file_id] = self._decide(None, sink)
         return formats
+
+    @staticmethod
+    def _decide(declared, sink) -> disks.DiskInfo:
+        info = disks.decide_format(declared, disks.inspect_head(bytes(sink.head)))
+        if info.virtualSize is None:
+            info = disks.DiskInfo(info.format, sink.size)
+        return info
 
     def _discard(self) -> None:
         for sink in self.sinks.values():

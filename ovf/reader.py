@@ -20,6 +20,8 @@ from ovf.xmlsafe import parse_descriptor
 
 #: Nesting depth allowed for VirtualSystemCollections.
 MAX_COLLECTION_DEPTH = 8
+#: CIM_OperatingSystem.OSType values (CIM schema 2.x ValueMap).
+CIM_OS_IDS = (0, 115)
 
 
 def read_envelope(data: bytes) -> Envelope:
@@ -56,7 +58,11 @@ def read_envelope(data: bytes) -> Envelope:
     if len(contents) != 1:
         raise OVFError(f"descriptor must have exactly one VirtualSystem or "
                        f"VirtualSystemCollection, found {len(contents)}")
-    env.content = _read_content(contents[0], dialect, 0)
+    if any(isinstance(el.tag, str) and not el.tag.startswith("{")
+           for el in root.iter()):
+        env.warnings.append("elements without a namespace (oVirt style) were "
+                            f"read as {dialect.name} elements")
+    env.content = _read_content(contents[0], dialect, 0, env.warnings)
     return env
 
 
@@ -75,7 +81,8 @@ def _refuse_unknown_sections(el: etree._Element, dialect: Dialect,
             continue
         label = name or etree.QName(sub).localname
         raise OVFError(f"{where} has unknown required section {label!r} "
-                       f"(ovf:required is not \"false\")")
+                       f"(DSP0243 9.1: a section the reader does not know must "
+                       f"say ovf:required=\"false\")")
 
 
 def _read_file(el: etree._Element, dialect: Dialect) -> File:
@@ -110,7 +117,29 @@ def _read_disk(el: etree._Element, dialect: Dialect) -> Disk:
                 attr(el, dialect, "parentRef"))
 
 
-def _read_content(el: etree._Element, dialect: Dialect, depth: int):
+def _os_id(text: str | None, vs_id: str, warnings: list[str]) -> int | None:
+    """Read OperatingSystemSection ovf:id; a value outside the CIM table is kept, with a warning.
+
+    VMware writes -100 ("other") and vendors their own numbers: the id only
+    describes the guest, so nothing is lost by not knowing it.
+    """
+    if text is None or not text.strip():
+        return None
+    try:
+        value = int(text.strip())
+    except ValueError:
+        warnings.append(f"{vs_id}: OperatingSystemSection ovf:id {text!r} is not "
+                        f"an integer; the guest OS is unknown")
+        return None
+    if not CIM_OS_IDS[0] <= value <= CIM_OS_IDS[1]:
+        warnings.append(f"{vs_id}: OperatingSystemSection ovf:id {value} is outside "
+                        f"the CIM_OperatingSystem OSType table "
+                        f"({CIM_OS_IDS[0]}-{CIM_OS_IDS[1]}); the guest OS is unknown")
+    return value
+
+
+def _read_content(el: etree._Element, dialect: Dialect, depth: int,
+                  warnings: list[str]):
     if depth > MAX_COLLECTION_DEPTH:
         raise OVFError("VirtualSystemCollections nest too deeply")
     content_id = attr(el, dialect, "id")
@@ -123,15 +152,14 @@ def _read_content(el: etree._Element, dialect: Dialect, depth: int):
              for e in children(el, dialect, "EulaSection")]
     name = child_text(el, dialect, "Name")
     if kind(el, dialect) == "VirtualSystemCollection":
-        members = [_read_content(c, dialect, depth + 1) for c in el
+        members = [_read_content(c, dialect, depth + 1, warnings) for c in el
                    if kind(c, dialect) in ("VirtualSystem", "VirtualSystemCollection")]
         return VirtualSystemCollection(content_id, name, members, products,
                                        eulas, _read_startup(el, dialect))
     vs = VirtualSystem(content_id, name, productSections=products, eulas=eulas)
     os_section = child(el, dialect, "OperatingSystemSection")
     if os_section is not None:
-        vs.osId = parse_count(attr(os_section, dialect, "id"),
-                              f"OperatingSystemSection id of {content_id}")
+        vs.osId = _os_id(attr(os_section, dialect, "id"), content_id, warnings)
         vs.osDescription = child_text(os_section, dialect, "Description")
         vs.osType = (names.vendor_attr(os_section, "osType")
                      or names.vendor_value(os_section, "OSType"))
@@ -142,7 +170,7 @@ def _read_content(el: etree._Element, dialect: Dialect, depth: int):
         if system is not None:
             types = names.cim_properties(system).get("VirtualSystemType", [""])
             vs.systemTypes = tuple(types[0].split())
-        vs.items = [_read_item(i, dialect) for i in hardware
+        vs.items = [_read_item(i, dialect, warnings) for i in hardware
                     if kind(i, dialect) in names.ITEM_ELEMENTS]
     return vs
 
@@ -156,7 +184,7 @@ def _read_startup(el: etree._Element, dialect: Dialect) -> list[tuple[str, int]]
             for i in children(section, dialect, "Item")]
 
 
-def _read_item(el: etree._Element, dialect: Dialect) -> Item:
+def _read_item(el: etree._Element, dialect: Dialect, warnings: list[str]) -> Item:
     props = names.cim_properties(el)
 
     def one(name: str) -> str | None:
@@ -164,8 +192,14 @@ def _read_item(el: etree._Element, dialect: Dialect) -> Item:
         return values[0] if values else None
 
     instance_id = one("InstanceID")
+    if not instance_id and one("InstanceId"):
+        instance_id = one("InstanceId")
+        if dialect.version != "0.9":
+            warnings.append(f"Item {instance_id}: rasd:InstanceId (the OVF 0.9 "
+                            f"spelling) read as rasd:InstanceID")
     if not instance_id:
-        raise OVFError("hardware Item without rasd:InstanceID")
+        raise OVFError("hardware Item without rasd:InstanceID (DSP0243 9.5: "
+                       "every Item needs one)")
     resource_type = parse_count(one("ResourceType"),
                                 f"ResourceType of Item {instance_id}")
     if resource_type is None:

@@ -121,9 +121,9 @@ def cpu_model(kind):
     return {"cpu_mode": "custom", "cpu_match": "exact", "cpu_model": CPU_TCG_MODEL, "cpu_fallback": "forbid"}
 
 
-def interface(network, mac=None):
-    """Describe a virtio NIC on a named libvirt network."""
-    return xml.Interface(type="network", source_network=network, mac=mac, model=NIC_MODEL)
+def interface(network, mac=None, model=None):
+    """Describe a NIC on a named libvirt network (virtio unless another model is asked for)."""
+    return xml.Interface(type="network", source_network=network, mac=mac, model=model or NIC_MODEL)
 
 
 def domain(name, kind, cpu, memory_kib, disks, interfaces, owned=(), console_dir=None):

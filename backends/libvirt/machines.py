@@ -88,7 +88,7 @@ def info(host, dom):
         disks.append(model.DiskInfo(key=vol.key() if vol else disk.source_file,
                                     capacity_bytes=vol.info()[1] if vol else 0,
                                     target=disk.target_dev))
-    nics = [model.NicInfo(network_key=i.source_network, mac=i.mac) for i in conf.interfaces]
+    nics = [model.NicInfo(network_key=i.source_network, mac=i.mac, model=i.model) for i in conf.interfaces]
     current, reason = condition(dom)
     return model.MachineInfo(key=dom.UUIDString(), state=current, cpu=conf.vcpu, memory_kib=conf.memory,
                              disks=disks, nics=nics, host=host.name, name=dom.name(), reason=reason,
@@ -145,7 +145,7 @@ def create(host, pool_name, spec):
         drive = _config_drive(host, pool_name, spec)
         created.append(drive)
         disks.append(designer.config_drive(drive.path(), designer.config_drive_target(targets)))
-        nics = [designer.interface(host.network(n.network_key).name(), n.mac) for n in spec.nics]
+        nics = [designer.interface(host.network(n.network_key).name(), n.mac, n.model) for n in spec.nics]
         conf = designer.domain(spec.name, host.domain_type(), spec.cpu, spec.memory_kib,
                                disks, nics, owned=[d.source_file for d in disks], console_dir=host.console_dir)
         dom = host.conn.defineXML(conf.to_xml())

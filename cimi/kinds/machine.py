@@ -121,7 +121,12 @@ def _create(ctx, body, parent):
     nics = []
     for nic in template.get("networkInterfaces", ()):
         network = templates.referenced(ctx, "Network", nic.get("network"), None, "networkInterfaces network")
-        nics.append({"network": network["id"]})
+        nics.append({"network": network["id"], "mac": nic.get("macAddress"), "model": nic.get("model")})
+    made = []                   # Volumes the Job makes from volumeTemplates (DSP0263 5.11.2)
+    for ref in template.get("volumeTemplates", ()):
+        value = {k: v for k, v in ref.items() if k != "initialLocation"}
+        registry.get("Volume").create(ctx, {"volumeTemplate": value}, None)      # its 400/409 now, not in the Job
+        made.append({"volumeTemplate": value, "initialLocation": ref.get("initialLocation")})
     state = template.get("initialState") or DEFAULT_INITIAL_STATE
     if state not in INITIAL_STATES:
         raise errors.BadRequest(f"initialState must be one of {', '.join(INITIAL_STATES)}")
@@ -140,7 +145,8 @@ def _create(ctx, body, parent):
     if _wants_default_network(ctx, template):           # last: a bad request adds nothing
         nics.append({"network": default_network(ctx.cloud.config)})
     payload = {"disks": [d["capacity"] for d in config.get("disks", ())],
-               "volumes": volumes, "nics": nics, "users": users, "userData": user_data, "initialState": state}
+               "volumes": volumes, "volumeTemplates": made, "nics": nics, "users": users, "userData": user_data,
+               "initialState": state}
     return Created({"state": "CREATING", "data": data}, job="Machine.create", payload=payload)
 
 
@@ -205,7 +211,8 @@ def _run_create(job):
     image_key = placement.image_on(job, image["id"], data["host"])
     disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key)]
     disks += [model.DiskSpec(capacity_bytes=size) for size in sizes[1:]]
-    nics = [model.NicSpec(_network_key(job, n["network"], data["host"])) for n in p["nics"]]
+    nics = [model.NicSpec(_network_key(job, n["network"], data["host"]), n.get("mac"), n.get("model"))
+            for n in p["nics"]]
     users = [model.GuestUser(u["name"], u["keys"], u["passwordHash"]) for u in p["users"]]
     spec = model.MachineSpec(name=naming.machine_name(row["id"]), cpu=data["cpu"], memory_kib=data["memory"], disks=disks,
                              nics=nics, user_data=_user_data(p["userData"]), users=users, host=data["host"],
@@ -228,12 +235,29 @@ def _run_create(job):
     for volume in p["volumes"]:
         if row["id"] not in attached_to(volume["id"]):
             attach(job, row["id"], volume["id"], volume.get("initialLocation"))
+    _volumes_from_templates(job, row, p.get("volumeTemplates", ()))
     if p["initialState"] == "STARTED":
         info = job.backend.start_machine(info.key)
     seen(store.get("Machine", row["id"]), info)
 
 
 jobs.handler("Machine.create")(_failure_noted("create the machine", _run_create))
+
+
+def _volumes_from_templates(job, row, specs):
+    """Make and attach the Volumes of the template's volumeTemplates, once even when the Job is retried."""
+    from cimi import crud
+    made = store.get("Machine", row["id"])["data"].get("_madeVolumes", [])
+    for n, spec in enumerate(specs):
+        if n == len(made):
+            volume, created = crud.insert(job.ctx, registry.get("Volume"), {
+                "name": f"{row['name'] or row['id']} volume {n + 1}", "volumeTemplate": spec["volumeTemplate"]})
+            made.append({"id": volume["id"], "payload": {**created.payload, "id": volume["id"]}})
+            store.set_state("Machine", row["id"], "CREATING", _madeVolumes=made)
+        if store.get("Volume", made[n]["id"])["state"] != "AVAILABLE":
+            jobs.run_inline(job, "Volume.create", made[n]["payload"])
+        if row["id"] not in attached_to(made[n]["id"]):
+            attach(job, row["id"], made[n]["id"], spec["initialLocation"])
 
 
 def device(location):

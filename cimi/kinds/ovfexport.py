@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlparse
 
 from backends import model as backend_model
 from cimi import errors, jobs, store
-from cimi.kinds import machine
+from cimi.kinds import exportedpackage, machine
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
 from ovf.model import (
@@ -56,6 +56,8 @@ CHUNK = 1 << 20
 USTAR_MAX = 8 ** 11 - 1               # largest member a ustar header can size
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}\.ova$")
 MIB = 1 << 20
+#: libvirt NIC model -> the ResourceSubType other OVF readers know it by.
+NIC_SUBTYPES = {"e1000": "E1000", "e1000e": "E1000e", "virtio": "virtio", "rtl8139": "rtl8139"}
 
 
 def export_root(cloud):
@@ -90,13 +92,13 @@ def destination_path(cloud, destination, default_name):
         return root / default_name
     parsed = urlparse(destination.strip())
     if parsed.scheme != "file" or parsed.netloc not in ("", "localhost") or parsed.query or parsed.fragment:
-        raise errors.BadRequest(f"destination must be a file: URI in the export directory ({root}); "
+        raise errors.BadRequest("destination must be a file: URI in the export directory (--export-dir); "
                                 "this provider sends nothing over the network")
     raw = unquote(parsed.path)
     path = Path(raw) if raw.startswith("/") else root / raw
     if path.parent.resolve() != root or not is_package_name(path.name) or path.is_symlink():
         raise errors.BadRequest(f"destination must name a new .ova file (letters, digits, '_.+-') "
-                                f"directly in the export directory {root}")
+                                "directly in the export directory (--export-dir)")
     return root / path.name
 
 
@@ -165,10 +167,12 @@ class _Exporter:
             items.append(Item(str(instance), RT_DISK, elementName=f"disk {i + 1} ({disk.target})",
                               hostResource=(f"ovf:/disk/vmdisk{index}",), parent="3", addressOnParent=str(i)))
             instance += 1
-        for i, nic in enumerate(store.children("MachineNetworkInterface", row["id"])):
-            network = self._network(nic["data"].get("network", {}).get("href", ""))
-            items.append(Item(str(instance), RT_ETHERNET, elementName=f"ethernet {i}", connection=(network,),
-                              addressOnParent=str(i)))
+        recorded = {n["data"].get("macAddress"): n for n in store.children("MachineNetworkInterface", row["id"])}
+        for i, nic in enumerate(info.nics):             # the domain's order, with its MACs and models
+            href = (recorded.get(nic.mac) or {"data": {}})["data"].get("network", {}).get("href", "")
+            items.append(Item(str(instance), RT_ETHERNET, elementName=f"ethernet {i}",
+                              connection=(self._network(href),), addressOnParent=str(i), address=nic.mac,
+                              resourceSubType=NIC_SUBTYPES.get(nic.model or "", nic.model)))
             instance += 1
         return VirtualSystem(id=vs_id, name=row["name"] or vs_id, osId=1, osDescription="Other",
                              items=items)
@@ -236,6 +240,7 @@ class _Exporter:
 
 
 def _run(job, rows, content_of, default_name, network_ids=()):
+    exportedpackage.expire(job.ctx.cloud)          # old packages go before a new one takes room
     params = job.payload.get("params") or {}
     _options(params)
     target = destination_path(job.ctx.cloud, params.get("destination"), default_name)
@@ -259,6 +264,7 @@ def _run(job, rows, content_of, default_name, network_ids=()):
         shutil.rmtree(exporter.work, ignore_errors=True)
     href = download_href(job.ctx, target.name)
     job.affect(href)
+    job.affect(exportedpackage.record(job, target, job.row["data"]["targetResource"]["href"], href))
     job.progress(100, f"exported to {href}")
 
 

@@ -6,7 +6,9 @@ each OVF network a Network component. Reading and checking the package is
 ovf/'s job; this module maps its facts to CIMI rows and undoes everything when
 any step fails, so nothing half-imported stays behind.
 """
+import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,23 +20,41 @@ from cimi.vocabulary import type_uri
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
 from ovf.hardware import resolve_hardware
-from ovf.package import open_package
+from ovf.package import open_package, read_descriptor
 
 KIB = 1024
 PACKAGE_TYPES = ("application/x-tar", "application/ova", "application/octet-stream")
 
 
-def source_path(ctx, source):
-    """Return the local package a `source` URI names, inside the import directory (else 400)."""
+def import_root(ctx):
+    """The directory a user imports from: all of it for an admin, <import dir>/<user>/ for anyone else.
+
+    APPSEC: a tenant never reads another user's (or the admin's) files.
+    """
     root = Path(ctx.cloud.config.import_dir).resolve()
+    if ctx.user is None or ctx.user.admin:
+        return root
+    name = ctx.user.name or ""
+    if not name or "/" in name or "\x00" in name or name in (".", ".."):
+        raise errors.BadRequest("your user name cannot name an import directory; upload the package instead")
+    return root / name
+
+
+def source_path(ctx, source):
+    """Return the local package a `source` URI names, inside the user's import directory (else 400).
+
+    Messages show the directory to admins only; a tenant's is "your import directory".
+    """
+    root = import_root(ctx)
+    where = str(root) if ctx.user is None or ctx.user.admin else "your import directory"
     parsed = urlparse((source or "").strip())
     if parsed.scheme not in ("", "file") or parsed.netloc not in ("", "localhost"):
         raise errors.BadRequest("source must be a file: URI or a path under the import directory "
-                                f"({root}); this provider fetches nothing from the network")
+                                f"({where}); this provider fetches nothing from the network")
     path = Path(unquote(parsed.path))
     path = (root / path).resolve() if not path.is_absolute() else path.resolve()
     if root not in path.parents or not path.is_file():
-        raise errors.BadRequest(f"no package {source} in the import directory {root}")
+        raise errors.BadRequest(f"no package {path.name!r} in {where}")
     return path
 
 
@@ -43,36 +63,74 @@ def start_import(ctx, kind, body):
     if not body.get("source"):
         raise errors.BadRequest("import needs a source (the package's URI)")
     path = source_path(ctx, body["source"])
-    return _submit(ctx, kind, path, path.stem, body["source"].strip(), (body.get("properties") or {}).get("profile"))
+    return _submit(ctx, kind, path, path.stem, body["source"].strip(), path.name, body.get("properties") or {},
+                   body.get("networkMap") or {})
 
 
 def receive_package(ctx, kind, req):
     """A package POSTed as bytes to the SystemTemplate collection (a provider extension): import it.
 
     Query parameters: name (of the template), profile, sha256 (checked while
-    streaming). The staged copy is removed once the import ends.
+    streaming), networkMap (a JSON object, OVF network name -> Network href).
+    The staged copy is removed once the import ends, or at once when refused.
     """
     if not represent.can_add(ctx.user, kind):
         raise errors.Forbidden(f"you may not add {kind.name} resources")
     sha256 = imagefiles.checked_sha256(req.get_param("sha256"))
+    try:
+        network_map = json.loads(req.get_param("networkMap") or "{}")
+    except ValueError:
+        raise errors.BadRequest("networkMap must be a JSON object: OVF network name -> Network href") from None
     limit = ctx.cloud.config.max_upload
     if req.content_length is not None and req.content_length > limit:
         raise errors.PayloadTooLarge(f"packages are limited to {limit} bytes")
     staged = imagefiles.staging_path(ctx.cloud.config)
     imagefiles.stage(req.bounded_stream.read, staged, limit, sha256)
     name = (req.get_param("name") or "uploaded package").strip()
-    return _submit(ctx, kind, Path(staged), name, "upload", req.get_param("profile"), remove=True)
+    try:
+        return _submit(ctx, kind, Path(staged), name, "upload", name, {"profile": req.get_param("profile")},
+                       network_map, remove=True)
+    except errors.CimiError:
+        imagefiles.remove(staged)
+        raise
 
 
-def _submit(ctx, kind, path, name, source, profile, remove=False):
+def _network_map(ctx, env, given):
+    """Check `networkMap` (OVF network name -> Network href); return name -> Network id."""
+    if not isinstance(given, dict):
+        raise errors.BadRequest("networkMap must be an object: OVF network name -> Network href")
+    declared = [n.name for n in env.networks]
+    out = {}
+    for name, ref in given.items():
+        if name not in declared:
+            raise errors.BadRequest(f"networkMap names {name!r}, not a network of the package "
+                                    f"(its NetworkSection declares: {', '.join(declared) or 'none'})")
+        href = ref.get("href") if isinstance(ref, dict) else ref
+        out[name] = represent.resolve(ctx, str(href or ""), "Network")[1]["id"]
+    return out
+
+
+def _submit(ctx, kind, path, name, source, label, params, network_map, remove=False):
+    """Check what can be checked from the descriptor (profile, networkMap), then queue the import."""
+    try:
+        env = read_descriptor(path)
+    except OVFError as exc:
+        raise errors.BadRequest(f"package refused: {exc}") from None
+    profile = params.get("profile") or None
+    offered = [c.id for c in env.configurations]
+    if profile is not None and profile not in offered:
+        raise errors.BadRequest(f"unknown deployment option (profile) {profile!r}; the package offers: "
+                                f"{', '.join(offered) or 'none'}"
+                                + (f" (default {env.defaultProfile})" if offered else ""))
+    networks = _network_map(ctx, env, network_map)
     template = store.insert("SystemTemplate", {"owner": ctx.owner, "name": name,
-                                               "description": f"imported from {path.name}",
+                                               "description": f"imported from {label}",
                                                "data": {"importImage": source}})
     doc = represent.document(ctx, kind, template)
     job = jobs.submit(ctx, jobs.JobSpec(
         "SystemTemplate.import", represent.collection_href(ctx, kind), "import",
-        {"id": template["id"], "path": str(path), "profile": profile, "remove": remove},
-        [doc["id"]], ("SystemTemplate", template["id"])))
+        {"id": template["id"], "path": str(path), "profile": profile, "remove": remove, "label": label,
+         "networks": networks}, [doc["id"]], ("SystemTemplate", template["id"])))
     return 202, doc, job
 
 
@@ -80,7 +138,7 @@ class _Undo:
     """What an import made, to remove if a later step fails."""
 
     def __init__(self, job):
-        self.job, self.rows, self.images = job, [], []
+        self.job, self.rows, self.images, self.networks = job, [], [], []
 
     def row(self, kind_name, fields):
         row = store.insert(kind_name, {"owner": self.job.owner, **fields})
@@ -95,52 +153,157 @@ class _Undo:
                 self.job.backend.delete_image(key)
             except backends.BackendError:
                 pass
+        for network_id in self.networks:
+            try:
+                jobs.run_inline(self.job, "Network.delete", {"id": network_id})
+            except (backends.BackendError, errors.CimiError):
+                pass
 
 
 def _href(job, kind_name, row):
     return represent.href(job.ctx, registry.get(kind_name), row)
 
 
-def _image(job, undo, package, drive, name, work):
-    """Convert one disk file to qcow2 and store it in the backend; return its ImageInfo."""
+def _networks(job, undo, env, label):
+    """Network id per OVF network: the one networkMap names, else a new PRIVATE Network of that name."""
+    out = dict(job.payload.get("networks") or {})
+    kind = registry.get("Network")
+    for net in env.networks:
+        if net.name in out:
+            continue
+        row, created = crud.insert(job.ctx, kind, {
+            "name": net.name, "description": f"network {net.name} of {label}",
+            "networkTemplate": {"networkConfig": {"networkType": "PRIVATE"}}})
+        undo.networks.append(row["id"])
+        jobs.run_inline(job, created.job, {**created.payload, "id": row["id"]})
+        out[net.name] = row["id"]
+    return out
+
+
+def nic_model(sub_type):
+    """The libvirt NIC model for an OVF ResourceSubType (a list: the first we know wins).
+
+    Paravirtual adapters (VMXNET*, oVirt's "pv" 4) become virtio; emulated ones
+    keep their model where qemu has it; anything else gets e1000, which every
+    guest drives.
+    """
+    for token in (sub_type or "").lower().replace(",", " ").split():
+        if token in NIC_MODELS:
+            return NIC_MODELS[token]
+    return "e1000"
+
+
+NIC_MODELS = {"virtio": "virtio", "e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
+              "vmxnet": "virtio", "vmxnet2": "virtio", "vmxnet3": "virtio", "pcnet32": "e1000",
+              "1": "rtl8139", "2": "rtl8139", "3": "e1000", "4": "virtio"}     # digits: oVirt's subtypes
+_MAC = re.compile(r"^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$")
+
+
+def _mac(address, where):
+    """rasd:Address of a NIC as a libvirt MAC, or None when the package leaves it to us."""
+    if not address:
+        return None
+    value = address.strip().lower()
+    if not _MAC.match(value):
+        raise OVFError(f"{where}: rasd:Address {address!r} is not a MAC address (DSP0243 9.5, "
+                       "CIM_ResourceAllocationSettingData.Address of an Ethernet adapter)")
+    mac = value.replace("-", ":")
+    if int(mac[:2], 16) & 1:
+        raise OVFError(f"{where}: rasd:Address {address!r} is a multicast MAC, which no NIC may have")
+    return mac
+
+
+class _Progress:
+    """The import Job's progress in real steps: reading the package is the first half, converting its disks
+    (qemu-img's own percentage, weighted by each disk's size) the second."""
+
+    def __init__(self, job, package_bytes):
+        self.job, self.package_bytes, self.last = job, max(package_bytes, 1), -1
+        self.disk_bytes, self.converted = 1, 0
+
+    def read(self, done):
+        self._report(50 * done / self.package_bytes, f"read {done} of {self.package_bytes} bytes")
+
+    def converting(self, size):
+        """The progress callback of converting one disk of `size` bytes."""
+        base = self.converted
+        self.converted += size
+
+        def report(percent):
+            done = base + size * percent / 100
+            self._report(50 + 49 * done / self.disk_bytes, f"converted {int(done)} of {self.disk_bytes} bytes")
+        return report
+
+    def _report(self, percent, message):
+        if int(percent) > self.last:
+            self.last = int(percent)
+            self.job.progress(self.last, message)
+
+
+def _image(job, undo, package, drive, name, work, progress):
+    """Convert one disk file to qcow2 and store it in the backend; return (ImageInfo, capacity bytes)."""
     src = package.files[drive.fileRef]
     target = os.path.join(work, f"{name}.qcow2")
-    info = ovf_disks.convert_to_qcow2(src, target, package.formats[drive.fileRef])
-    image = job.backend.create_image(name, max(drive.capacityBytes or 0, info.virtualSize or 0),
-                                     source_path=target, source_format="qcow2")
+    info = ovf_disks.convert_to_qcow2(src, target, package.formats[drive.fileRef],
+                                      progress=progress.converting(os.path.getsize(src)))
+    capacity = max(drive.capacityBytes or 0, info.virtualSize or 0)
+    image = job.backend.create_image(name, capacity, source_path=target, source_format="qcow2")
     undo.images.append(image.key)
     os.unlink(target)
-    return image
+    return image, capacity
 
 
-def _machine_parts(job, undo, package, vs, profile, work, done, total):
-    """Rows for one VirtualSystem; return its MachineTemplate row."""
+def _machine_parts(job, undo, package, vs, profile, work, networks, progress):
+    """Rows for one VirtualSystem; return its MachineTemplate row.
+
+    The first disk with content boots (the MachineImage); every other disk, in
+    the package's order, becomes a VolumeImage (blank: none) and a volumeTemplate.
+    """
     hw = resolve_hardware(package.envelope, vs, profile)
-    name = vs.name or vs.id
+    name, about = vs.name or vs.id, f"imported from {job.payload.get('label') or 'a package'}"
     if not hw.memoryMiB or not hw.cpus:
         raise OVFError(f"VirtualSystem {vs.id} declares no CPU or memory")
-    config = undo.row("MachineConfiguration", {"name": f"{name} ({profile or 'default'})", "data": {
-        "cpu": hw.cpus, "memory": hw.memoryMiB * 1024, "cpuArch": "x86_64",
-        "disks": [{"capacity": -(-(d.capacityBytes or 0) // KIB), "format": "raw",
-                   "initialLocation": f"vd{chr(ord('a') + i)}"} for i, d in enumerate(hw.disks)]}})
-    data = {"machineConfig": {"href": _href(job, "MachineConfiguration", config)}}
-    for i, drive in enumerate(hw.disks):
-        if not drive.fileRef:
-            continue
-        image = _image(job, undo, package, drive, f"cimi-ovf-{config['id']}-{i}", work)
-        kind_name = "MachineImage" if i == 0 else "VolumeImage"
-        row = undo.row(kind_name, {"name": f"{name} disk {drive.diskId}", "state": "AVAILABLE", "data": {
-            "imageLocation": image.key, "_key": image.key, "_bytes": image.capacity_bytes, "_format": "qcow2",
-            **({"type": "IMAGE"} if i == 0 else {"bootable": False})}})
-        if i == 0:
-            data["machineImage"] = {"href": _href(job, "MachineImage", row)}
-        done[0] += os.path.getsize(package.files[drive.fileRef])
-        job.progress(min(99, 100 * done[0] // max(total, 1)), f"imported {done[0]} of {total} bytes")
-    if "machineImage" not in data:
+    boot = next((d for d in hw.disks if d.fileRef), None)
+    if boot is None:
         raise OVFError(f"VirtualSystem {vs.id} has no disk with content to boot from")
+    disks = []                  # (drive, image row or None, capacity bytes)
+    for i, drive in enumerate(hw.disks):
+        image = None
+        capacity = drive.capacityBytes or 0
+        if drive.fileRef:
+            image, capacity = _image(job, undo, package, drive, f"cimi-ovf-{job.payload['id'][:8]}-{vs.id}-{i}"
+                                     .replace("/", "-"), work, progress)
+            kind_name = "MachineImage" if drive is boot else "VolumeImage"
+            image = undo.row(kind_name, {"name": f"{name} disk {drive.diskId or drive.instanceID}",
+                                         "description": about, "state": "AVAILABLE", "data": {
+                "imageLocation": image.key, "_key": image.key, "_bytes": image.capacity_bytes, "_format": "qcow2",
+                **({"type": "IMAGE"} if drive is boot else {"bootable": False})}})
+        disks.append((drive, image, capacity))
+    boot_image, boot_capacity = next((img, cap) for d, img, cap in disks if d is boot)
+    config = undo.row("MachineConfiguration", {"name": f"{name} ({profile or 'default'})", "description": about,
+                                               "data": {"cpu": hw.cpus, "memory": hw.memoryMiB * 1024,
+                                                        "cpuArch": "x86_64", "disks": [{
+                                                            "capacity": -(-boot_capacity // KIB), "format": "raw",
+                                                            "initialLocation": "vda"}]}})
+    volumes = [{"volumeConfig": {"capacity": -(-max(cap, 1) // KIB)},
+                **({"volumeImage": {"href": _href(job, "VolumeImage", img)}} if img else {}),
+                "initialLocation": f"vd{chr(ord('b') + n)}"}
+               for n, (_, img, cap) in enumerate([t for t in disks if t[0] is not boot])]
+    nics = []
+    for nic in hw.nics:
+        if not nic.network:
+            package.envelope.warnings.append(f"{vs.id}: NIC {nic.instanceID} connects to no network; left out")
+            continue
+        interface = {"network": {"href": _href(job, "Network", store.get("Network", networks[nic.network]))},
+                     "state": "ACTIVE", "model": nic_model(nic.subType)}
+        mac = _mac(nic.address, f"{vs.id}: NIC {nic.instanceID}")
+        nics.append({**interface, "macAddress": mac} if mac else interface)
+    data = {"machineConfig": {"href": _href(job, "MachineConfiguration", config)},
+            "machineImage": {"href": _href(job, "MachineImage", boot_image)},
+            **({"volumeTemplates": volumes} if volumes else {}), **({"networkInterfaces": nics} if nics else {})}
     properties = {f"ovf:{p.key}": p.default for p in vs.properties if p.default is not None and not p.password}
-    properties.update({f"ovf:network:{n}": nic.network for n, nic in enumerate(hw.nics) if nic.network})
-    return undo.row("MachineTemplate", {"name": name, "description": vs.id, "properties": properties, "data": data})
+    return undo.row("MachineTemplate", {"name": name, "description": f"{vs.id}, {about}",
+                                        "properties": properties, "data": data})
 
 
 @jobs.handler("SystemTemplate.import")
@@ -148,21 +311,22 @@ def _run_import(job):
     work = tempfile.mkdtemp(prefix="cimi-import-", dir=job.ctx.cloud.config.data_dir)
     undo = _Undo(job)
     try:
-        package = open_package(job.payload["path"], dest=work)
+        progress = _Progress(job, os.path.getsize(job.payload["path"]))
+        package = open_package(job.payload["path"], dest=work, progress=progress.read)
         env = package.envelope
         profile = job.payload.get("profile") or env.defaultProfile
-        total = sum(os.path.getsize(p) for p in package.files.values())
-        done = [0]
-        components = [{"type": type_uri("Network"), "name": net.name, "networkTemplate": {
-            "networkConfig": {"networkType": "PRIVATE"}}} for net in env.networks]
+        progress.disk_bytes = max(1, sum(os.path.getsize(package.files[f]) for f in package.formats))
+        networks = _networks(job, undo, env, job.payload.get("label") or "a package")
+        components = []
         for vs in env.virtualSystems():
-            template = _machine_parts(job, undo, package, vs, profile, work, done, total)
+            template = _machine_parts(job, undo, package, vs, profile, work, networks, progress)
             components.append({"type": type_uri("Machine"), "name": template["name"],
                                "machineTemplate": {"href": _href(job, "MachineTemplate", template)}})
         row = store.get("SystemTemplate", job.payload["id"])
         store.update("SystemTemplate", row["id"], {"data": {**row["data"], "componentDescriptors": components},
                                                    "properties": {"ovf:signature": package.signature.status,
                                                                   **({"ovf:profile": profile} if profile else {})}})
+        job.progress(100, "imported" + "".join(f"; warning: {w}" for w in env.warnings))
     except OVFError as exc:
         undo.rollback()
         raise errors.BadRequest(f"package refused: {exc}") from None

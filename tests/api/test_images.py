@@ -19,7 +19,9 @@ def qemu_img(*args):
 
 @pytest.fixture
 def import_dir(cloud):
-    return Path(cloud.config.import_dir)
+    path = Path(cloud.config.import_dir) / "alice"      # a tenant's own import directory
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def image_body(location, **properties):

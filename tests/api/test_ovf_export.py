@@ -17,7 +17,7 @@ import pytest
 from cimi import naming
 from ovf.hardware import resolve_hardware
 from ovf.package import open_package
-from tests.api.test_ovf_import import import_op
+from tests.api.test_ovf_import import import_op, user_import_dir
 from tests.conftest import Client, machine_body
 from tests.ovf.conftest import descriptor, make_disk, manifest_line, write_ova
 
@@ -197,7 +197,7 @@ def test_system_export_then_import_keeps_the_facts(alice, cloud, tmp_path):
     disk = make_disk(tmp_path, size="8M")
     desc = descriptor(size=len(disk), capacity=8 * 1024 * 1024)
     mf = manifest_line("vm.ovf", desc) + manifest_line("disk.vmdk", disk)
-    ova = write_ova(Path(cloud.config.import_dir) / "vm.ova",
+    ova = write_ova(user_import_dir(cloud) / "vm.ova",
                     [("vm.ovf", desc), ("vm.mf", mf.encode()), ("disk.vmdk", disk)])
     template = import_package(alice, ova)
     _, system = alice.create("systems", {"name": "app", "systemTemplate": {"href": template["id"]}})
@@ -208,8 +208,8 @@ def test_system_export_then_import_keeps_the_facts(alice, cloud, tmp_path):
     assert job["state"] == "SUCCESS", job.get("statusMessage")
     assert job["targetResource"]["href"] == system["id"]
     name = download_href(job).rsplit("/", 1)[-1]
-    shutil.copy(Path(cloud.config.export_dir) / name, Path(cloud.config.import_dir) / name)
-    again = import_package(alice, Path(cloud.config.import_dir) / name)
+    shutil.copy(Path(cloud.config.export_dir) / name, user_import_dir(cloud) / name)
+    again = import_package(alice, user_import_dir(cloud) / name)
     assert machine_facts(alice, again) == machine_facts(alice, template)
     assert machine_facts(alice, again)[0][:2] == (2, 512 * 1024)
     package = open_package(Path(cloud.config.export_dir) / name)
@@ -275,15 +275,14 @@ def raw_sha256(path, fmt):
     return digest
 
 
-@pytest.mark.libvirtd
-def test_round_trip_on_a_real_libvirtd(libvirtd, libvirtd_pool, tmp_path, monkeypatch):  # noqa: F811
+@pytest.fixture
+def real_cloud(libvirtd, libvirtd_pool, tmp_path, monkeypatch):  # noqa: F811
     import libvirt
     from falcon import testing
 
     from cimi import auth
     from cimi.app import create_app
     from cimi.cloud import Cloud, Config
-
     pool, _blank = libvirtd_pool
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
     cloud = Cloud(Config(data_dir=str(tmp_path / "var"), workers=2, libvirt_uris=[libvirtd],
@@ -291,46 +290,54 @@ def test_round_trip_on_a_real_libvirtd(libvirtd, libvirtd_pool, tmp_path, monkey
     auth.add_user("alice", "alice-pw")
     alice = Client(testing.TestClient(create_app(cloud)), "alice", "alice-pw")
     observer = libvirt.open(libvirtd)
-    systems = []
     try:
-        ova, seed = small_qcow2_ova(tmp_path, Path(cloud.config.import_dir))
-        template = import_package(alice, ova)
-        resp = alice.post(alice.cep()["systems"]["href"], {"name": "rt", "systemTemplate": {"href": template["id"]}})
-        assert resp.status_code == 202, resp.text
-        systems.append(resp.headers["Location"])
-        job = alice.wait(resp.headers["CIMI-Job-URI"], timeout=180)
-        assert job["state"] == "SUCCESS", job.get("statusMessage")
-        system = alice.get(resp.headers["Location"]).json
-        assert system["state"] == "STARTED"
-        (link,) = alice.get(system["machines"]["href"]).json["systemMachines"]
-        machine_id = link["machine"]["href"].rsplit("/", 1)[-1]
-        dom = observer.lookupByName(naming.machine_name(machine_id))
-        assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
-        system = alice.act(system, "stop", export_action(action=f"{CIMI}/action/stop", force=True))
-        assert system["state"] == "STOPPED" and dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
-
-        job = export(alice, system)
-        assert job["state"] == "SUCCESS", job.get("statusMessage")
-        name = download_href(job).rsplit("/", 1)[-1]
-        exported = Path(cloud.config.export_dir) / name
-        assert alice.get(download_href(job)).content == exported.read_bytes()
-        package = open_package(exported, dest=tmp_path)
-        assert package.formats["file1"].format == "vmdk-streamOptimized"
-        # The machine's disk (an overlay on the imported image) left flattened, bytes intact.
-        assert raw_sha256(package.files["file1"], "vmdk") == raw_sha256(seed, "raw")
-
-        shutil.copy(exported, Path(cloud.config.import_dir) / name)
-        again = import_package(alice, Path(cloud.config.import_dir) / name)
-        assert machine_facts(alice, again) == machine_facts(alice, template) == [(1, 128 * 1024, [16 * 1024])]
-        (component,) = again["componentDescriptors"]
-        image = alice.get(alice.get(component["machineTemplate"]["href"]).json["machineImage"]["href"]).json
-        vol = observer.storageVolLookupByKey(image["imageLocation"])
-        assert vol.info()[1] == 16 * 1024 * 1024
+        yield cloud, alice, observer
     finally:
-        for href in systems:
-            resp = alice.delete(href)
-            if resp.status_code == 202:
-                alice.wait(resp.headers["CIMI-Job-URI"], timeout=120)
+        cep = alice.cep()
+        for key in ("systems", "machines", "volumes", "networks"):    # alice's, in this cloud only
+            coll = alice.get(cep[key]["href"]).json
+            for item in coll.get(next((k for k in coll if isinstance(coll[k], list) and k != "operations"), ""), []):
+                resp = alice.delete(item["id"])
+                if resp.status_code == 202:
+                    alice.wait(resp.headers["CIMI-Job-URI"], timeout=120)
         observer.close()
         cloud.close()
         cloud.backend.close()
+
+
+@pytest.mark.libvirtd
+def test_round_trip_on_a_real_libvirtd(real_cloud, tmp_path):
+    import libvirt
+    cloud, alice, observer = real_cloud
+    ova, seed = small_qcow2_ova(tmp_path, user_import_dir(cloud))
+    template = import_package(alice, ova)
+    resp = alice.post(alice.cep()["systems"]["href"], {"name": "rt", "systemTemplate": {"href": template["id"]}})
+    assert resp.status_code == 202, resp.text
+    job = alice.wait(resp.headers["CIMI-Job-URI"], timeout=180)
+    assert job["state"] == "SUCCESS", job.get("statusMessage")
+    system = alice.get(resp.headers["Location"]).json
+    assert system["state"] == "STARTED"
+    (link,) = alice.get(system["machines"]["href"]).json["systemMachines"]
+    machine_id = link["machine"]["href"].rsplit("/", 1)[-1]
+    dom = observer.lookupByName(naming.machine_name(machine_id))
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    system = alice.act(system, "stop", export_action(action=f"{CIMI}/action/stop", force=True))
+    assert system["state"] == "STOPPED" and dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+
+    job = export(alice, system)
+    assert job["state"] == "SUCCESS", job.get("statusMessage")
+    name = download_href(job).rsplit("/", 1)[-1]
+    exported = Path(cloud.config.export_dir) / name
+    assert alice.get(download_href(job)).content == exported.read_bytes()
+    package = open_package(exported, dest=tmp_path)
+    assert package.formats["file1"].format == "vmdk-streamOptimized"
+    # The machine's disk (an overlay on the imported image) left flattened, bytes intact.
+    assert raw_sha256(package.files["file1"], "vmdk") == raw_sha256(seed, "raw")
+
+    shutil.copy(exported, user_import_dir(cloud) / name)
+    again = import_package(alice, user_import_dir(cloud) / name)
+    assert machine_facts(alice, again) == machine_facts(alice, template) == [(1, 128 * 1024, [16 * 1024])]
+    (component,) = again["componentDescriptors"]
+    image = alice.get(alice.get(component["machineTemplate"]["href"]).json["machineImage"]["href"]).json
+    vol = observer.storageVolLookupByKey(image["imageLocation"])
+    assert vol.info()[1] == 16 * 1024 * 1024

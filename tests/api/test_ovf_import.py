@@ -6,10 +6,17 @@ from tests.ovf.conftest import descriptor, make_disk, manifest_line, write_ova
 CIMI = "http://schemas.dmtf.org/cimi/1"
 
 
+def user_import_dir(cloud, user="alice"):
+    """A tenant imports from <import dir>/<user>/ only."""
+    from pathlib import Path
+    path = Path(cloud.config.import_dir) / user
+    path.mkdir(exist_ok=True)
+    return path
+
+
 @pytest.fixture
 def import_dir(cloud):
-    from pathlib import Path
-    return Path(cloud.config.import_dir)
+    return user_import_dir(cloud)
 
 
 @pytest.fixture
@@ -40,9 +47,12 @@ def test_import_yields_a_system_template_that_starts(alice, ova):
     template = alice.get(resp.headers["Location"]).json
     assert template["importImage"] == f"file://{ova}"
     types = sorted(c["type"].rsplit("/", 1)[-1] for c in template["componentDescriptors"])
-    assert types == ["Machine", "Network"]
+    assert types == ["Machine"]             # the package's network is a Network the import made
     machine_template = alice.get([c for c in template["componentDescriptors"]
                                   if c["type"].endswith("/Machine")][0]["machineTemplate"]["href"]).json
+    [nic] = machine_template["networkInterfaces"]
+    network = alice.get(nic["network"]["href"]).json
+    assert (network["name"], network["state"]) == ("lan", "STARTED")
     config = alice.get(machine_template["machineConfig"]["href"]).json
     assert (config["cpu"], config["memory"]) == (2, 512 * 1024)
     assert alice.get(machine_template["machineImage"]["href"]).json["state"] == "AVAILABLE"
@@ -50,6 +60,9 @@ def test_import_yields_a_system_template_that_starts(alice, ova):
     assert system["state"] == "STARTED"
     machines = alice.get(system["machines"]["href"]).json["systemMachines"]
     assert len(machines) == 1
+    machine = alice.get(machines[0]["machine"]["href"]).json
+    [interface] = alice.get(machine["networkInterfaces"]["href"]).json["machineNetworkInterfaces"]
+    assert interface["network"]["href"] == network["id"]
 
 
 def test_refused_package_leaves_nothing_behind(alice, import_dir, tmp_path):
@@ -85,7 +98,8 @@ def test_package_uploaded_as_bytes_is_imported_and_not_kept(alice, cloud, tmp_pa
     assert resp.status_code == 202, resp.text
     assert alice.wait(resp.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
     template = alice.get(resp.headers["Location"]).json
-    assert template["name"] == "uploaded" and len(template["componentDescriptors"]) == 2
+    assert template["name"] == "uploaded" and len(template["componentDescriptors"]) == 1
+    assert template["description"] == "imported from uploaded"      # never the staged file's name
     from pathlib import Path
     assert not list((Path(cloud.config.data_dir) / "uploads").glob("*"))      # the staged copy is gone
 

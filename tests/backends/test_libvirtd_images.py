@@ -10,6 +10,7 @@ from falcon import testing
 from backends import Conflict, model
 from backends.libvirt import xml
 from cimi import naming
+from tests.api.test_ovf_import import user_import_dir
 
 pytestmark = pytest.mark.libvirtd
 MiB = 1 << 20
@@ -97,7 +98,7 @@ def test_registered_vmdk_arrives_as_qcow2_with_the_same_content(api, tmp_path):
     cloud, client, observer = api
     raw = tmp_path / "src.raw"
     raw.write_bytes(os.urandom(3 * MiB))
-    vmdk = os.path.join(cloud.config.import_dir, "disk.vmdk")
+    vmdk = str(user_import_dir(cloud) / "disk.vmdk")        # alice imports from her own directory
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized",
                     str(raw), vmdk], check=True)
     with open(vmdk, "rb") as f:

@@ -10,6 +10,7 @@ from lxml import etree
 from cimi.client import NS
 from ovf.inspect import inspect, summary
 from tests.conftest import console_log
+from tests.api.test_ovf_import import user_import_dir
 from tests.ovf.conftest import descriptor, make_disk, manifest_line, write_ova
 
 CIMI_XML = "{http://schemas.dmtf.org/cimi/1}"
@@ -22,7 +23,7 @@ def ova(cloud, tmp_path):
     disk = make_disk(tmp_path)
     desc = descriptor(size=len(disk))
     mf = manifest_line("vm.ovf", desc) + manifest_line("disk.vmdk", disk)
-    return write_ova(Path(cloud.config.import_dir) / "vm.ova",
+    return write_ova(user_import_dir(cloud) / "vm.ova",
                      [("vm.ovf", desc), ("vm.mf", mf.encode()), ("disk.vmdk", disk)])
 
 
@@ -179,7 +180,7 @@ def test_jobs_show_and_wait(run, run_json):
 
 
 def test_jobs_wait_on_a_failed_job_exits_1(run, run_json, cloud):
-    shutil.copy(OVF_DATA / "glance__testserver.ova", Path(cloud.config.import_dir) / "bad.ova")
+    shutil.copy(OVF_DATA / "glance__testserver.ova", user_import_dir(cloud) / "bad.ova")
     rc, out, err = run("--output", "json", "import", "bad.ova", "--no-wait")
     assert rc == 0, err
     job = json.loads(out)["job"]
@@ -202,9 +203,10 @@ def test_import_an_ova_from_the_import_directory(run_json, run, ova):
     assert template["resourceURI"] == NS + "SystemTemplate" and template["name"] == "vm"
     assert template["importImage"] == "vm.ova"
     template = run_json("import", ova)   # a local file is uploaded
-    assert template["importImage"] == "upload" and len(template["componentDescriptors"]) == 2
+    # One Machine component; the package's network "lan" became a Network the template's NIC is on.
+    assert template["importImage"] == "upload" and len(template["componentDescriptors"]) == 1
     rc, _, err = run("import", "/nowhere/x.ova")
-    assert rc == 1 and "no package /nowhere/x.ova in the import directory" in err
+    assert rc == 1 and "no package 'x.ova' in your import directory" in err and "/nowhere" not in err
 
 
 def test_export_needs_a_stopped_machine_then_writes_the_package(run, machine, tmp_path):

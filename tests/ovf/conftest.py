@@ -58,6 +58,15 @@ def descriptor(href="disk.vmdk", size=None, capacity=1048576, fmt=VMDK_URI,
 """.encode()
 
 
+def file_drive_descriptor(size):
+    """VirtualCenter 2009 style: the disk Item's HostResource is ovf:/file/file1, no DiskSection."""
+    return descriptor(size=size).replace(
+        b"<rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource>",
+        b"<rasd:HostResource>ovf:/file/file1</rasd:HostResource>").replace(
+        b"""<Disk ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:capacity="1048576" """
+        b"""ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/>""", b"")
+
+
 def make_disk(tmp_path: Path, fmt="vmdk", size="1M", name="disk.vmdk",
               options=("subformat=streamOptimized",)) -> bytes:
     """Create a real image with qemu-img and return its bytes."""

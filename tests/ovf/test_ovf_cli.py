@@ -27,7 +27,8 @@ def test_json_shape_and_default_profile(tmp_path):
     proc = run(tmp_path / "input.ovf", "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert set(doc) == {"ovfVersion", "virtualSystems", "profiles", "networks"}
+    assert set(doc) == {"ovfVersion", "virtualSystems", "profiles", "networks", "warnings"}
+    assert doc["warnings"] == []
     [vs] = doc["virtualSystems"]
     assert set(vs) == VS_KEYS
     assert (vs["cpus"], vs["memoryMiB"], vs["profile"]) == (4, 4096, "4CPU-4GB-3NIC")

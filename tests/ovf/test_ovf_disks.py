@@ -121,3 +121,14 @@ def test_convert_wrong_explicit_format_fails(tmp_path):
     with pytest.raises(OVFError, match="conversion failed"):
         disks.convert_to_qcow2(str(src), str(tmp_path / "o.qcow2"),
                                disks.DiskInfo("vmdk-streamOptimized"))
+
+
+def test_conversion_errors_name_no_host_path(tmp_path):
+    """The reason reaches the client (a Job's statusMessage): qemu-img's paths are not in it."""
+    from ovf.disks import DiskInfo, convert_to_qcow2
+    src = tmp_path / "secret-dir" / "file-0"
+    src.parent.mkdir()
+    src.write_bytes(b"KDMV" + bytes(4096))
+    with pytest.raises(OVFError, match="disk conversion failed") as caught:
+        convert_to_qcow2(str(src), str(tmp_path / "out.qcow2"), DiskInfo("vmdk-streamOptimized"))
+    assert str(tmp_path) not in str(caught.value) and "the disk" in str(caught.value)

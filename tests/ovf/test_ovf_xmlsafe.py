@@ -106,6 +106,16 @@ def test_ovirt_trailing_slash_dialect_read():
     assert env.ovfVersion == "1.x" and env.disks[0].diskId == "vmdisk1"
 
 
+def test_ovf09_instance_id_spelling_accepted():
+    """OVF 0.9 spells rasd:InstanceId; read as InstanceID, nothing lost (warned outside 0.9)."""
+    env = read_envelope(OVF09)
+    assert [i.instanceID for i in env.virtualSystems()[0].items][:2] == ["1", "2"]
+    assert env.warnings == []
+    ovirt = read_envelope(OVF09.replace(b"http://www.vmware.com/schema/ovf/1/envelope",
+                                        b"http://schemas.dmtf.org/ovf/envelope/1/"))
+    assert any("rasd:InstanceId" in w for w in ovirt.warnings)
+
+
 def test_item_without_instance_id_refused():
     with pytest.raises(OVFError, match="InstanceID"):
-        read_envelope(OVF09)
+        read_envelope(OVF09.replace(b"InstanceId", b"Caption"))

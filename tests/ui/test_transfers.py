@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.test_ovf_import import user_import_dir
 from tests.ovf.conftest import descriptor, make_disk, manifest_line, write_ova
 from tests.ui.conftest import api, first_id
 
@@ -39,8 +40,7 @@ def test_upload_an_image_with_a_progress_bar(console, server, tmp_path):
 
 
 def test_register_an_image_from_the_import_directory(console, cloud):
-    disk = Path(cloud.config.import_dir) / "base.qcow2"
-    disk.parent.mkdir(parents=True, exist_ok=True)
+    disk = user_import_dir(cloud) / "base.qcow2"                # alice registers from her own directory
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
     console.sign_in("alice", "alice-pw")
     console.go("images")
@@ -65,8 +65,8 @@ def test_import_an_ova_then_create_its_system(console, server, tmp_path):
     console.button("Import").click()
     assert "succeeded" in console.job_done("OVA package appliance")
     assert console.find("main .upload progress").get_attribute("value") == "100"
-    # two components: a Machine and a Network
-    console.wait.until(lambda d: console.row("appliance").find_elements("css selector", "td")[1].text == "2")
+    # one component: the Machine (its Network is a resource of its own, made by the import)
+    console.wait.until(lambda d: console.row("appliance").find_elements("css selector", "td")[1].text == "1")
     console.shot("ovf-import")
     console.button("create a system from appliance").click()
     assert "succeeded" in console.job_done("create system appliance")
