@@ -34,6 +34,7 @@ class Config:
     export_dir: str | None = None            # exported OVAs are written here (default: data_dir/exports)
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
+    public_entry_point: bool = True          # GET of the CloudEntryPoint without credentials
 
     @property
     def database_url(self):

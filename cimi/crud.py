@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import schemas
 from cimi import errors, jobs, registry, represent, store
-from cimi.vocabulary import action_name, type_uri
+from cimi.vocabulary import action_name, action_uri, type_uri
 
 COMMON_WRITABLE = ("name", "description", "properties")
 
@@ -156,6 +156,20 @@ def remove(kind, row):
     store.delete(kind.name, row["id"])
 
 
+def check_action(body, name):
+    """Validate an Action body POSTed to the href of operation `name`; return it.
+
+    The operation URI decides what is done (DSP0263 4.2.1.5); a body naming another
+    operation is a client's mistake, told which operation the href means.
+    """
+    params = check_body("Action", body or {"action": name})
+    asked = (params.get("action") or "").strip()
+    if asked and action_name(asked) != name:
+        raise errors.BadRequest(f"this href performs {action_uri(name)} ({name}), but the body asks for {asked}; "
+                                "POST to the href that operation lists instead")
+    return params
+
+
 def act(ctx, kind, row, name, body, if_match=None):
     """Run an action on a resource through a Job; return the job row (None if done at once)."""
     action = kind.actions.get(name)
@@ -163,9 +177,7 @@ def act(ctx, kind, row, name, body, if_match=None):
         raise errors.NotFound(f"{kind.name} has no operation {name}")
     _writable(ctx, kind, row)
     _if_match(row, if_match)
-    params = check_body("Action", body or {"action": name})
-    if params.get("action") and action_name(params["action"]) != name:
-        raise errors.BadRequest(f"this href performs {name}, the body asks for {params['action'].strip()}")
+    params = check_action(body, name)
     if row["state"] not in action.from_states:
         raise errors.Conflict(f"{name} is not allowed while {kind.name} is {row['state']}")
     if action.immediate:

@@ -1,7 +1,7 @@
 """`cimi-server`: run the CIMI server, or manage its users.
 
 Every option also comes from the environment (CIMI_BIND, CIMI_DATABASE,
-CIMI_LIBVIRT_URI, CIMI_DATA_DIR), so a unit file or container needs no flags.
+CIMI_LIBVIRT_URI, CIMI_DATA_DIR, ...), so a unit file or container needs no flags.
 """
 import argparse
 import logging
@@ -11,6 +11,7 @@ import sys
 from cimi.cloud import Config
 
 log = logging.getLogger("cimi")
+FALSE_WORDS = ("0", "no", "false", "off")
 
 
 def _options(parser):
@@ -32,6 +33,9 @@ def _options(parser):
                         help="exported OVA packages are written here (default: DATA_DIR/exports)")
     parser.add_argument("--image-pool", default=env("CIMI_IMAGE_POOL"),
                         help="libvirt storage pool for images (default: default-pool on test:, else default)")
+    parser.add_argument("--public-entry-point", action=argparse.BooleanOptionalAction,
+                        default=env("CIMI_PUBLIC_ENTRY_POINT", "yes").strip().lower() not in FALSE_WORDS,
+                        help="serve the CloudEntryPoint (its collections only) without credentials")
     parser.add_argument("--volume-pool", default=env("CIMI_VOLUME_POOL"),
                         help="libvirt storage pool for Volumes and machine disks (default: the image pool)")
 
@@ -41,7 +45,7 @@ def config_from(args):
     return Config(bind=args.bind, database=args.database, libvirt_uris=uris, data_dir=args.data_dir,
                   workers=args.workers, image_pool=args.image_pool, volume_pool=args.volume_pool,
                   import_dir=args.import_dir, export_dir=args.export_dir, job_lease=args.job_lease,
-                  reconcile_every=args.reconcile_every)
+                  reconcile_every=args.reconcile_every, public_entry_point=args.public_entry_point)
 
 
 def serve(config):
