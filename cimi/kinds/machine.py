@@ -131,12 +131,21 @@ def device(location):
     return name
 
 
+def attachment(location, target):
+    """The MachineVolume data of an attachment: the client's initialLocation as given, the backend's device apart.
+
+    Clients compare initialLocation with what they sent ("/dev/sdf"); the
+    backend's name ("sdf") is what detach and reconciliation need.
+    """
+    return {"initialLocation": (location or "").strip() or target, "_device": target}
+
+
 def attach(job, machine_id, volume_id, location):
     machine, volume = store.get("Machine", machine_id), store.get("Volume", volume_id)
     target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"], device(location))
     href = represent.href(job.ctx, registry.get("Volume"), volume)
     return store.insert("MachineVolume", {"owner": machine["owner"], "parent": machine_id,
-                                          "data": {"initialLocation": target, "volume": {"href": href},
+                                          "data": {**attachment(location, target), "volume": {"href": href},
                                                    "_volume": volume_id}})
 
 
@@ -226,8 +235,9 @@ def _attach(ctx, body, parent):
     if volume["data"].get("_host") not in (None, parent["data"].get("host")):
         raise errors.Conflict(f"the Volume lives on {volume['data']['_host']} and the Machine on "
                               f"{parent['data'].get('host')}; a Volume attaches on its own host")
+    location = body.get("initialLocation")
     return Created({"data": {"volume": body["volume"], "_volume": volume["id"],
-                             "initialLocation": device(body.get("initialLocation"))}},
+                             **attachment(location, device(location))}},
                    job="MachineVolume.attach")
 
 
@@ -236,9 +246,9 @@ def _run_attach(job):
     row = store.get("MachineVolume", job.payload["id"])
     machine = store.get("Machine", row["parent"])
     volume = store.get("Volume", row["data"]["_volume"])
-    target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"],
-                                       row["data"].get("initialLocation"))
-    store.update("MachineVolume", row["id"], {"data": {**row["data"], "initialLocation": target}})
+    target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"], row["data"].get("_device"))
+    store.update("MachineVolume", row["id"], {"data": {**row["data"],
+                                                       **attachment(row["data"].get("initialLocation"), target)}})
 
 
 @jobs.handler("MachineVolume.detach")
