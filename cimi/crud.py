@@ -138,6 +138,15 @@ def delete(ctx, kind, row, if_match=None):
     _if_match(row, if_match)
     if kind.deletable_states is not None and row["state"] not in kind.deletable_states:
         raise errors.Conflict(f"{kind.name} {row['id']} cannot be deleted while {row['state']}")
+    if row["state"] == "CREATING" and "CREATING" in (kind.deletable_states or ()):
+        job = jobs.cancel_creation(kind.name, row["id"])     # its handler undoes what it made
+        if job is not None:
+            try:
+                store.set_state(kind.name, row["id"], "DELETING")
+            except errors.NotFound:                          # already undone
+                pass
+            return 202, job
+        row = store.get(kind.name, row["id"])               # created meanwhile: delete it as usual
     handler = kind.delete(ctx, row) if kind.delete else None
     if handler is None:
         remove(kind, row)

@@ -100,6 +100,7 @@ def _run_create(job):
                              nics=nics, user_data=_user_data(p["userData"]), ssh_keys=p["keys"], host=data["host"])
     info = job.backend.create_machine(spec)
     store.update("Machine", row["id"], {"data": {**data, "_key": info.key}})
+    job.checkpoint()
     job.progress(50)
     for child in ("Disk", "MachineNetworkInterface", "NetworkPort"):
         store.delete_children(child, row["id"])         # a retried create records them once
@@ -116,6 +117,7 @@ def _run_create(job):
     for volume in p["volumes"]:
         if row["id"] not in attached_to(volume["id"]):
             attach(job, row["id"], volume["id"], volume.get("initialLocation"))
+    job.checkpoint()
     if p["initialState"] == "STARTED":
         info = job.backend.start_machine(info.key)
     store.set_state("Machine", row["id"], info.state)
@@ -205,7 +207,7 @@ for name, states, transient, method in ACTIONS:
 
 register(Kind(
     "Machine", "machines", create_schema="MachineCreate", create=_create, refresh=refresh,
-    delete=lambda ctx, row: "Machine.delete", deletable_states=STABLE | {"FAILED"},
+    delete=lambda ctx, row: "Machine.delete", deletable_states=STABLE | {"FAILED", "CREATING"},  # CREATING: cancel
     actions={**{name: Action(name, frozenset(states), transient) for name, states, transient, _ in ACTIONS},
              "capture": Action("capture", frozenset({"STOPPED"}), href="machineImages"),
              "export": Action("export", frozenset({"STOPPED"}))},          # Job: cimi/kinds/ovfexport.py

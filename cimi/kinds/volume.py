@@ -51,7 +51,7 @@ def _error(ctx, row):
 
 
 register(Kind("Volume", "volumes", create_schema="VolumeCreate", create=_create, delete=_delete, refresh=_error,
-              deletable_states=frozenset({"AVAILABLE", "ERROR"}),
+              deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),
               capabilities=(("VolumeTemplateByValue", "true", "volumeTemplate may be given by value"),
                             ("VolumeConfigByValue", "true", "volumeConfig may be given by value"),
                             ("VolumeImageByValue", "false", "volumeImage must be a reference"),
