@@ -77,6 +77,17 @@ def cdrom(path):
                     driver_type="raw", source_file=path, target_dev=CDROM_TARGET, target_bus=CDROM_BUS)
 
 
+def capture_snapshot(name, disk_targets, target, overlay_path):
+    """Describe the disk-only snapshot that freezes one disk of a running domain.
+
+    The frozen disk gets a qcow2 overlay at overlay_path for the guest's
+    writes meanwhile; every other disk (Volumes, the config drive) is left as it is.
+    """
+    return xml.DomainSnapshot(name=name, description="capture of a running machine", disks=[
+        xml.SnapshotDisk(name=t, snapshot=xml.SnapshotDisk.EXTERNAL, driver_type=DISK_FORMAT, source_file=overlay_path)
+        if t == target else xml.SnapshotDisk(name=t, snapshot=xml.SnapshotDisk.NO) for t in disk_targets])
+
+
 def interface(network, mac=None):
     """Describe a virtio NIC on a named libvirt network."""
     return xml.Interface(type="network", source_network=network, mac=mac, model=NIC_MODEL)

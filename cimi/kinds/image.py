@@ -1,6 +1,7 @@
-"""MachineImage: a blank or registered disk image, or a capture of a stopped Machine.
+"""MachineImage: a blank or registered disk image, or a capture of a Machine.
 
-A POST whose imageLocation is a Machine captures it (DSP0263 5.14.7.1); one
+A POST whose imageLocation is a Machine captures it (DSP0263 5.14.7.1): a
+clean copy when it is stopped, a crash-consistent one while it runs; one
 whose imageLocation is a file: URI or path under the import directory
 registers that file; a POST of the raw bytes (application/octet-stream,
 `?name=`) uploads one (a provider extension, see the capabilities). Other
@@ -28,7 +29,8 @@ def _create(ctx, body, parent):
         raise errors.BadRequest("imageLocation must name the Machine to capture or the image file to register")
     if not _is_cimi_href(ctx, location):
         return _register(ctx, body, location)
-    machine = templates.source(ctx, location, "Machine", "STOPPED", "capture")
+    machine = templates.source(ctx, location, "Machine", registry.get("Machine").actions["capture"].from_states,
+                               "capture")
     kind_of_image = (body.get("type") or "IMAGE").upper()
     if kind_of_image != "IMAGE":
         raise errors.BadRequest("only type IMAGE captures are offered (no snapshots)")

@@ -209,7 +209,8 @@ register(Kind(
     "Machine", "machines", create_schema="MachineCreate", create=_create, refresh=refresh,
     delete=lambda ctx, row: "Machine.delete", deletable_states=STABLE | {"FAILED", "CREATING"},  # CREATING: cancel
     actions={**{name: Action(name, frozenset(states), transient) for name, states, transient, _ in ACTIONS},
-             "capture": Action("capture", frozenset({"STOPPED"}), href="machineImages"),
+             # capture: clean when STOPPED, crash-consistent while STARTED or PAUSED (the guest runs on)
+             "capture": Action("capture", frozenset({"STOPPED", "STARTED", "PAUSED"}), href="machineImages"),
              "export": Action("export", frozenset({"STOPPED"}))},          # Job: cimi/kinds/ovfexport.py
     capabilities=(("DefaultInitialState", DEFAULT_INITIAL_STATE, "state of a Machine created without initialState"),
                   ("InitialStates", ",".join(INITIAL_STATES), "initialState values a MachineTemplate may ask for"),

@@ -61,7 +61,7 @@ def _snapshot(ctx, body, parent):
     location = body.get("imageLocation")
     if not location:
         raise errors.BadRequest("imageLocation must name the Volume to snapshot")
-    volume = templates.source(ctx, location, "Volume", "AVAILABLE", "snapshot")
+    volume = templates.source(ctx, location, "Volume", ("AVAILABLE",), "snapshot")
     for machine_id in attached_to(volume["id"]):
         machine = store.find("Machine", machine_id)
         if machine and machine["state"] != "STOPPED":
