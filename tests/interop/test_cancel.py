@@ -5,6 +5,8 @@ create. The Job is cancelled whether it is still QUEUED (it never runs),
 RUNNING (it stops at its next checkpoint, or after its last step, and the
 kind's delete handler undoes what it made) or already finished.
 """
+from pathlib import Path
+
 import pytest
 from falcon import testing
 
@@ -116,3 +118,16 @@ def test_a_finished_creation_is_deleted_as_usual(held):
     drain(cloud)
     assert client.get(created.headers["Location"]).status_code == 404
     assert client.get(created.headers["CIMI-Job-URI"]).json["state"] == "SUCCESS"
+
+
+def test_a_cancelled_upload_keeps_none_of_its_bytes(held):
+    cloud, client = held
+    created = client.request("POST", "/cimi/machineImages", b"\0" * 65536 + b"tail",
+                             headers={"Content-Type": "application/octet-stream"}, params={"name": "up"})
+    staged = Path(cloud.config.data_dir) / "uploads"
+    assert created.status_code == 202 and list(staged.iterdir())
+    assert client.delete(created.headers["Location"]).status_code == 202
+    drain(cloud)
+    assert client.get(created.headers["CIMI-Job-URI"]).json["state"] == "STOPPED"
+    assert client.get(created.headers["Location"]).status_code == 404
+    assert list(staged.iterdir()) == []
