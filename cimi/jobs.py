@@ -259,8 +259,7 @@ class Runner:
                 raise errors.NotImplementedYet(f"no handler for job {row['name']}")
             job.checkpoint()                       # cancelled before it ran: nothing to do but undo
             self._run_waiting_for_backend(job, fn)
-            if not self._succeed(row["id"]):       # a cancel came after the last checkpoint
-                raise Cancelled()
+            self._succeed(row["id"])
         except Cancelled:
             self._undo(job, row, "STOPPED", CANCELLED, 0)
         except (errors.CimiError, backends.BackendError) as exc:
@@ -273,12 +272,12 @@ class Runner:
         return True
 
     def _succeed(self, job_id):
-        """Mark a job SUCCESS unless it was asked to stop meanwhile; return whether it was."""
+        """Mark a job SUCCESS, unless a cancel came after its last checkpoint (raise Cancelled then)."""
         model = db.model_for("Job")
         done = model.update(state="SUCCESS").where((model.id == job_id) & (model.state == "RUNNING")).execute()
-        if done:
-            self.finish(job_id, "SUCCESS", None, 0)
-        return bool(done)
+        if not done and self.state_of(job_id) == "STOPPING":
+            raise Cancelled()
+        self.finish(job_id, "SUCCESS", None, 0)
 
     def _fail(self, job, row, message, code):
         if self.state_of(row["id"]) == "STOPPING":  # cancelled, and failing: still leave nothing behind
@@ -288,12 +287,12 @@ class Runner:
 
     def _undo(self, job, row, state, message, code):
         """Delete what a cancelled create made, with the kind's own delete handler; then end the job."""
-        kind_name, row_id = row["data"]["_target"]
-        kind = registry.get(kind_name)
-        target = store.find(kind_name, row_id)
+        kind_name, row_id = row["data"].get("_target") or (None, None)
+        target = store.find(kind_name, row_id) if kind_name and row["data"].get("action") == "add" else None
         try:
             if target is not None:
-                _handlers[kind.delete(job.ctx, target)](InlineJob(job, {"id": row_id}))
+                handler_name = registry.get(kind_name).delete(job.ctx, target)
+                _handlers[handler_name](InlineJob(job, {"id": row_id}))
         except Exception as exc:                   # noqa: BLE001 - reported in the job, never a dead worker
             log.error("job %s: undoing a cancelled create failed:\n%s", row["id"], traceback.format_exc())
             self.refresh_target(row)
