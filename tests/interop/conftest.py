@@ -6,6 +6,7 @@ parameters, XML without a namespace. http.client sends exactly what a test
 writes, so these tests see the server as those clients saw it.
 """
 import base64
+import functools
 import http.client
 import json
 import os
@@ -25,6 +26,14 @@ NS = "{%s}" % CIMI
 PASSWORD = "interop-pw"
 
 
+XSD = Path(__file__).resolve().parents[1] / "data" / "cimi" / "dsp8009_1.0.2.xsd"
+
+
+@functools.cache
+def _xsd():
+    return etree.XMLSchema(etree.parse(str(XSD)))
+
+
 class Answer:
     """One HTTP answer: status, headers (case-insensitive), raw body, and its parsed forms."""
 
@@ -41,7 +50,10 @@ class Answer:
 
     @property
     def xml(self):
-        return etree.fromstring(self.body)
+        """The body as XML, which must validate against the DSP8009 schema."""
+        root = etree.fromstring(self.body)
+        assert _xsd().validate(root), "\n".join(f"line {e.line}: {e.message}" for e in _xsd().error_log)
+        return root
 
 
 class RawClient:
