@@ -50,7 +50,12 @@ class Backend:
         raise NotImplementedError
 
     def capture_machine(self, machine_key: str, name: str) -> model.ImageInfo:
-        """Copy a stopped machine's root disk into a new standalone image."""
+        """Copy a machine's root disk into a new standalone image.
+
+        A STOPPED machine gives a clean image; a STARTED or PAUSED one is
+        captured without stopping it, crash-consistent (what a power cut
+        would leave), and its disk is the same file afterwards.
+        """
         raise NotImplementedError
 
     def delete_image(self, key: str) -> None:

@@ -11,10 +11,10 @@ import threading
 import falcon
 
 import backends
-from cimi import crud, downloads, errors, media, registry, represent, store
+from cimi import auth, crud, downloads, errors, media, registry, represent, store
 from cimi.context import Context
 from cimi import queries
-from cimi.vocabulary import action_name, type_uri
+from cimi.vocabulary import type_uri
 
 log = logging.getLogger(__name__)
 CIMI_ROOT = "/cimi"
@@ -29,6 +29,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+CEP_PATHS = (CIMI_ROOT, CIMI_ROOT + "/cloudEntryPoint")
+PUBLIC_CEP = ("resourceURI", "id", "name", "description", "baseURI", "created", "updated")
 
 
 class Middleware:
@@ -47,13 +49,26 @@ class Middleware:
             req.context.unacceptable = exc        # raised once routed, unless a view answers text
         req.context.version = media.spec_version(req.get_header("CIMI-Specification-Version"))
         self.cloud.database.connect(reuse_if_open=True)
-        user = self.cloud.authenticator.user(req.get_header("Authorization"), req.remote_addr)
+        header = req.get_header("Authorization")
+        if header is None and self._public(req):
+            user = auth.VISITOR
+        else:
+            user = self.cloud.authenticator.user(header, req.remote_addr)
         req.context.ctx = Context(user=user, base=f"{req.prefix}{CIMI_ROOT}/", cloud=self.cloud)
 
     def process_resource(self, req, resp, resource, params):
         unacceptable = getattr(req.context, "unacceptable", None)
         if unacceptable is not None and view_of(req.method, params) is None:
             raise unacceptable
+
+    def _public(self, req):
+        """Whether this request may go without credentials: a read of the CloudEntryPoint.
+
+        Plugfest clients read the entry point anonymously to discover the
+        collections before they authenticate (configurable, on by default).
+        """
+        return (self.cloud.config.public_entry_point and req.method in ("GET", "HEAD")
+                and req.path.rstrip("/") in CEP_PATHS)
 
     def process_response(self, req, resp, resource, req_succeeded):
         resp.set_header("CIMI-Specification-Version", getattr(req.context, "version", None)
@@ -132,8 +147,16 @@ class Api:
         resp.status = falcon.code_to_http_status(status)
         if doc is not None:
             resp.data, resp.content_type = media.render(req.context.fmt, type_name, doc, collection_of)
+        else:                       # an empty answer still names the format the client negotiated
+            resp.content_type = media.media_type(req.context.fmt)
         for name, value in (headers or {}).items():
             resp.set_header(name, value)
+
+    def _send_job(self, req, resp, job):
+        """Answer a delete or an action: 202 with its Job (DSP0263 4.2.1.7), or 200 when done at once."""
+        ctx = req.context.ctx
+        doc = job and represent.document(ctx, registry.get("Job"), job)
+        self._send(req, resp, 202 if job else 200, "Job", doc, headers=self._job_headers(ctx, job))
 
     def _body(self, req, type_name, roots):
         return media.read_body(req, type_name, roots, self.cloud.config.max_body)
@@ -161,7 +184,10 @@ class Api:
     # --- CloudEntryPoint ------------------------------------------------------------
     def on_get_cep(self, req, resp):
         ctx = req.context.ctx
-        self._send(req, resp, 200, "CloudEntryPoint", self.cloud.entry_point(ctx))
+        doc = self.cloud.entry_point(ctx)
+        if ctx.user is auth.VISITOR:            # names the collections, nothing about anyone
+            doc = {k: v for k, v in doc.items() if k in PUBLIC_CEP or registry.by_collection(k)}
+        self._send(req, resp, 200, "CloudEntryPoint", doc, headers={"Vary": "Authorization"})
 
     # --- collections ------------------------------------------------------------------
     def _list(self, req, resp, kind, parent_id=None):
@@ -229,8 +255,8 @@ class Api:
 
     def _delete(self, req, resp, kind, row):
         ctx = req.context.ctx
-        status, job = crud.delete(ctx, kind, row, req.get_header("If-Match"))
-        self._send(req, resp, status, None, None, headers=self._job_headers(ctx, job))
+        _, job = crud.delete(ctx, kind, row, req.get_header("If-Match"))
+        self._send_job(req, resp, job)
 
     def on_get_item(self, req, resp, collection, item):
         self._get(req, resp, self._kind(collection), item)
@@ -250,9 +276,7 @@ class Api:
             raise errors.MethodNotAllowed(f"POST is not allowed on a {kind.name}; actions have their own href",
                                           allowed=crud.item_methods(kind))
         ctx = req.context.ctx
-        body = crud.check_body("Action", self._body(req, "Action", {"Action"}))
-        if body.get("action") and action_name(body["action"]) != item:
-            raise errors.BadRequest(f"this href performs {item}, the body asks for {body['action']}")
+        body = crud.check_action(self._body(req, "Action", {"Action"}), item)
         status, doc, job = kind.collection_actions[item](ctx, kind, body)
         self._send(req, resp, status, kind.name, doc, headers=self._job_headers(ctx, job, doc["id"]))
 
@@ -276,8 +300,7 @@ class Api:
         if child is not None:
             return self._add(req, resp, child, parent=row)
         body = self._body(req, "Action", {"Action"})
-        job = crud.act(ctx, parent_kind, row, member, body, req.get_header("If-Match"))
-        self._send(req, resp, 202 if job else 200, None, None, headers=self._job_headers(ctx, job))
+        self._send_job(req, resp, crud.act(ctx, parent_kind, row, member, body, req.get_header("If-Match")))
 
     # --- sub-collection items -------------------------------------------------------------
     def _subrow(self, req, collection, item, member, subitem):

@@ -11,6 +11,7 @@ import os
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 
 from cimi import db, errors
 
@@ -54,6 +55,16 @@ def ensure_admin(log):
         password = secrets.token_urlsafe(12)
         add_user("admin", password, admin=True)
         log.warning("created user 'admin' with the generated password: %s (shown once)", password)
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """A client without credentials: it may read the public CloudEntryPoint, nothing else."""
+    name: str = ""
+    admin: bool = False
+
+
+VISITOR = Visitor()
 
 
 class Authenticator:

@@ -44,6 +44,7 @@ class Config:
     stop_timeout: float = 60.0               # seconds a graceful stop waits for the guest before powering off
     resume_on_start: str = "start"           # STARTED machines a host restart stopped: "start" them or "report"
     create_pool: bool = True                 # create a missing pool (backends/libvirt/pools.py); False: refuse
+    public_entry_point: bool = True          # GET of the CloudEntryPoint without credentials
 
     @property
     def database_url(self):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import schemas
 from cimi import errors, jobs, registry, represent, store
-from cimi.vocabulary import action_name, type_uri
+from cimi.vocabulary import action_name, action_uri, type_uri
 
 COMMON_WRITABLE = ("name", "description", "properties")
 
@@ -138,6 +138,15 @@ def delete(ctx, kind, row, if_match=None):
     _if_match(row, if_match)
     if kind.deletable_states is not None and row["state"] not in kind.deletable_states:
         raise errors.Conflict(f"{kind.name} {row['id']} cannot be deleted while {row['state']}")
+    if row["state"] == "CREATING" and "CREATING" in (kind.deletable_states or ()):
+        job = jobs.cancel_creation(kind.name, row["id"])     # its handler undoes what it made
+        if job is not None:
+            try:
+                store.set_state(kind.name, row["id"], "DELETING")
+            except errors.NotFound:                          # already undone
+                pass
+            return 202, job
+        row = store.get(kind.name, row["id"])               # created meanwhile: delete it as usual
     handler = kind.delete(ctx, row) if kind.delete else None
     if handler is None:
         remove(kind, row)
@@ -156,6 +165,20 @@ def remove(kind, row):
     store.delete(kind.name, row["id"])
 
 
+def check_action(body, name):
+    """Validate an Action body POSTed to the href of operation `name`; return it.
+
+    The operation URI decides what is done (DSP0263 4.2.1.5); a body naming another
+    operation is a client's mistake, told which operation the href means.
+    """
+    params = check_body("Action", body or {"action": name})
+    asked = (params.get("action") or "").strip()
+    if asked and action_name(asked) != name:
+        raise errors.BadRequest(f"this href performs {action_uri(name)} ({name}), but the body asks for {asked}; "
+                                "POST to the href that operation lists instead")
+    return params
+
+
 def act(ctx, kind, row, name, body, if_match=None):
     """Run an action on a resource through a Job; return the job row (None if done at once)."""
     action = kind.actions.get(name)
@@ -163,9 +186,7 @@ def act(ctx, kind, row, name, body, if_match=None):
         raise errors.NotFound(f"{kind.name} has no operation {name}")
     _writable(ctx, kind, row)
     _if_match(row, if_match)
-    params = check_body("Action", body or {"action": name})
-    if params.get("action") and action_name(params["action"]) != name:
-        raise errors.BadRequest(f"this href performs {name}, the body asks for {params['action'].strip()}")
+    params = check_action(body, name)
     if not action.allows(row):
         raise errors.Conflict(f"{name} is not allowed while {kind.name} is {row['state']}")
     if action.check:

@@ -28,6 +28,13 @@ _handlers = {}
 FINAL = ("SUCCESS", "FAILED", "STOPPED")
 
 
+class Cancelled(Exception):
+    """Raised at a handler's checkpoint when its resource was deleted while being created."""
+
+
+CANCELLED = "cancelled: the resource was deleted while it was being created; nothing of it was kept"
+
+
 def handler(name):
     """Register a job handler: fn(job: RunningJob)."""
     def register(fn):
@@ -77,6 +84,11 @@ class RunningJob:
     def keepalive(self):
         self.runner.touch(self.row["id"], {})
 
+    def checkpoint(self):
+        """Stop here (raise Cancelled) if a delete asked to cancel this job; handlers call it between steps."""
+        if self.runner.state_of(self.row["id"]) == "STOPPING":
+            raise Cancelled()
+
 
 class InlineJob:
     """A handler run inside another job (a System's components), sharing its context."""
@@ -98,6 +110,8 @@ class InlineJob:
     def keepalive(self):
         """Renew the outermost job's lease (a Volume made inside a System's Machine)."""
         self.parent.keepalive()
+    def checkpoint(self):
+        self.parent.checkpoint()
 
 
 def backend_delete(kind_name, method):
@@ -118,6 +132,27 @@ def run_inline(parent, handler_name, payload):
 
 def action_text(action):
     return action if action in ("add", "edit", "delete") else action_uri(action)
+
+
+def cancel_creation(kind_name, row_id):
+    """Ask the QUEUED or RUNNING create Job of a resource to stop; return that Job's row, or None.
+
+    The Job ends STOPPED once its handler reached a checkpoint (or at once
+    when it never ran) and the kind's delete handler undid what it made; a
+    Job that already finished is left alone (None), and the caller deletes
+    the resource as usual.
+    """
+    model = db.model_for("Job")
+    target = json.dumps([kind_name, row_id])
+    found = model.select(model.id).where(model.data.contains(f'"_target": {target}')
+                                         & model.data.contains('"action": "add"')
+                                         & model.state.in_(("QUEUED", "RUNNING", "STOPPING")))
+    for record in list(found):
+        asked = (model.update(state="STOPPING", version=model.version + 1)
+                 .where((model.id == record.id) & model.state.in_(("QUEUED", "RUNNING", "STOPPING"))).execute())
+        if asked:
+            return store.get("Job", record.id)
+    return None
 
 
 def submit(ctx, spec):
@@ -164,7 +199,7 @@ class Runner:
         while not self._stop.wait(self.lease.total_seconds() / 3):
             try:
                 (model.update(lease_until=db.utcnow() + self.lease)
-                 .where((model.worker == self.worker_id) & (model.state == "RUNNING")).execute())
+                 .where((model.worker == self.worker_id) & model.state.in_(("RUNNING", "STOPPING"))).execute())
                 self.recover()
             except Exception:                      # noqa: BLE001 - the next beat tries again
                 log.exception("job heartbeat failed")
@@ -220,16 +255,18 @@ class Runner:
             self._wake.clear()
 
     def claim(self):
-        """Claim the oldest QUEUED job; return its row or None."""
+        """Claim the oldest QUEUED job (or one cancelled before it ran); return its row or None."""
         model = db.model_for("Job")
+        waiting = (model.state == "QUEUED") | ((model.state == "STOPPING") & model.worker.is_null())
         # NOTE: the candidates are read in full first: an UPDATE issued while a SELECT
         # cursor is open upgrades SQLite's read lock and fails at once with "locked".
-        candidates = [r.id for r in model.select(model.id).where(model.state == "QUEUED")
+        candidates = [(r.id, r.state) for r in model.select(model.id, model.state).where(waiting)
                       .order_by(model.created).limit(8)]
-        for job_id in candidates:
-            claimed = (model.update(state="RUNNING", worker=self.worker_id,
+        for job_id, state in candidates:
+            # A cancelled job is claimed STOPPING: its handler stops at its first checkpoint.
+            claimed = (model.update(state="RUNNING" if state == "QUEUED" else state, worker=self.worker_id,
                                     lease_until=db.utcnow() + self.lease, version=model.version + 1)
-                       .where((model.id == job_id) & (model.state == "QUEUED")).execute())
+                       .where((model.id == job_id) & (model.state == state) & model.worker.is_null()).execute())
             if claimed:
                 row = store.get("Job", job_id)
                 self._set(row["id"], {"timeOfStatusChange": iso(db.utcnow())})
@@ -246,19 +283,52 @@ class Runner:
         try:
             if fn is None:
                 raise errors.NotImplementedYet(f"no handler for job {row['name']}")
+            job.checkpoint()                       # cancelled before it ran: nothing to do but undo
             self._run_waiting_for_backend(job, fn)
+            self._succeed(row["id"])
+        except Cancelled:
+            self._undo(job, row, "STOPPED", CANCELLED, 0)
         except (errors.CimiError, backends.BackendError) as exc:
             message = exc.description if isinstance(exc, errors.CimiError) else str(exc)
             code = exc.status_code if isinstance(exc, errors.CimiError) else 500
-            self.refresh_target(row)              # first: a client that sees the Job end sees its outcome
-            self.finish(row["id"], "FAILED", message, code)
+            self._fail(job, row, message, code)
         except Exception as exc:                   # noqa: BLE001
             log.error("job %s failed:\n%s", row["id"], traceback.format_exc())
-            self.refresh_target(row)
-            self.finish(row["id"], "FAILED", f"internal error: {exc.__class__.__name__}", 500)
-        else:
-            self.finish(row["id"], "SUCCESS", None, 0)
+            self._fail(job, row, f"internal error: {exc.__class__.__name__}", 500)
         return True
+
+    def _succeed(self, job_id):
+        """Mark a job SUCCESS, unless a cancel came after its last checkpoint (raise Cancelled then)."""
+        model = db.model_for("Job")
+        done = model.update(state="SUCCESS").where((model.id == job_id) & (model.state == "RUNNING")).execute()
+        if not done and self.state_of(job_id) == "STOPPING":
+            raise Cancelled()
+        self.finish(job_id, "SUCCESS", None, 0)
+
+    def _fail(self, job, row, message, code):
+        if self.state_of(row["id"]) == "STOPPING":  # cancelled, and failing: still leave nothing behind
+            return self._undo(job, row, "FAILED", f"{CANCELLED}; the creation had failed: {message}", code)
+        self.refresh_target(row)                   # first: a client that sees FAILED sees the outcome too
+        self.finish(row["id"], "FAILED", message, code)
+
+    def _undo(self, job, row, state, message, code):
+        """Delete what a cancelled create made, with the kind's own delete handler; then end the job."""
+        kind_name, row_id = row["data"].get("_target") or (None, None)
+        target = store.find(kind_name, row_id) if kind_name and row["data"].get("action") == "add" else None
+        try:
+            if target is not None:
+                handler_name = registry.get(kind_name).delete(job.ctx, target)
+                _handlers[handler_name](InlineJob(job, {"id": row_id}))
+        except Exception as exc:                   # noqa: BLE001 - reported in the job, never a dead worker
+            log.error("job %s: undoing a cancelled create failed:\n%s", row["id"], traceback.format_exc())
+            self.refresh_target(row)
+            self.finish(row["id"], "FAILED", f"cancelled, but removing what was made failed: {exc}", 500)
+            return
+        self.finish(row["id"], state, message, code)
+
+    def state_of(self, job_id):
+        model = db.model_for("Job")
+        return model.select(model.state).where(model.id == job_id).scalar()
 
     def _run_waiting_for_backend(self, job, fn):
         """Run a handler; while the hypervisor is unreachable (libvirtd restarting), wait and retry.

@@ -35,7 +35,12 @@ def negotiate(req):
 
 
 def spec_version(header):
-    """Pick the CIMI version from a CIMI-Specification-Version preference list (400 if none fits)."""
+    """Pick the CIMI version from a CIMI-Specification-Version preference list (400 if none fits).
+
+    The first entry naming a major.minor we speak wins, whatever its update
+    number: updates are errata that change no behaviour (DSP4014 6.3), so a
+    2012 client asking for 1.0.0 is served 1.0.1, and told so in the answer.
+    """
     if not header:
         return SPEC_VERSIONS[0]
     for entry in header.split(","):
@@ -43,10 +48,14 @@ def spec_version(header):
         if not (2 <= len(wanted) <= 3 and all(p.isdigit() for p in wanted)):
             continue                                   # malformed entries are skipped
         for version in SPEC_VERSIONS:
-            if version.split(".")[:len(wanted)] == wanted:
+            if [int(p) for p in version.split(".")[:2]] == [int(p) for p in wanted[:2]]:
                 return version
     raise errors.BadRequest(f"unsupported CIMI-Specification-Version {header}; this provider speaks "
                             + ", ".join(SPEC_VERSIONS))
+
+
+def media_type(fmt):
+    return JSON if fmt == "json" else XML
 
 
 def render(fmt, type_name, doc, collection_of=None):

@@ -12,6 +12,7 @@ from cimi.cloud import Config
 
 log = logging.getLogger("cimi")
 DOMAIN_TYPES = ("auto", "kvm", "qemu")
+FALSE_WORDS = ("0", "no", "false", "off")
 
 
 def _options(parser, inherited=False):
@@ -38,6 +39,9 @@ def _options(parser, inherited=False):
                         metavar="DAYS", help="exported packages are removed this many days after the export")
     parser.add_argument("--image-pool", default=env("CIMI_IMAGE_POOL"),
                         help="libvirt storage pool for images (default: default-pool on test:, else default)")
+    parser.add_argument("--public-entry-point", action=argparse.BooleanOptionalAction,
+                        default=env("CIMI_PUBLIC_ENTRY_POINT", "yes").strip().lower() not in FALSE_WORDS,
+                        help="serve the CloudEntryPoint (its collections only) without credentials")
     parser.add_argument("--volume-pool", default=env("CIMI_VOLUME_POOL"),
                         help="libvirt storage pool for Volumes and machine disks (default: the image pool)")
     parser.add_argument("--default-network", default=env("CIMI_DEFAULT_NETWORK", "default"),
@@ -75,7 +79,8 @@ def config_from(args):
                   domain_type=None if args.domain_type == "auto" else args.domain_type,
                   console_dir=args.console_dir, create_pool=args.create_pool,
                   stop_timeout=args.stop_timeout, resume_on_start=args.resume_on_start,
-                  export_retention=args.export_retention * 86400)
+                  export_retention=args.export_retention * 86400,
+                  public_entry_point=args.public_entry_point)
 
 
 def serve(config):

@@ -25,16 +25,16 @@ def by_value(ctx, type_name, value, what=None):
     return base
 
 
-def source(ctx, location, type_name, state, verb):
-    """Return the resource an imageLocation names, if the user may change it and it is `state`.
+def source(ctx, location, type_name, states, verb):
+    """Return the resource an imageLocation names, if the user may change it and it is in one of `states`.
 
     Capture and snapshot take their source this way (403 if not the user's, 409 in another state).
     """
     kind, row = represent.resolve(ctx, location, type_name)
     if not represent.can_write(ctx.user, kind, row):
         raise errors.Forbidden(f"you may not {verb} this {type_name}")
-    if row["state"] != state:
-        raise errors.Conflict(f"{verb} needs the {type_name} {state}; it is {row['state']}")
+    if row["state"] not in states:
+        raise errors.Conflict(f"{verb} needs the {type_name} {' or '.join(sorted(states))}; it is {row['state']}")
     return row
 
 

@@ -135,7 +135,7 @@ class LibvirtBackend(base.Backend):
     @translated
     def capture_machine(self, machine_key, name):
         host, dom = self._domain(machine_key)
-        return volumes.capture(host, self.image_pool, dom, name)
+        return images.capture(host, self.image_pool, dom, name)
 
     @translated
     def delete_image(self, key):

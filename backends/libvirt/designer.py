@@ -109,6 +109,17 @@ def is_config_drive(disk):
     return disk.serial == CONFIG_DRIVE_SERIAL
 
 
+def capture_snapshot(name, disk_targets, target, overlay_path):
+    """Describe the disk-only snapshot that freezes one disk of a running domain.
+
+    The frozen disk gets a qcow2 overlay at overlay_path for the guest's
+    writes meanwhile; every other disk (Volumes, the config drive) is left as it is.
+    """
+    return xml.DomainSnapshot(name=name, description="capture of a running machine", disks=[
+        xml.SnapshotDisk(name=t, snapshot=xml.SnapshotDisk.EXTERNAL, driver_type=DISK_FORMAT, source_file=overlay_path)
+        if t == target else xml.SnapshotDisk(name=t, snapshot=xml.SnapshotDisk.NO) for t in disk_targets])
+
+
 def console_log(console_dir, name):
     """Return the path of a machine's serial console log."""
     return f"{(console_dir or CONSOLE_DIR).rstrip('/')}/{name}-console.log"

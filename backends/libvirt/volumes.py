@@ -12,7 +12,7 @@ import libvirt
 
 from backends import model
 from backends.base import BackendError, Conflict
-from backends.libvirt import designer, machines, xml
+from backends.libvirt import designer, xml
 from backends.libvirt.host import is_unsupported
 
 CHUNK = 1 << 20        # upload stream chunk: 1 MiB
@@ -95,24 +95,12 @@ def _upload(host, vol, path, size):
         raise
 
 
-def capture(host, pool_name, dom, name):
-    """Copy a stopped machine's root disk into a standalone image.
+def _copy(pool, name, source, capacity):
+    """Copy source's content into a new qcow2 volume of at least capacity.
 
     createXMLFrom converts through the backing chain (qemu-img convert), so
-    the copy no longer depends on the machine's base image.
+    the copy no longer depends on the source's base image.
     """
-    current = machines.state(dom)
-    if current != model.STOPPED:
-        raise Conflict(f"capture needs a STOPPED machine, not {current}")
-    pool = host.pool(pool_name)
-    vol = host.volume_in(pool, name)
-    if vol is None:
-        vol = _copy(pool, name, machines.root_volume(host, dom), 0)
-    return image_info(host, vol)
-
-
-def _copy(pool, name, source, capacity):
-    """Copy source's content into a new qcow2 volume of at least capacity."""
     conf = designer.copy_volume(name, max(capacity, source.info()[1]))
     return pool.createXMLFrom(conf.to_xml(), source, 0)
 

@@ -231,7 +231,10 @@ class Client(Documents):
 
     def _result(self, resp: Response) -> Result:
         doc = self.decode(resp) if resp.headers.get("Content-Type", "").startswith(JSON) else None
-        return Result(resp.status, doc, resp.headers.get("Location"), resp.headers.get("CIMI-Job-URI"))
+        job = resp.headers.get("CIMI-Job-URI")
+        if doc is not None and job and doc.get("id") == job:
+            doc = None                     # the body is the Job itself (DSP0263 4.2.1.7), followed by its header
+        return Result(resp.status, doc, resp.headers.get("Location"), job)
 
     def create(self, key_or_href: str, body: dict) -> Result:
         """POST a resource or Create wrapper to a collection (a CEP key or an href)."""

@@ -1,6 +1,7 @@
-"""MachineImage: a blank or registered disk image, or a capture of a stopped Machine.
+"""MachineImage: a blank or registered disk image, or a capture of a Machine.
 
-A POST whose imageLocation is a Machine captures it (DSP0263 5.14.7.1); one
+A POST whose imageLocation is a Machine captures it (DSP0263 5.14.7.1): a
+clean copy when it is stopped, a crash-consistent one while it runs; one
 whose imageLocation is a file: URI or path under the import directory
 registers that file; a POST of the raw bytes (application/octet-stream,
 `?name=`) uploads one (a provider extension, see the capabilities). Other
@@ -28,7 +29,8 @@ def _create(ctx, body, parent):
         raise errors.BadRequest("imageLocation must name the Machine to capture or the image file to register")
     if not _is_cimi_href(ctx, location):
         return _register(ctx, body, location)
-    machine = templates.source(ctx, location, "Machine", "STOPPED", "capture")
+    machine = templates.source(ctx, location, "Machine", registry.get("Machine").actions["capture"].from_states,
+                               "capture")
     kind_of_image = (body.get("type") or "IMAGE").upper()
     if kind_of_image != "IMAGE":
         raise errors.BadRequest("only type IMAGE captures are offered (no snapshots)")
@@ -85,7 +87,8 @@ def receive_upload(ctx, kind, req):
         row = store.insert(kind.name, {
             "owner": ctx.owner, "name": name, "description": req.get_param("description"),
             "properties": {"sha256": digest}, "state": "CREATING",
-            "data": {"type": "IMAGE", "imageLocation": "upload", "_source": "upload", "_uploaded": size}})
+            "data": {"type": "IMAGE", "imageLocation": "upload", "_source": "upload", "_uploaded": size,
+                     "_staged": staged}})
     except BaseException:
         imagefiles.remove(staged)
         raise
@@ -114,12 +117,13 @@ def _run_register(job):
         else:
             size, digest = row["data"].get("_uploaded"), p["sha256"]
         job.progress(50, f"checked {size} bytes (sha256 {digest}); storing the image")
+        job.checkpoint()
     except BaseException:
         if staged:
             imagefiles.remove(staged)
         raise
     info = imagefiles.register(job.backend, f"cimi-image-{row['id']}", staged, p.get("format"))
-    data = {k: v for k, v in row["data"].items() if k not in ("_source", "_uploaded")}
+    data = {k: v for k, v in row["data"].items() if k not in ("_source", "_uploaded", "_staged")}
     data.update({"imageLocation": info.key, "_key": info.key, "_bytes": info.capacity_bytes, "_format": info.format,
                  "_hosts": {info.host: info.key}})             # made on the machine's host
     store.update("MachineImage", row["id"], {"state": "AVAILABLE", "data": data,
@@ -132,6 +136,8 @@ def _run_delete(job):
     if row["data"].get("_key"):
         for key in set(placement.image_keys(row, None).values()) | {row["data"]["_key"]}:
             job.backend.delete_image(key)              # every host's copy
+    if row["data"].get("_staged"):                     # an upload cancelled before it was stored
+        imagefiles.remove(row["data"]["_staged"])
     store.delete("MachineImage", row["id"])
 
 
@@ -151,7 +157,7 @@ def refresh(ctx, row):
 
 
 register(Kind("MachineImage", "machineImages", create_schema="MachineImage", create=_create, delete=_delete,
-              refresh=refresh, deletable_states=frozenset({"AVAILABLE", "ERROR"}),
+              refresh=refresh, deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),
               uploads={OCTET_STREAM: receive_upload},
               capabilities=(("ImageRegistration", "true",
                              "imageLocation may be a file: URI or path under the provider's import directory; "

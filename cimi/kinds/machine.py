@@ -219,6 +219,7 @@ def _run_create(job):
                              hostname=row["name"], instance_id=row["id"])
     info = job.backend.create_machine(spec)
     store.update("Machine", row["id"], {"data": {**data, "_key": info.key}})
+    job.checkpoint()
     job.progress(50)
     for child in ("Disk", "MachineNetworkInterface", "NetworkPort"):
         store.delete_children(child, row["id"])         # a retried create records them once
@@ -236,6 +237,7 @@ def _run_create(job):
         if row["id"] not in attached_to(volume["id"]):
             attach(job, row["id"], volume["id"], volume.get("initialLocation"))
     _volumes_from_templates(job, row, p.get("volumeTemplates", ()))
+    job.checkpoint()
     if p["initialState"] == "STARTED":
         info = job.backend.start_machine(info.key)
     seen(store.get("Machine", row["id"]), info)
@@ -270,12 +272,21 @@ def device(location):
     return name
 
 
+def attachment(location, target):
+    """The MachineVolume data of an attachment: the client's initialLocation as given, the backend's device apart.
+
+    Clients compare initialLocation with what they sent ("/dev/sdf"); the
+    backend's name ("sdf") is what detach and reconciliation need.
+    """
+    return {"initialLocation": (location or "").strip() or target, "_device": target}
+
+
 def attach(job, machine_id, volume_id, location):
     machine, volume = store.get("Machine", machine_id), store.get("Volume", volume_id)
     target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"], device(location))
     href = represent.href(job.ctx, registry.get("Volume"), volume)
     row = store.insert("MachineVolume", {"owner": machine["owner"], "parent": machine_id,
-                                         "data": {"initialLocation": target, "volume": {"href": href},
+                                         "data": {**attachment(location, target), "volume": {"href": href},
                                                   "_volume": volume_id}})
     record_holder(job.ctx, volume_id, machine)
     return row
@@ -401,10 +412,11 @@ def _offered_in_error(name):
 
 register(Kind(
     "Machine", "machines", create_schema="MachineCreate", create=_create, refresh=refresh,
-    delete=lambda ctx, row: "Machine.delete", deletable_states=STABLE | {"FAILED"},
+    delete=lambda ctx, row: "Machine.delete", deletable_states=STABLE | {"FAILED", "CREATING"},  # CREATING: cancel
     actions={**{name: Action(name, frozenset(states), transient, condition=_offered_in_error(name))
                 for name, states, transient, _ in ACTIONS},
-             "capture": Action("capture", frozenset({"STOPPED"}), href="machineImages"),
+             # capture: clean when STOPPED, crash-consistent while STARTED or PAUSED (the guest runs on)
+             "capture": Action("capture", frozenset({"STOPPED", "STARTED", "PAUSED"}), href="machineImages"),
              "export": Action("export", frozenset({"STOPPED"}))},          # Job: cimi/kinds/ovfexport.py
     views={"console": View("console", extension_uri("console"), console)},
     capabilities=(("DefaultInitialState", DEFAULT_INITIAL_STATE, "state of a Machine created without initialState"),
@@ -433,8 +445,9 @@ def _attach(ctx, body, parent):
     if volume["data"].get("_host") not in (None, parent["data"].get("host")):
         raise errors.Conflict(f"the Volume lives on {volume['data']['_host']} and the Machine on "
                               f"{parent['data'].get('host')}; a Volume attaches on its own host")
+    location = body.get("initialLocation")
     return Created({"data": {"volume": body["volume"], "_volume": volume["id"],
-                             "initialLocation": device(body.get("initialLocation"))}},
+                             **attachment(location, device(location))}},
                    job="MachineVolume.attach")
 
 
@@ -443,9 +456,9 @@ def _run_attach(job):
     row = store.get("MachineVolume", job.payload["id"])
     machine = store.get("Machine", row["parent"])
     volume = store.get("Volume", row["data"]["_volume"])
-    target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"],
-                                       row["data"].get("initialLocation"))
-    store.update("MachineVolume", row["id"], {"data": {**row["data"], "initialLocation": target}})
+    target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"], row["data"].get("_device"))
+    store.update("MachineVolume", row["id"], {"data": {**row["data"],
+                                                       **attachment(row["data"].get("initialLocation"), target)}})
     record_holder(job.ctx, volume["id"], machine)
 
 
@@ -481,7 +494,9 @@ def settle_attachment(ctx, row):
                         row["parent"], row["data"].get("_volume"))
         store.delete("MachineVolume", row["id"])
     else:
-        store.update("MachineVolume", row["id"], {"state": None, "data": {**row["data"], "initialLocation": target}})
+        store.update("MachineVolume", row["id"], {"state": None, "data": {
+            **row["data"], **attachment(row["data"].get("initialLocation") if row["data"].get("_device") else None,
+                                        target)}})
     if volume is not None:
         record_holder(ctx, volume["id"], machine if target else None)
 

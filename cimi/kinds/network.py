@@ -31,6 +31,7 @@ def _run_create(job):
     info = job.backend.create_network(model.NetworkSpec(
         name=f"cimi-{row['id'][:10]}", mode=MODES[row["data"]["networkType"]], cidr=row["data"].get("cidr")))
     store.update("Network", row["id"], {"data": {**row["data"], "_key": info.key}})
+    job.checkpoint()
     if job.payload["initialState"] == "STARTED":
         info = job.backend.start_network(info.key)
     store.set_state("Network", row["id"], info.state)
@@ -98,7 +99,7 @@ def refresh(ctx, row):
 
 
 register(Kind("Network", "networks", create_schema="NetworkCreate", create=_create, delete=_delete, refresh=refresh,
-              deletable_states=frozenset({"STARTED", "STOPPED", "ERROR"}),
+              deletable_states=frozenset({"STARTED", "STOPPED", "ERROR", "CREATING"}),
               actions={"start": Action("start", frozenset({"STOPPED", "ERROR"}), "STARTING"),
                        "stop": Action("stop", frozenset({"STARTED"}), "STOPPING", check=_check_stop)},
               capabilities=(("NetworkTemplateByValue", "true", "networkTemplate may be given by value"),

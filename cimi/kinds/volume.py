@@ -60,7 +60,7 @@ def _error(ctx, row):
 
 
 register(Kind("Volume", "volumes", create_schema="VolumeCreate", create=_create, delete=_delete, refresh=_error,
-              deletable_states=frozenset({"AVAILABLE", "ERROR"}),
+              deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),
               capabilities=(("VolumeTemplateByValue", "true", "volumeTemplate may be given by value"),
                             ("VolumeConfigByValue", "true", "volumeConfig may be given by value"),
                             ("VolumeImageByValue", "false", "volumeImage must be a reference"),
@@ -70,7 +70,7 @@ def _snapshot(ctx, body, parent):
     location = body.get("imageLocation")
     if not location:
         raise errors.BadRequest("imageLocation must name the Volume to snapshot")
-    volume = templates.source(ctx, location, "Volume", "AVAILABLE", "snapshot")
+    volume = templates.source(ctx, location, "Volume", ("AVAILABLE",), "snapshot")
     for machine_id in attached_to(volume["id"]):
         machine = store.find("Machine", machine_id)
         if machine and machine["state"] != "STOPPED":

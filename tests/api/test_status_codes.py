@@ -184,8 +184,9 @@ def test_unauthenticated_is_401_with_challenge(app, admin, authorization, fmt):
     if authorization:
         headers["Authorization"] = authorization
     before = counts(admin)
-    for method, path in [("GET", "/cimi/cloudEntryPoint"), ("GET", "/cimi/machines"),
-                         ("POST", "/cimi/volumes")]:
+    anonymous_reads = [] if authorization is None else [("GET", "/cimi/cloudEntryPoint")]   # public CEP
+    for method, path in anonymous_reads + [("GET", "/cimi/machines"), ("POST", "/cimi/volumes"),
+                                           ("POST", "/cimi/cloudEntryPoint")]:
         resp = app.simulate_request(method, path, headers={**headers, "Content-Type": JSON},
                                     body=json.dumps({"volumeTemplate": {"volumeConfig": {"capacity": 1}}}))
         assert_error(resp, 401, fmt)

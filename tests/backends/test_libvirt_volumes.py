@@ -53,10 +53,12 @@ def test_volume_cloned_from_an_image_is_standalone(backend, conn):
     assert etree.fromstring(xml).find("backingStore/path") is None
 
 
-def test_capture_needs_a_stopped_machine(backend):
+def test_capture_needs_a_stopped_started_or_paused_machine(backend):
     m = backend.create_machine(model.MachineSpec("m", 1, 65536, disks=[model.DiskSpec(MiB)]))
     backend.start_machine(m.key)
-    with pytest.raises(Conflict):
+    assert backend.capture_machine(m.key, "live").key                 # crash-consistent (real QEMU: libvirtd test)
+    backend.suspend_machine(m.key)
+    with pytest.raises(Conflict, match="SUSPENDED"):
         backend.capture_machine(m.key, "snap")
 
 

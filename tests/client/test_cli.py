@@ -150,13 +150,17 @@ def test_networks_create_stop_start_delete(run, run_json):
 
 
 def test_images_list_and_capture(run, run_json, machine):
+    live = run_json("images", "capture", "web1", "--name", "cap0")      # a running machine: crash-consistent
+    assert live["name"] == "cap0" and live["state"] == "AVAILABLE"
+    run_json("machines", "suspend", "web1")
     rc, _, err = run("images", "capture", "web1", "--name", "cap1")
     assert rc == 1 and "capture is not offered" in err
+    run_json("machines", "start", "web1")
     run_json("machines", "stop", "web1")
     image = run_json("images", "capture", "web1", "--name", "cap1")
     assert image["name"] == "cap1" and image["state"] == "AVAILABLE" and image["type"] == "IMAGE"
     names = [i["name"] for i in run_json("images", "list")["machineImages"]]
-    assert sorted(names) == ["blank", "cap1"]
+    assert sorted(names) == ["blank", "cap0", "cap1"]
     rc, out, _ = run("images", "list", "--filter", "name='cap1'")
     assert rc == 0 and "cap1" in out and "blank" not in out
 
