@@ -113,6 +113,10 @@ def test_the_cli_alone_boots_a_machine_with_network_key_and_user_data(api, guest
     assert documented, "docs/clients.md shows no console command"
     shown = cimi(*documented[0].split("#")[0].split()[1:])
     assert ip in shown and "==== DSC ready" in shown, shown
+    # `machines ssh` goes to that address; the tiny guest has no sshd (docs/clients.md says so): refused.
+    tried = subprocess.run(["cimi", "machines", "ssh", "web1", "--", "true"], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+    assert tried.returncode == 255 and f"connect to host {ip} port 22" in tried.stderr, tried.stderr
 
 
 def test_libcloud_alone_boots_a_node_with_network_key_and_user_data(api, guest_image):
