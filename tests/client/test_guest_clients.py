@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 from libcloud.compute.base import NodeAuthSSHKey
 
-from cimi.libcloud import CIMINodeDriver
+from cimi.libcloud import CIMIJobFailedError, CIMINodeDriver
 from tests.client.test_docs import blocks
 from tests.guest import random_cidr
 from tests.guest.cloudinit import user_data_text
@@ -127,11 +127,12 @@ def test_libcloud_alone_boots_a_node_with_network_key_and_user_data(api, guest_i
     node_image, = [i for i in driver.list_images() if i.id == image["id"]]
     network = None
     for _ in range(5):                       # NOTE: a random CIDR may be taken on this shared host
+        name = f"lc-net-{uuid.uuid4().hex[:8]}"
         try:
-            network = driver.ex_create_network(f"lc-net-{uuid.uuid4().hex[:8]}", "PUBLIC", random_cidr())
+            network = driver.ex_create_network(name, "PUBLIC", random_cidr())
             break
-        except Exception:                    # noqa: BLE001 (any refusal: try another CIDR)
-            continue
+        except CIMIJobFailedError:           # the failed Network stays (STOPPED): remove it, try another CIDR
+            driver.ex_destroy_network(next(n for n in driver.list_networks() if n.name == name))
     assert network, "no free CIDR for a PUBLIC Network"
     marker = f"dsc-marker-{uuid.uuid4().hex}"
     created = time.monotonic()
