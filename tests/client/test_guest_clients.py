@@ -7,9 +7,6 @@ the guest printed its config drive and its DHCP address: the user-data
 marker, the key and the user must be there, and the client must show that
 address as the Machine's. Only the generic kernel boots here (the API test
 covers both kernels).
-
-The Libcloud driver cannot upload images (libcloud's compute API has no
-such call), so its test boots the image the fixture uploaded over plain HTTP.
 """
 import os
 import re
@@ -120,11 +117,10 @@ def test_the_cli_alone_boots_a_machine_with_network_key_and_user_data(api, guest
 
 
 def test_libcloud_alone_boots_a_node_with_network_key_and_user_data(api, guest_image):
-    image = api.upload_image(guest_image, f"lc-image-{uuid.uuid4().hex[:8]}")     # the driver cannot upload
     url = urlsplit(api.base)
     driver = CIMINodeDriver("admin", "pw", secure=False, host=url.hostname, port=url.port)
     size, = [s for s in driver.list_sizes() if s.name == "small"]
-    node_image, = [i for i in driver.list_images() if i.id == image["id"]]
+    node_image = driver.ex_upload_image(guest_image, f"lc-image-{uuid.uuid4().hex[:8]}")
     network = None
     for _ in range(5):                       # NOTE: a random CIDR may be taken on this shared host
         name = f"lc-net-{uuid.uuid4().hex[:8]}"
