@@ -1,8 +1,8 @@
 """End to end through the clients alone: the `cimi` command, then Libcloud, on qemu:///system.
 
 One real `cimi-server` process (as in tests/guest/test_guest_api.py) serves
-both tests. Each makes a Machine on a new PUBLIC Network with an SSH key, a
-user and user-data, then reads the guest's console through the client until
+both tests. Each uploads the guest image and makes a Machine on a new PUBLIC
+Network with an SSH key, a user and user-data, all through its client, then reads the guest's console through the client until
 the guest printed its config drive and its DHCP address: the user-data
 marker, the key and the user must be there, and the client must show that
 address as the Machine's. Only the generic kernel boots here (the API test
