@@ -40,8 +40,8 @@ def clean(value, limit: int | None = None) -> str:
 
 
 def clean_lines(text: str) -> str:
-    """Several lines of harmless text (newlines and tabs kept)."""
-    return _CONTROL_BUT_LINES.sub(_escape, text)
+    """Several lines of harmless text (newlines and tabs kept; CRLF, a serial console's line end, is one)."""
+    return _CONTROL_BUT_LINES.sub(_escape, text.replace("\r\n", "\n"))
 
 
 def echo(text: str = "", err: bool = False):

@@ -172,6 +172,13 @@ class CIMINodeDriver(NodeDriver):
     def get_image(self, image_id):
         return convert.image(self, self.cimi.get(self._href("machineImages", image_id)))
 
+    def ex_upload_image(self, path, name, ex_description=None, ex_wait=True):
+        """Upload a local disk image file (qcow2, raw, vmdk) as a new MachineImage; return it as a NodeImage.
+
+        Libcloud's compute API has no upload; this is the provider's ImageUpload, streamed from the file.
+        """
+        return convert.image(self, self._done(self.cimi.upload_image(path, name, ex_description), ex_wait))
+
     def delete_image(self, node_image):
         return self._delete("machineImages", node_image)
 

@@ -116,6 +116,15 @@ def test_console_log_escapes_only_on_a_terminal(script_env, run, client, cloud):
     assert (rc, err) == (0, "") and out == "boot\n" + ATTACK + "\nlogin: \n", "piped: the log as written"
 
 
+def test_console_line_ends_of_a_serial_port_show_as_line_ends_on_a_terminal(script_env, client, cloud):
+    """A serial console writes CRLF: on a terminal that is a line end, not a shown "\\r"; a lone CR is escaped."""
+    machine = client.finish(client.create("machines", client.machine_body("c2", config="small", image="blank")))
+    from tests.conftest import console_log
+    console_log(cloud, machine).write_bytes(b"boot\r\nready\r\nover\rwritten\r\n")
+    rc, text = run_in_pty([SCRIPT, "machines", "console", "c2"], script_env)
+    assert rc == 0 and text.replace("\r\n", "\n") == "boot\nready\nover\\rwritten\n", repr(text)
+
+
 @pytest.fixture
 def script_env(env):
     return {**os.environ, "TERM": "xterm", "COLUMNS": "600"}

@@ -1,8 +1,8 @@
 """docs/clients.md runs as written: its `sh` blocks through bash, its `python` blocks through Python.
 
-Blocks with another info string are shown, not run: `sh setup` (the test gives the same
-settings itself), `ini` (checked as a config file below) and `sh guest` (they need a booted
-guest with an address: the qemu flow covers them).
+Blocks with another info string are not run here: `sh setup` (the test gives the same
+settings itself), `ini` (checked as a config file below), `sh guest` (it needs a booted guest:
+test_guest_clients.py runs it on qemu) and `sh ssh` (it needs a guest with an SSH server).
 """
 import os
 import re

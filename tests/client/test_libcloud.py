@@ -1,4 +1,5 @@
 """The Libcloud driver against a live server: every driver method, state mapping and error mapping."""
+import hashlib
 import json
 from pathlib import Path
 
@@ -95,6 +96,20 @@ def test_stop_start_reboot_pause_suspend(driver, node):
     assert driver.ex_suspend_node(node) is True and state(driver, node) == NodeState.SUSPENDED
     assert driver.start_node(node) and driver.stop_node(node, ex_force=True)
     assert state(driver, node) == NodeState.STOPPED
+
+
+def test_upload_image(driver, client, tmp_path):
+    """The bytes of a local disk file become a MachineImage (the provider's image upload)."""
+    disk = tmp_path / "tiny.raw"
+    disk.write_bytes(bytes(range(256)) * 4096)
+    image = driver.ex_upload_image(disk, "tiny", ex_description="one MiB")
+    assert isinstance(image, NodeImage) and (image.name, image.extra["state"]) == ("tiny", "AVAILABLE")
+    doc = client.get(image.id)
+    assert doc["description"] == "one MiB"
+    assert doc["properties"]["sha256"] == hashlib.sha256(disk.read_bytes()).hexdigest()
+    with pytest.raises(FileNotFoundError):
+        driver.ex_upload_image(tmp_path / "missing.raw", "none")
+    assert sorted(i.name for i in driver.list_images()) == ["blank", "tiny"]
 
 
 def test_capture_node_and_delete_image(driver, node):
