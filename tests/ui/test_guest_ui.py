@@ -49,7 +49,7 @@ def create_network(console, name, tries=3):
     for attempt in range(tries):
         attempt_name = f"{name}-{attempt}" if attempt else name
         console.by_label("Name").send_keys(attempt_name)
-        console.choose("Type", "public")
+        console.choose("Type", "public (NAT)")         # PUBLIC: libvirt NAT, a DHCP server
         console.by_label("CIDR").send_keys(random_cidr())
         console.button("Create a network").click()
         if "succeeded" in console.job_done(f"create network {attempt_name}", JOB_TIMEOUT):
