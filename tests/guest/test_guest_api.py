@@ -42,14 +42,15 @@ USER = "dsc"
 class Api:
     """A cimi-server process on loopback, on the real libvirtd, and raw HTTP to it as admin."""
 
-    def __init__(self, uri, pool, data_dir):
+    def __init__(self, uri, pool, data_dir, **settings):
+        """settings: more CIMI_* environment for the server."""
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.base = f"http://127.0.0.1:{port}/cimi/"
         env = {**os.environ, "CIMI_BIND": f"127.0.0.1:{port}", "CIMI_DATA_DIR": str(data_dir),
                "CIMI_LIBVIRT_URI": uri, "CIMI_IMAGE_POOL": pool, "CIMI_ADMIN_PASSWORD": "pw",
-               "CIMI_DOMAIN_TYPE": "qemu", "CIMI_RECONCILE_EVERY": "2"}
+               "CIMI_DOMAIN_TYPE": "qemu", "CIMI_RECONCILE_EVERY": "2", **settings}
         # The log goes to a file: an undrained pipe would block the server once full.
         self.log_path = Path(data_dir) / "server.log"
         self.log = open(self.log_path, "w")

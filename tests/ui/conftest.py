@@ -87,8 +87,8 @@ class Console:
         from selenium.webdriver.support.ui import WebDriverWait
         self.driver, self.base = driver, base
         # a list re-renders when a Job ends: an element read a moment ago may be gone, so look again
-        self.wait = WebDriverWait(driver, WAIT, poll_frequency=0.1,
-                                  ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+        self.ignored = (NoSuchElementException, StaleElementReferenceException)
+        self.wait = WebDriverWait(driver, WAIT, poll_frequency=0.1, ignored_exceptions=self.ignored)
 
     def open(self, path="/ui/"):
         self.driver.get(self.base + path)
@@ -160,8 +160,18 @@ class Console:
     def until_gone(self, needle, css="main"):
         self.wait.until(lambda d: needle not in self.find(css).text, f"{needle!r} stayed in {css}")
 
-    def job_done(self, label):
-        """Wait for the job tray entry `label` to end; return its text."""
+    def until(self, condition, timeout=WAIT, message=""):
+        """Wait for condition(driver) like self.wait, up to timeout s; message may be a callable read at the end."""
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.support.ui import WebDriverWait
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.2,
+                                 ignored_exceptions=self.ignored).until(condition)
+        except TimeoutException:
+            raise AssertionError(message() if callable(message) else message) from None
+
+    def job_done(self, label, timeout=WAIT):
+        """Wait (up to timeout s) for the job tray entry `label` to end; return its text."""
         from selenium.webdriver.common.by import By
 
         def entry(d):
@@ -170,7 +180,7 @@ class Console:
                 if head == label and ("ok" in li.get_attribute("class") or "failed" in li.get_attribute("class")):
                     return li
             return False
-        li = self.wait.until(entry, f"job {label!r} did not finish")
+        li = self.until(entry, timeout, f"job {label!r} did not finish in {timeout} s")
         return li.text
 
     def row(self, name):

@@ -7,19 +7,28 @@ import {choices, listView, nameOf} from "./list.js";
 import {deleteButton, operationButtons} from "./operations.js";
 
 const CONSOLE_REL = "urn:darn-simple-cloud:cimi:console";
+const ADDRESS_POLL = 3000;          // ms between looks for a started Machine's first address
 
 export function machineLink(machine) {
   return h("a", {href: `#/machine/${encodeURIComponent(cimi.local(machine.id))}`}, nameOf(machine));
 }
 
-/** The IPs of a Machine's DHCP leases (ADDRESSES: Address.resource is the Machine). */
+/**
+ * The IPs of a Machine's DHCP leases (ADDRESSES: Address.resource is the Machine). A started
+ * Machine's lease comes seconds after its guest boots: while it has none, look again while shown.
+ */
 function addresses(machine) {
   const out = h("span", {class: "addresses"}, "…");
-  (async () => {
+  async function look() {
     const doc = await cimi.query(await cimi.collection("addresses"),
                                  {filter: `resource/href=${cimi.literal(machine.id)}`, orderby: "ip:asc"});
-    out.textContent = cimi.items(doc).map((a) => a.ip).filter(Boolean).join(", ") || "—";
-  })().catch(() => { out.textContent = "—"; });
+    const ips = cimi.items(doc).map((a) => a.ip).filter(Boolean);
+    out.textContent = ips.join(", ") || "—";
+    if (!ips.length && machine.state === "STARTED") {
+      setTimeout(() => { if (out.isConnected) look().catch(() => {}); }, ADDRESS_POLL);
+    }
+  }
+  look().catch(() => { out.textContent = "—"; });
   return out;
 }
 

@@ -51,7 +51,7 @@ export function volumesView() {
 
 export function networksView() {
   const name = h("input", {required: true});
-  const type = select([{value: "PRIVATE", label: "private (NAT)"}, {value: "PUBLIC", label: "public"}]);
+  const type = select([{value: "PRIVATE", label: "private (isolated)"}, {value: "PUBLIC", label: "public (NAT)"}]);
   const cidr = h("input", {placeholder: "10.20.30.0/24"});
   const create = createBox("Create a network", [field("Name", name), field("Type", type), field("CIDR", cidr)],
     async () => {
