@@ -1,7 +1,9 @@
 """Network (libvirt networks), and the NetworkPorts and Addresses found on them."""
+import ipaddress
+
 import backends
 from backends import model
-from cimi import db, errors, jobs, naming, store, templates
+from cimi import db, errors, jobs, naming, represent, store, templates
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register
 
@@ -17,6 +19,8 @@ def _create(ctx, body, parent):
     data = {"networkType": config.get("networkType") or "PRIVATE", "cidr": config.get("cidr")}
     if data["networkType"] == "PUBLIC" and not data["cidr"]:
         raise errors.BadRequest("a PUBLIC network is NATed to the host and needs a cidr, e.g. 192.168.150.0/24")
+    if data["cidr"]:
+        data["cidr"] = _free_range(ctx, data["cidr"])
     if config.get("mtu"):
         data["mtu"] = config["mtu"]
     if config.get("classOfService"):
@@ -25,16 +29,44 @@ def _create(ctx, body, parent):
                    job="Network.create", payload={"initialState": state})
 
 
+def _free_range(ctx, cidr):
+    """Check a new Network's address range: an IPv4 block with room for DHCP, overlapping no other Network's.
+
+    Two bridges on one range break both; libvirt would refuse the second only
+    when its Job runs. Another tenant's Network is not named.
+    """
+    try:
+        block = ipaddress.ip_network(str(cidr).strip(), strict=False)
+    except ValueError:
+        raise errors.BadRequest(f"cidr {cidr!r} is not an address range such as 192.168.150.0/24") from None
+    if block.version != 4 or block.num_addresses < 4:
+        raise errors.BadRequest(f"cidr {cidr!r}: a Network needs an IPv4 range with room for DHCP (/30 or larger)")
+    networks = db.model_for("Network")
+    for record in list(networks.select()):
+        row = store.to_row(record)
+        other = row["data"].get("cidr")
+        if other and block.overlaps(ipaddress.ip_network(other, strict=False)):
+            whose = f"Network {row['id']} ({row['name'] or 'unnamed'})" if represent.can_read(ctx.user, row) \
+                else "another Network"
+            raise errors.Conflict(f"cidr {block} overlaps {other} of {whose}")
+    return str(block)
+
+
 @jobs.handler("Network.create")
 def _run_create(job):
     row = store.get("Network", job.payload["id"])
     info = job.backend.create_network(model.NetworkSpec(
-        name=f"cimi-{row['id'][:10]}", mode=MODES[row["data"]["networkType"]], cidr=row["data"].get("cidr")))
+        name=_backend_name(row), mode=MODES[row["data"]["networkType"]], cidr=row["data"].get("cidr")))
     store.update("Network", row["id"], {"data": {**row["data"], "_key": info.key}})
     job.checkpoint()
     if job.payload["initialState"] == "STARTED":
         info = job.backend.start_network(info.key)
     store.set_state("Network", row["id"], info.state)
+
+
+def _backend_name(row):
+    """The libvirt network's name, known before it exists (a failed create removes it by that name)."""
+    return f"cimi-{row['id'][:10]}"
 
 
 def _verb(method):
@@ -91,6 +123,11 @@ jobs.backend_delete("Network", "delete_network")
 
 
 def refresh(ctx, row):
+    """After a failed Job, show the Network's real state; a failed create leaves nothing behind."""
+    if row["state"] == "CREATING":
+        ctx.cloud.backend.delete_network(_backend_name(row))
+        store.delete("Network", row["id"])
+        return
     try:
         state = ctx.cloud.backend.network(row["data"]["_key"]).state if row["data"].get("_key") else "ERROR"
     except backends.NotFound:
