@@ -27,14 +27,23 @@ def create(host, spec):
     net = host.network_or_none(spec.name)
     if net is None:
         conf = designer.network(spec.name, spec.mode, spec.cidr)
-        net = host.conn.networkDefineXML(conf.to_xml())
+        try:
+            net = host.conn.networkDefineXML(conf.to_xml())
+        except libvirt.libvirtError:
+            net = host.network_or_none(spec.name)    # another Job defined it meanwhile (the default network)
+            if net is None:
+                raise
     return info(host, net)
 
 
 def start(host, net):
     """Start the network (autostarted with the host) and plug the running machines' interfaces back into its bridge."""
     if not net.isActive():
-        net.create()
+        try:
+            net.create()
+        except libvirt.libvirtError:
+            if not net.isActive():                   # else another Job started it meanwhile
+                raise
     net.setAutostart(1)
     bridge = _bridge(net)
     for name, mac, tap in _taps(host, net.name()):

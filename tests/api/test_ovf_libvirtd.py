@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from backends.libvirt import designer
 from ovf.model import (RT_DISK, RT_ETHERNET, RT_MEMORY, RT_PROCESSOR, RT_SCSI, Disk, Envelope, File, Item,
                        Network, VirtualSystem)
 from ovf.names import DISK_FORMAT_URIS
@@ -54,12 +55,14 @@ def three_disk_ova(work, target, markers, macs):
 
 
 def domain_disks(observer, machine_id, work):
-    """The guest-visible bytes of each disk the live domain XML references, in target order."""
+    """The guest-visible bytes of each disk the live domain XML references, in target order (not the config drive)."""
     from cimi import naming
     dom = observer.lookupByName(naming.machine_name(machine_id.rsplit("/", 1)[-1]))
     tree = etree.fromstring(dom.XMLDesc(0))
     out = []
     for disk in tree.findall("devices/disk[@device='disk']"):
+        if disk.findtext("serial") == designer.CONFIG_DRIVE_SERIAL:
+            continue
         source, target = disk.find("source").get("file"), disk.find("target").get("dev")
         raw = work / f"read-{uuid.uuid4().hex[:6]}.raw"
         subprocess.run(["qemu-img", "convert", "-q", "-f", disk.find("driver").get("type"), "-O", "raw",

@@ -4,7 +4,7 @@ import pytest
 from lxml import etree
 
 from backends import Conflict, NotFound, model
-from backends.libvirt import machines
+from backends.libvirt import designer, machines
 
 MiB = 1 << 20
 
@@ -29,7 +29,7 @@ def test_create_defines_the_spec(backend, conn, image):
     assert (m.cpu, m.memory_kib, m.state) == (2, 131072, model.STOPPED)
     # The overlay is never smaller than the image it reads through.
     assert [(d.target, d.capacity_bytes) for d in m.disks] == [("vda", 32 * MiB), ("vdc", 4 * MiB)]
-    assert m.nics == [model.NicInfo("default", "52:54:00:aa:bb:cc")]
+    assert m.nics == [model.NicInfo("default", "52:54:00:aa:bb:cc", designer.NIC_MODEL)]
     dom = conn.lookupByUUIDString(m.key)
     assert dom.name() == "m" and not dom.isActive()
     assert etree.fromstring(dom.XMLDesc(0)).find("devices/disk/target").get("bus") == "virtio"

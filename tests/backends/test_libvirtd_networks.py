@@ -44,7 +44,9 @@ def test_a_create_libvirt_refuses_fails_its_job_and_leaves_nothing(tcg_cloud, li
     outside = conn.networkDefineXML(designer.network(f"dsc-outside-{uuid.uuid4().hex[:6]}", "nat", cidr).to_xml())
     try:
         outside.create()
-        resp = alice.post(alice.cep()["networks"]["href"], {"resourceURI": "http://schemas.dmtf.org/cimi/1/NetworkCreate", "networkTemplate": {"networkConfig": {"networkType": "PUBLIC", "cidr": cidr}}})
+        resp = alice.post(alice.cep()["networks"]["href"], {
+            "resourceURI": "http://schemas.dmtf.org/cimi/1/NetworkCreate",
+            "networkTemplate": {"networkConfig": {"networkType": "PUBLIC", "cidr": cidr}}})
         assert resp.status_code == 202, resp.text
         job = alice.wait(resp.headers["CIMI-Job-URI"], timeout=60)
         assert job["state"] == "FAILED" and job["statusMessage"]

@@ -22,8 +22,8 @@ CIMI = "http://schemas.dmtf.org/cimi/1"
 def held(tmp_path, monkeypatch):
     """A cloud whose jobs run only when the test says (runner.run_one), and a client of it."""
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
-    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), workers=1, reconcile_every=0,
-                         libvirt_uris=[f"test://{TEST_NODE}"]), start_workers=False)
+    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), workers=1, reconcile_every=0, default_network="",
+                         libvirt_uris=[f"test://{TEST_NODE}"]), start_workers=False)   # no shared network to count
     auth.add_user("alice", "alice-pw")
     yield cloud, Client(testing.TestClient(create_app(cloud)), "alice", "alice-pw")
     cloud.close()
