@@ -60,7 +60,7 @@ def create_image(host, pool_name, name, capacity, source_path=None, source_forma
         return image_info(host, vol)
     try:
         _upload(host, vol, source_path, size)
-        pool.refresh(0)    # re-read the capacity a qcow2 header declares
+        host.refresh_pool(pool)    # re-read the capacity a qcow2 header declares
         vol = pool.storageVolLookupByName(name)
         _refuse_backing_file(vol)
     except Exception as exc:
