@@ -164,6 +164,13 @@ def delete_volume(host, key):
     _delete_unused(host, key, _machines_using, "is attached to")
 
 
+def discard_volume(host, pool_name, name):
+    """Delete the volume called name in the pool, unless a machine uses it; none is fine."""
+    vol = host.volume_in(host.pool(pool_name), name)
+    if vol is not None:
+        delete_volume(host, vol.key())
+
+
 def holders(host, key):
     """Name the domains whose persistent or live definition holds the volume."""
     vol = host.volume_or_none(key)
