@@ -294,10 +294,22 @@ class Runner:
         store.update("Job", job_id, fields)
 
     def finish(self, job_id, state, message, code):
+        """End a job this worker ran, unless another server ended it meanwhile.
+
+        A server too slow to renew its lease sees its job failed as interrupted
+        by another one: that end stands, a Job ends once.
+        """
         changes = {"progress": 100, "returnCode": code, "timeOfStatusChange": iso(db.utcnow())}
         if message:
             changes["statusMessage"] = message
-        self._set(job_id, changes, state=state)
+        row = store.get("Job", job_id)
+        try:
+            if row["state"] != "RUNNING":
+                raise errors.PreconditionFailed(row["state"])
+            store.update("Job", job_id, {"data": {**row["data"], **changes}, "state": state}, version=row["version"])
+        except errors.PreconditionFailed:
+            log.warning("job %s was ended meanwhile (its lease expired); its outcome %s is dropped", job_id, state)
+            return
         db.model_for("Job").update(lease_until=None).where(db.model_for("Job").id == job_id).execute()
 
     def refresh_target(self, job_row):
