@@ -9,6 +9,7 @@ serving; the killed one, started again, must agree and redo nothing.
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -238,3 +239,22 @@ def test_each_front_end_reads_what_the_other_wrote_and_ends_the_jobs_of_a_dead_o
     files = [v.name() for v in conn.storagePoolLookupByName(pool).listAllVolumes(0)
              if v.name().startswith(prefix) or any(n in v.name() for n in names)]
     assert not left and not files, (left, files)
+
+
+def test_two_front_ends_started_at_once_on_an_empty_database_make_one_cloud(front_ends):
+    """Both migrate and seed the same empty database at the same moment: one identity, one seed each."""
+    (a, b), conn, pool = front_ends
+    starting = [threading.Thread(target=end.start) for end in (a, b)]
+    for thread in starting:
+        thread.start()
+    for thread in starting:
+        thread.join()
+    for end in (a, b):
+        assert end.proc.poll() is None, end.log_path.read_text()[-3000:]
+    assert sql(a.database, "SELECT count(*) FROM setting WHERE key = 'cloud_id'") == [(1,)]
+    for end in (a, b):
+        assert sorted(c["name"] for c in end.items("machineConfigs")) == ["large", "medium", "small"]
+        assert [i["name"] for i in end.items("machineImages")] == ["blank"]
+    seeds = [v.name() for v in conn.storagePoolLookupByName(pool).listAllVolumes(0)
+             if v.name().startswith(a.domain_prefix())]
+    assert len(seeds) == 1, seeds
