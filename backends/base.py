@@ -133,6 +133,10 @@ class Backend:
     def delete_volume(self, key: str) -> None:
         raise NotImplementedError
 
+    def discard_volume(self, name: str, host: str | None = None) -> None:
+        """Delete what a create_volume cut short left under this name, if anything."""
+        raise NotImplementedError
+
     def attach_volume(self, machine_key: str, volume_key: str, target: str | None = None) -> str:
         """Attach to a running or stopped machine; return the target device."""
         raise NotImplementedError

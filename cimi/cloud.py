@@ -64,7 +64,8 @@ class Cloud:
         registry.load_all()
         self.database = db.open_database(config.database_url)
         migrations.migrate(self.database, [k.name for k in registry.all_kinds()])
-        auth.ensure_admin(log)
+        with db.exclusive(self.database):          # once, however many front ends start together
+            auth.ensure_admin(log)
         self.cloud_id = db.Setting.get_by_id("cloud_id").value
         naming.set_identity(self.cloud_id)
         self.backend = backend or backends.open_backend(config.libvirt_uris[0], hosts=config.libvirt_uris,
@@ -76,8 +77,9 @@ class Cloud:
         self.authenticator = auth.Authenticator()
         self.jobs = Runner(self, threads=config.workers, reconcile_every=config.reconcile_every,
                            lease=datetime.timedelta(seconds=config.job_lease), lease_poll=config.lease_poll)
-        metadata.publish()
-        self.seed()
+        with db.exclusive(self.database):
+            metadata.publish()
+            self.seed()
         if start_workers:
             self.jobs.start()
 

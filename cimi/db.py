@@ -5,6 +5,7 @@ Each kind gets its own table of the same shape: the common attributes and
 the kind's attributes as JSON text in `data`. Jobs add the columns workers
 need to claim them. SQLite (WAL) by default; PostgreSQL by URL.
 """
+import contextlib
 import datetime
 import logging
 import os
@@ -22,6 +23,7 @@ database = peewee.DatabaseProxy()
 logging.getLogger("peewee").setLevel(logging.INFO)
 _models = {}
 _models_lock = threading.Lock()
+_START_LOCK = 0x6473635f737461   # pg_advisory_xact_lock key of db.exclusive ("dsc_sta")
 
 
 def utcnow():
@@ -127,6 +129,20 @@ def open_database(url):
         db = connect(url)
     database.initialize(db)
     return db
+
+
+@contextlib.contextmanager
+def exclusive(db):
+    """A transaction no other front end on the same PostgreSQL runs at the same time.
+
+    For what every server does once at start on a database perhaps still empty
+    (its schema, its seed): two starting together would both create a table
+    (PostgreSQL refuses the second) or both seed. SQLite serves one front end.
+    """
+    with db.atomic():
+        if isinstance(db, peewee.PostgresqlDatabase):
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_START_LOCK,))
+        yield
 
 
 def display_url(url):

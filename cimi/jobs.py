@@ -299,11 +299,8 @@ class Runner:
 
     def _succeed(self, job_id):
         """Mark a job SUCCESS, unless a cancel came after its last checkpoint (raise Cancelled then)."""
-        model = db.model_for("Job")
-        done = model.update(state="SUCCESS").where((model.id == job_id) & (model.state == "RUNNING")).execute()
-        if not done and self.state_of(job_id) == "STOPPING":
+        if not self.finish(job_id, "SUCCESS", None, 0) and self.state_of(job_id) == "STOPPING":
             raise Cancelled()
-        self.finish(job_id, "SUCCESS", None, 0)
 
     def _fail(self, job, row, message, code):
         if self.state_of(row["id"]) == "STOPPING":  # cancelled, and failing: still leave nothing behind
@@ -364,11 +361,26 @@ class Runner:
         store.update("Job", job_id, fields)
 
     def finish(self, job_id, state, message, code):
+        """End a job this worker ran, unless another server ended it meanwhile; return whether it did.
+
+        A server too slow to renew its lease sees its job failed as interrupted
+        by another one: that end stands, a Job ends once. A job being cancelled
+        (STOPPING) can still fail or stop, never succeed (the caller undoes it).
+        """
         changes = {"progress": 100, "returnCode": code, "timeOfStatusChange": iso(db.utcnow())}
         if message:
             changes["statusMessage"] = message
-        self._set(job_id, changes, state=state)
+        row = store.get("Job", job_id)
+        try:
+            if row["state"] not in (("RUNNING",) if state == "SUCCESS" else ("RUNNING", "STOPPING")):
+                raise errors.PreconditionFailed(row["state"])
+            store.update("Job", job_id, {"data": {**row["data"], **changes}, "state": state}, version=row["version"])
+        except errors.PreconditionFailed:
+            if store.get("Job", job_id)["state"] != "STOPPING":
+                log.warning("job %s was ended meanwhile (its lease expired); its outcome %s is dropped", job_id, state)
+            return False
         db.model_for("Job").update(lease_until=None).where(db.model_for("Job").id == job_id).execute()
+        return True
 
     def refresh_target(self, job_row):
         """After a failure, show the target's real state rather than a transient one."""

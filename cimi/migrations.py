@@ -71,7 +71,7 @@ STEPS = [_v1_initial, _v2_query_indexes, _v3_identity, _v4_exported_packages]
 
 def migrate(database, kind_names):
     """Bring the schema up to date; safe to run from several front ends at once."""
-    with database.atomic():
+    with db.exclusive(database):
         database.create_tables([db.SchemaVersion])
         row = db.SchemaVersion.select().order_by(db.SchemaVersion.version.desc()).first()
         current = row.version if row else 0

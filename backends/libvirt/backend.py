@@ -213,6 +213,10 @@ class LibvirtBackend(base.Backend):
             volumes.delete_volume(host, key)
 
     @translated
+    def discard_volume(self, name, host=None):
+        volumes.discard_volume(self._host(host), self.volume_pool, name)
+
+    @translated
     def attach_volume(self, machine_key, volume_key, target=None):
         host, dom = self._domain(machine_key)
         return volumes.attach(host, dom, volume_key, target)

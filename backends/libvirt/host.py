@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import threading
+import time
 import urllib.parse
 
 import libvirt
@@ -19,6 +20,7 @@ from backends.base import BackendError, Conflict, NotFound, Unavailable
 from backends.libvirt import designer, xml
 
 LOG = logging.getLogger(__name__)
+POOL_BUSY_WAIT = 60.0      # seconds a pool refresh waits for the volumes libvirt builds in it
 
 # Silence libvirt's default handler, which prints every error on stderr even
 # when the caller handles the exception.
@@ -191,6 +193,18 @@ class Host:
     def volume_in(self, pool, name):
         """Return the volume called name in pool, or None."""
         return _or_none(pool.storageVolLookupByName, name, libvirt.VIR_ERR_NO_STORAGE_VOL)
+
+    @staticmethod
+    def refresh_pool(pool, wait=POOL_BUSY_WAIT):
+        """Refresh a pool, waiting while libvirt builds another volume in it (it refuses then)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return pool.refresh(0)
+            except libvirt.libvirtError as exc:
+                if "has asynchronous jobs running" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.01)
 
     @staticmethod
     def delete_volume(vol):

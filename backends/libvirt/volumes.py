@@ -60,7 +60,7 @@ def create_image(host, pool_name, name, capacity, source_path=None, source_forma
         return image_info(host, vol)
     try:
         _upload(host, vol, source_path, size)
-        pool.refresh(0)    # re-read the capacity a qcow2 header declares
+        host.refresh_pool(pool)    # re-read the capacity a qcow2 header declares
         vol = pool.storageVolLookupByName(name)
         _refuse_backing_file(vol)
     except Exception as exc:
@@ -150,6 +150,13 @@ def create_volume(host, pool_name, spec):
 def delete_volume(host, key):
     """Delete a volume unless a machine still has it attached (live or in its definition)."""
     _delete_unused(host, key, _machines_using, "is attached to")
+
+
+def discard_volume(host, pool_name, name):
+    """Delete the volume called name in the pool, unless a machine uses it; none is fine."""
+    vol = host.volume_in(host.pool(pool_name), name)
+    if vol is not None:
+        delete_volume(host, vol.key())
 
 
 def holders(host, key):

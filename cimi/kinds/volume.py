@@ -32,7 +32,7 @@ def _create(ctx, body, parent):
 def _run_create(job):
     row = store.get("Volume", job.payload["id"])
     info = job.backend.create_volume(model.VolumeSpec(
-        name=f"cimi-volume-{row['id']}", capacity_bytes=row["data"]["capacity"] * KIB,
+        name=backend_name(row["id"]), capacity_bytes=row["data"]["capacity"] * KIB,
         image_key=job.payload.get("image_key")))
     store.update("Volume", row["id"], {"state": "AVAILABLE", "data": {**row["data"], "_key": info.key,
                                                                       "_host": info.host}})
@@ -55,12 +55,24 @@ def _delete(ctx, row):
 jobs.backend_delete("Volume", "delete_volume")
 
 
-def _error(ctx, row):
-    store.update("Volume", row["id"], {"state": "ERROR"})
+def backend_name(row_id):
+    return f"cimi-volume-{row_id}"
 
 
-register(Kind("Volume", "volumes", create_schema="VolumeCreate", create=_create, delete=_delete, refresh=_error,
-              deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),
+def refresh(ctx, row):
+    """After a failed Job: a Volume not AVAILABLE is ERROR; a create cut short removes what it made.
+
+    An interrupted create may have made the volume without recording its key:
+    a DELETE would then leave its bytes in the pool for ever.
+    """
+    if row["state"] == "CREATING":
+        ctx.cloud.backend.discard_volume(backend_name(row["id"]))
+    if row["state"] != "AVAILABLE":
+        store.update("Volume", row["id"], {"state": "ERROR"})
+
+
+register(Kind("Volume", "volumes", create_schema="VolumeCreate", create=_create, delete=_delete, refresh=refresh,
+              deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),   # CREATING: cancel
               capabilities=(("VolumeTemplateByValue", "true", "volumeTemplate may be given by value"),
                             ("VolumeConfigByValue", "true", "volumeConfig may be given by value"),
                             ("VolumeImageByValue", "false", "volumeImage must be a reference"),

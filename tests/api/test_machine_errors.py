@@ -213,3 +213,26 @@ def test_a_create_its_server_died_in_is_error_and_leaves_nothing(cloud, alice, l
     assert ops(machine) == ["delete"]
     assert leftovers(libvirt_conn, "default-pool", machine) == []
     assert alice.get(machine["disks"]["href"]).json["count"] == 0
+
+
+@pytest.mark.parametrize("recorded", [False, True])
+def test_a_volume_create_its_server_died_in_leaves_nothing_or_stays_available(cloud, alice, libvirt_conn, recorded):
+    """Killed after the backend made the volume: before the store recorded it (ERROR, no bytes left
+    behind that no DELETE could reach), or after (the Volume is fine and stays AVAILABLE)."""
+    import datetime
+
+    from cimi import db
+    resp = alice.post(alice.cep()["volumes"]["href"], {"name": "cut-short",
+                                                      "volumeTemplate": {"volumeConfig": {"capacity": 1024}}})
+    assert alice.wait(resp.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
+    row = store.get("Volume", resp.headers["Location"].rsplit("/", 1)[-1])
+    if not recorded:
+        store.update("Volume", row["id"], {"state": "CREATING",
+                                           "data": {k: v for k, v in row["data"].items() if k != "_key"}})
+    jobs = db.model_for("Job")
+    (jobs.update(state="RUNNING", lease_until=db.utcnow() - datetime.timedelta(seconds=1))
+     .where(jobs.id == resp.headers["CIMI-Job-URI"].rsplit("/", 1)[-1]).execute())
+    assert cloud.jobs.recover() == 1
+    assert alice.get(resp.headers["Location"]).json["state"] == ("AVAILABLE" if recorded else "ERROR")
+    pool = libvirt_conn.storagePoolLookupByName("default-pool")
+    assert len([v for v in pool.listAllVolumes(0) if row["id"] in v.name()]) == recorded

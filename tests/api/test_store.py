@@ -97,6 +97,24 @@ def test_restart_fails_interrupted_jobs_and_rereads_state(tmp_path, database_url
     cloud.close()
 
 
+def test_a_job_another_server_failed_as_interrupted_is_not_ended_again(tmp_path, database_url, monkeypatch):
+    """A server too slow to renew its lease loses its job to another's recovery: the Job ends once."""
+    cloud = make_cloud(tmp_path, database_url, monkeypatch, workers=0)
+    try:
+        job = store.insert("Job", {"state": "QUEUED", "handler": "none", "data": {"_base": "http://h/cimi/"}})
+        slow, other = jobs.Runner(cloud), jobs.Runner(cloud)
+        assert slow.claim()["id"] == job["id"]
+        model = db.model_for("Job")
+        model.update(lease_until=db.utcnow() - jobs.LEASE).where(model.id == job["id"]).execute()
+        assert other.recover() == 1
+        slow.finish(job["id"], "SUCCESS", None, 0)
+        after = store.get("Job", job["id"])
+        assert after["state"] == "FAILED" and "interrupted" in after["data"]["statusMessage"]
+        assert after["data"]["returnCode"] == 500
+    finally:
+        cloud.close()
+
+
 def test_cached_heads_follow_every_write_on_sqlite(tmp_path, monkeypatch):
     """A read answered from memory is never older than the last write, whichever code wrote."""
     cloud = make_cloud(tmp_path, f"sqlite:///{tmp_path / 'h.sqlite3'}", monkeypatch, workers=0)

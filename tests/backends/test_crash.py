@@ -62,8 +62,9 @@ class Server:
         self.proc.wait(20)
         self.log.close()
 
-    def call(self, method, url, body=None):
-        headers = {"Authorization": "Basic " + base64.b64encode(b"admin:pw").decode(), "Accept": "application/json"}
+    def call(self, method, url, body=None, auth=("admin", "pw")):
+        credentials = base64.b64encode(":".join(auth).encode()).decode()
+        headers = {"Authorization": "Basic " + credentials, "Accept": "application/json"}
         data = json.dumps(body).encode() if body is not None else None
         if data:
             headers["Content-Type"] = "application/json"

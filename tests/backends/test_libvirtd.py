@@ -1,6 +1,8 @@
 """What only a real libvirtd with QEMU can show (uploads, hot-plug, restarts)."""
 import subprocess
+import threading
 import time
+import uuid
 
 import libvirt
 import pytest
@@ -109,3 +111,36 @@ def test_autostart_follows_the_state(real):
     assert observer.networkLookupByName(net.key).autostart() == 1
     b.stop_network(net.key)
     assert observer.networkLookupByName(net.key).autostart() == 0
+
+
+def test_uploads_succeed_while_other_volumes_are_built_in_the_pool(real, libvirtd_pool, tmp_path):
+    """libvirt refuses to refresh a pool while it builds a volume: an upload waits rather than fails.
+
+    Machines created side by side (several workers, several front ends) build
+    overlays while another machine's config drive is uploaded to the same pool.
+    """
+    b, observer, made = real
+    pool = observer.storagePoolLookupByName(libvirtd_pool[0])
+    source = tmp_path / "drive.raw"
+    source.write_bytes(b"x" * 65536)
+    done = threading.Event()
+
+    def build_volumes():
+        n = 0
+        while not done.is_set():
+            xml = (f"<volume><name>busy-{uuid.uuid4().hex[:8]}-{n}.qcow2</name><capacity>{1 << 30}</capacity>"
+                   "<target><format type='qcow2'/></target></volume>")
+            pool.createXML(xml, 0).delete(0)
+            n += 1
+            time.sleep(0.02)                         # machines are not created back to back
+    builders = [threading.Thread(target=build_volumes) for _ in range(2)]
+    for builder in builders:
+        builder.start()
+    try:
+        for n in range(10):
+            image = b.create_image(f"upload-{uuid.uuid4().hex[:8]}-{n}", 0, str(source), "raw")
+            made.append(("image", image.key))
+    finally:
+        done.set()
+        for builder in builders:
+            builder.join()
