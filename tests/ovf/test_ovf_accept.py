@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import descriptor, file_drive_descriptor, make_disk, manifest_line, write_ova
+from tests.ovf.conftest import descriptor, file_drive_descriptor, make_disk, manifest_line, write_ova
 from ovf.errors import OVFError
 from ovf.hardware import resolve_hardware
 from ovf.inspect import inspect, summary

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import descriptor, sample, write_ova
+from tests.ovf.conftest import descriptor, sample, write_ova
 from ovf.errors import OVFError
 from ovf.inspect import inspect
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import make_disk
+from tests.ovf.conftest import make_disk
 from ovf import disks
 from ovf.errors import OVFError
 

@@ -11,7 +11,7 @@ import tarfile
 
 import pytest
 
-from conftest import (descriptor, make_disk, manifest_line, sample, tar_member,
+from tests.ovf.conftest import (descriptor, make_disk, manifest_line, sample, tar_member,
                       write_ova)
 from ovf.errors import OVFError
 from ovf.package import open_package

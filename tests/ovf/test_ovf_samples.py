@@ -6,7 +6,7 @@ stated fact. Memory is MiB, capacity is bytes after capacityAllocationUnits.
 
 import pytest
 
-from conftest import sample
+from tests.ovf.conftest import sample
 from ovf.checks import check_envelope
 from ovf.errors import OVFError
 from ovf.hardware import resolve_hardware

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import sample
+from tests.ovf.conftest import sample
 from ovf.hardware import resolve_hardware
 from ovf.manifest import parse_manifest
 from ovf.reader import read_envelope

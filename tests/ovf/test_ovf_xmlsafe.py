@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import descriptor
+from tests.ovf.conftest import descriptor
 from ovf.errors import OVFError
 from ovf.reader import read_envelope
 from ovf.xmlsafe import MAX_DESCRIPTOR_BYTES, parse_descriptor
