@@ -1,11 +1,15 @@
 """Network (libvirt networks), and the NetworkPorts and Addresses found on them."""
+import ipaddress
+
 import backends
 from backends import model
-from cimi import db, errors, jobs, naming, store, templates
+from cimi import db, errors, jobs, naming, represent, store, templates
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register
 
 MODES = {"PUBLIC": "nat", "PRIVATE": "isolated"}
+MIN_PREFIX, MAX_PREFIX = 16, 30     # up to 65533 DHCP addresses, down to one
+THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
 
 
 def _create(ctx, body, parent):
@@ -17,12 +21,40 @@ def _create(ctx, body, parent):
     data = {"networkType": config.get("networkType") or "PRIVATE", "cidr": config.get("cidr")}
     if data["networkType"] == "PUBLIC" and not data["cidr"]:
         raise errors.BadRequest("a PUBLIC network is NATed to the host and needs a cidr, e.g. 192.168.150.0/24")
+    if data["cidr"]:
+        _check_cidr(ctx, data["cidr"])
     if config.get("mtu"):
         data["mtu"] = config["mtu"]
     if config.get("classOfService"):
         data["classOfService"] = config["classOfService"]
     return Created({"state": "CREATING", "data": {k: v for k, v in data.items() if v is not None}},
                    job="Network.create", payload={"initialState": state})
+
+
+def _check_cidr(ctx, cidr):
+    """Refuse a range the host cannot give a bridge: not a usable IPv4 block, or one another Network has.
+
+    The host's bridge takes the range's first address and routes all of it:
+    loopback, multicast or a range already routed would break the host's own networking.
+    """
+    try:
+        block = ipaddress.IPv4Network(cidr, strict=False)
+    except ValueError:
+        raise errors.BadRequest(f"cidr {cidr!r} is not an IPv4 network") from None
+    if not MIN_PREFIX <= block.prefixlen <= MAX_PREFIX:
+        raise errors.BadRequest(f"cidr {cidr!r}: the prefix length must be from /{MIN_PREFIX} to /{MAX_PREFIX}")
+    if block.is_loopback or block.is_link_local or block.is_multicast or block.is_reserved \
+            or block.subnet_of(THIS_NETWORK):
+        raise errors.BadRequest(f"cidr {cidr!r} is a loopback, link-local, multicast or reserved range; "
+                                "take a private one, e.g. 192.168.150.0/24")
+    config = ctx.cloud.config
+    taken = [(row["data"]["cidr"], row["name"] if represent.can_read(ctx.user, row) else "another user's")
+             for row in store.all_rows("Network") if row["data"].get("cidr")]
+    if config.default_network:
+        taken.append((config.default_network_cidr, config.default_network))
+    for other, name in taken:
+        if block.overlaps(ipaddress.IPv4Network(other, strict=False)):
+            raise errors.Conflict(f"cidr {cidr} overlaps {other} of the Network {name}")
 
 
 @jobs.handler("Network.create")
