@@ -7,6 +7,7 @@ import base64
 import binascii
 import logging
 import threading
+import time
 
 import backends
 from backends import model
@@ -316,20 +317,33 @@ def _lifecycle(method, **fixed):
         if method == "restart_machine" and job.payload.get("from") in ("STOPPED", "ERROR"):
             verb, options = "start_machine", {}       # restart of a stopped machine is a start (5.14.1.2)
         info = getattr(job.backend, verb)(backend_key(row), **options)
+        if "waiting" in options:
+            options["waiting"].stopped()
         seen(store.get("Machine", row["id"]), info)
     return run
 
 
 def _shutdown_reporter(job):
-    """Show in the Job how long a graceful stop has waited for the guest, and when it gave up."""
+    """Show in the Job how long a graceful stop has waited for the guest, and when it gave up.
+
+    Its `stopped()` replaces a last "waiting" message once the machine is off
+    (the guest shut down, or a forced stop ended the wait).
+    """
     timeout = job.ctx.cloud.config.stop_timeout
+    began, waited = time.monotonic(), []
 
     def waiting(elapsed):
+        waited.append(elapsed)
         if elapsed >= timeout:
             job.progress(90, f"the guest did not shut down within {timeout:g} s: powered off")
         else:
             job.progress(10 + 80 * elapsed / timeout,
                          f"waiting for the guest to shut down ({elapsed:.0f} s of {timeout:g} s)")
+
+    def stopped():
+        if waited and waited[-1] < timeout:
+            job.progress(95, f"the machine stopped after {time.monotonic() - began:.0f} s")
+    waiting.stopped = stopped
     return waiting
 
 

@@ -58,3 +58,19 @@ def test_force_powers_off_at_once(real_cloud):  # noqa: F811
     assert job["state"] == "SUCCESS" and time.monotonic() - began < 10
     assert "waiting" not in job.get("statusMessage", "")
     assert alice.get(machine["id"]).json["state"] == "STOPPED" and not dom.isActive()
+
+
+def test_a_wait_ended_by_a_forced_stop_does_not_end_on_waiting(real_cloud):  # noqa: F811
+    make, observer, _pool = real_cloud
+    _cloud, alice = make("qemu", stop_timeout=60)
+    machine, dom = started_blank_machine(alice, observer)
+    graceful = stop(alice, machine)
+    deadline = time.monotonic() + 20
+    while not alice.get(graceful).json.get("statusMessage", "").startswith("waiting for the guest"):
+        assert time.monotonic() < deadline, alice.get(graceful).json
+        time.sleep(0.1)
+    assert alice.wait(stop(alice, machine, force=True), timeout=30)["state"] == "SUCCESS"
+    job = alice.wait(graceful, timeout=30)
+    assert job["state"] == "SUCCESS", job
+    assert job["statusMessage"].startswith("the machine stopped after "), job
+    assert alice.get(machine["id"]).json["state"] == "STOPPED" and not dom.isActive()
