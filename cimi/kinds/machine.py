@@ -311,7 +311,7 @@ def _lifecycle(method, **fixed):
         force = job.payload.get("params", {}).get("force")
         if force is not None and method in ("stop_machine", "restart_machine"):
             options["force"] = force
-        if method == "stop_machine":
+        if method in ("stop_machine", "restart_machine"):
             options.update(timeout=job.ctx.cloud.config.stop_timeout, waiting=_shutdown_reporter(job))
         verb = method
         if method == "restart_machine" and job.payload.get("from") in ("STOPPED", "ERROR"):

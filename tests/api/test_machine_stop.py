@@ -74,3 +74,18 @@ def test_a_wait_ended_by_a_forced_stop_does_not_end_on_waiting(real_cloud):  # n
     assert job["state"] == "SUCCESS", job
     assert job["statusMessage"].startswith("the machine stopped after "), job
     assert alice.get(machine["id"]).json["state"] == "STOPPED" and not dom.isActive()
+
+
+def test_a_restart_the_guest_ignores_still_boots_it_again(real_cloud):  # noqa: F811
+    """A graceful restart is a watched shutdown (powered off after the timeout) and a boot."""
+    make, observer, _pool = real_cloud
+    _cloud, alice = make("qemu", stop_timeout=3)
+    machine, dom = started_blank_machine(alice, observer)
+    before = dom.ID()
+    job = alice.wait(alice.post(machine["id"] + "/restart", {"action": f"{CIMI}/action/restart"})
+                     .headers["CIMI-Job-URI"], timeout=30)
+    assert job["state"] == "SUCCESS", job
+    assert job["statusMessage"] == "the guest did not shut down within 3 s: powered off"
+    again = observer.lookupByName(dom.name())                    # ID() is cached in a virDomain object
+    assert again.isActive() and again.ID() != before             # a new boot, not a request ignored
+    assert alice.get(machine["id"]).json["state"] == "STARTED"
