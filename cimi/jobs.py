@@ -249,7 +249,7 @@ class Runner:
             self._run_waiting_for_backend(job, fn)
         except (errors.CimiError, backends.BackendError) as exc:
             message = exc.description if isinstance(exc, errors.CimiError) else str(exc)
-            code = exc.status_code if isinstance(exc, errors.CimiError) else 500
+            code = (exc if isinstance(exc, errors.CimiError) else errors.from_backend(exc)).status_code
             self.refresh_target(row)              # first: a client that sees the Job end sees its outcome
             self.finish(row["id"], "FAILED", message, code)
         except Exception as exc:                   # noqa: BLE001

@@ -6,6 +6,7 @@ backend's answer, not from what we expected.
 import base64
 import binascii
 import logging
+import re
 import threading
 import time
 
@@ -266,8 +267,8 @@ def device(location):
     if not location:
         return None
     name = location.strip().removeprefix("/dev/")
-    if not name.isalnum():
-        raise errors.BadRequest(f"initialLocation {location!r} is not a device name such as /dev/vdb")
+    if not re.fullmatch(r"vd[a-z]{1,2}", name):         # disks are virtio here: sda would be vda's twin
+        raise errors.BadRequest(f"initialLocation {location!r} is not a virtio disk name such as /dev/vdb")
     return name
 
 
