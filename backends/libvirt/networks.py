@@ -7,6 +7,7 @@ import libvirt
 from lxml import etree
 
 from backends import model
+from backends.base import Conflict
 from backends.libvirt import designer, xml
 from backends.libvirt.host import is_unsupported
 
@@ -34,7 +35,13 @@ def create(host, spec):
 def start(host, net):
     """Start the network (autostarted with the host) and plug the running machines' interfaces back into its bridge."""
     if not net.isActive():
-        net.create()
+        try:
+            net.create()
+        except libvirt.libvirtError as exc:
+            # NOTE: libvirt reports a range the host already routes as an internal error
+            if "already in use" not in (exc.get_error_message() or ""):
+                raise
+            raise Conflict(f"the host already routes this range: {exc.get_error_message()}") from None
     net.setAutostart(1)
     bridge = _bridge(net)
     for name, mac, tap in _taps(host, net.name()):
