@@ -104,7 +104,9 @@ class Backend:
         """
         raise NotImplementedError
 
-    def restart_machine(self, key: str, force: bool = False) -> model.MachineInfo:
+    def restart_machine(self, key: str, force: bool = False, timeout: float = 60.0,
+                        waiting=None) -> model.MachineInfo:
+        """Shut down as stop_machine does (waiting reported alike), then boot; force resets at once."""
         raise NotImplementedError
 
     def pause_machine(self, key: str) -> model.MachineInfo:

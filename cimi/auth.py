@@ -28,6 +28,10 @@ def hash_password(password, salt):
 def add_user(name, password, admin=False):
     if not name or not password:
         raise ValueError("a user needs a name and a password")
+    # HTTP Basic ends the name at the first ':'; the name also names the user's import directory.
+    if name != name.strip() or not name.isprintable() or any(c in name for c in ":/\\") or name in (".", ".."):
+        raise ValueError(f"user name {name!r} refused: HTTP sign-in and import directories need a name "
+                         "without ':', '/', '\\', control characters, or leading or trailing spaces")
     salt = os.urandom(16)
     digest = hash_password(password, salt)
     db.User.insert(name=name, salt=salt, hash=digest, admin=admin).on_conflict(

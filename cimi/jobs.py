@@ -290,7 +290,7 @@ class Runner:
             self._undo(job, row, "STOPPED", CANCELLED, 0)
         except (errors.CimiError, backends.BackendError) as exc:
             message = exc.description if isinstance(exc, errors.CimiError) else str(exc)
-            code = exc.status_code if isinstance(exc, errors.CimiError) else 500
+            code = (exc if isinstance(exc, errors.CimiError) else errors.from_backend(exc)).status_code
             self._fail(job, row, message, code)
         except Exception as exc:                   # noqa: BLE001
             log.error("job %s failed:\n%s", row["id"], traceback.format_exc())

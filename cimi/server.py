@@ -124,7 +124,11 @@ def users(args, config):
     database = db.open_database(config.database_url)
     migrations.migrate(database, [k.name for k in registry.all_kinds()])
     if args.users_command == "add":
-        auth.add_user(args.name, args.password, admin=args.admin)
+        try:
+            auth.add_user(args.name, args.password, admin=args.admin)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         print(f"user {args.name} saved{' (admin)' if args.admin else ''}")
     elif args.users_command == "delete":
         if not auth.delete_user(args.name):

@@ -178,8 +178,8 @@ class LibvirtBackend(base.Backend):
         return machines.stop(*self._domain(key), force=force, timeout=timeout, waiting=waiting)
 
     @translated
-    def restart_machine(self, key, force=False):
-        return machines.restart(*self._domain(key), force=force)
+    def restart_machine(self, key, force=False, timeout=60.0, waiting=None):
+        return machines.restart(*self._domain(key), force=force, timeout=timeout, waiting=waiting)
 
     @translated
     def pause_machine(self, key):

@@ -174,9 +174,9 @@ def network(name, mode, cidr=None):
         block = ipaddress.ip_network(cidr, strict=False)
         if block.version != 4 or block.num_addresses < 4:
             raise ValueError(f"{cidr!r}: need an IPv4 network with room for DHCP")
-        hosts = list(block.hosts())
-        net.ip_address, net.ip_netmask = str(hosts[0]), str(block.netmask)
-        net.dhcp_start, net.dhcp_end = str(hosts[1]), str(hosts[-1])
+        # NOTE: indexed, not listed: a /8 has 16 million hosts
+        net.ip_address, net.ip_netmask = str(block[1]), str(block.netmask)
+        net.dhcp_start, net.dhcp_end = str(block[2]), str(block[-2])
     return net
 
 

@@ -230,13 +230,18 @@ def stop(host, dom, force=False, timeout=60.0, waiting=None):
     return info(host, dom)
 
 
-def restart(host, dom, force=False):
-    """Reboot via the guest, or reset (destroy + create where unsupported)."""
+def restart(host, dom, force=False, timeout=60.0, waiting=None):
+    """Shut down as `stop` does (powered off after timeout) and boot again; force resets.
+
+    NOTE: not virDomainReboot: a guest that ignores the ACPI request (no acpid)
+    would not reboot at all, and nothing tells; a shutdown can be watched (as
+    OpenStack's soft reboot does).
+    """
     if state(dom) != model.STARTED:
         raise Conflict("only a STARTED machine can be restarted")
     if not force:
-        dom.reboot(0)
-        return info(host, dom)
+        stop(host, dom, timeout=timeout, waiting=waiting)
+        return start(host, dom)
     try:
         dom.reset(0)
     except libvirt.libvirtError as exc:

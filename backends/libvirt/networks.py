@@ -7,6 +7,7 @@ import libvirt
 from lxml import etree
 
 from backends import model
+from backends.base import Conflict
 from backends.libvirt import designer, xml
 from backends.libvirt.host import is_unsupported
 
@@ -41,9 +42,12 @@ def start(host, net):
     if not net.isActive():
         try:
             net.create()
-        except libvirt.libvirtError:
+        except libvirt.libvirtError as exc:
             if not net.isActive():                   # else another Job started it meanwhile
-                raise
+                # NOTE: libvirt reports a range the host already routes as an internal error
+                if "already in use" not in (exc.get_error_message() or ""):
+                    raise
+                raise Conflict(f"the host already routes this range: {exc.get_error_message()}") from None
     net.setAutostart(1)
     bridge = _bridge(net)
     for name, mac, tap in _taps(host, net.name()):

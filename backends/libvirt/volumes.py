@@ -197,7 +197,11 @@ def attach(host, dom, key, target=None):
     if vol.path() in attached:                      # a replayed Job
         return attached[vol.path()].find("target").get("dev")
     conf = xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-    target = target or designer.disk_targets(1, used=[d.target_dev for d in conf.disks])[0]
+    used = [d.target_dev for d in conf.disks]
+    if target in used:
+        raise Conflict(f"{target} is taken on {dom.name()} (its disks: {', '.join(used)}); "
+                       "give another initialLocation or none")
+    target = target or designer.disk_targets(1, used=used)[0]
     fmt = xml.StorageVolume.parse(vol.XMLDesc(0)).target_format
     disk = designer.disk(vol.path(), target, fmt or xml.StorageVolume.FORMAT_RAW)
     try:

@@ -6,7 +6,9 @@ backend's answer, not from what we expected.
 import base64
 import binascii
 import logging
+import re
 import threading
+import time
 
 import backends
 from backends import model
@@ -263,13 +265,23 @@ def _volumes_from_templates(job, row, specs):
 
 
 def device(location):
-    """Map a CIMI initialLocation ("/dev/vdb", "vdb") to a device name, or None to let the backend pick."""
+    """Map a CIMI initialLocation to the virtio target to ask for, or None to let the backend pick.
+
+    Disks are virtio here: "/dev/vdb" names a target. Clients written for
+    other hypervisors send "/dev/sdf", "/dev/hdb" or "/dev/xvdb": a hint the
+    backend cannot honour as such (sda would be vda's twin), so it picks the
+    target and the MachineVolume still shows the client's text (`attachment`).
+    Anything else is not a disk name.
+    """
     if not location:
         return None
     name = location.strip().removeprefix("/dev/")
-    if not name.isalnum():
-        raise errors.BadRequest(f"initialLocation {location!r} is not a device name such as /dev/vdb")
-    return name
+    if re.fullmatch(r"vd[a-z]{1,2}", name):
+        return name
+    if re.fullmatch(r"(sd|xvd)[a-z]{1,2}|hd[a-d]", name):
+        return None
+    raise errors.BadRequest(f"initialLocation {location!r} is not a disk name such as /dev/vdb (or /dev/sdf, "
+                            "/dev/hdb, /dev/xvdb, which the server maps to a free virtio disk)")
 
 
 def attachment(location, target):
@@ -321,26 +333,39 @@ def _lifecycle(method, **fixed):
         force = job.payload.get("params", {}).get("force")
         if force is not None and method in ("stop_machine", "restart_machine"):
             options["force"] = force
-        if method == "stop_machine":
+        if method in ("stop_machine", "restart_machine"):
             options.update(timeout=job.ctx.cloud.config.stop_timeout, waiting=_shutdown_reporter(job))
         verb = method
         if method == "restart_machine" and job.payload.get("from") in ("STOPPED", "ERROR"):
             verb, options = "start_machine", {}       # restart of a stopped machine is a start (5.14.1.2)
         info = getattr(job.backend, verb)(backend_key(row), **options)
+        if "waiting" in options:
+            options["waiting"].stopped()
         seen(store.get("Machine", row["id"]), info)
     return run
 
 
 def _shutdown_reporter(job):
-    """Show in the Job how long a graceful stop has waited for the guest, and when it gave up."""
+    """Show in the Job how long a graceful stop has waited for the guest, and when it gave up.
+
+    Its `stopped()` replaces a last "waiting" message once the machine is off
+    (the guest shut down, or a forced stop ended the wait).
+    """
     timeout = job.ctx.cloud.config.stop_timeout
+    began, waited = time.monotonic(), []
 
     def waiting(elapsed):
+        waited.append(elapsed)
         if elapsed >= timeout:
             job.progress(90, f"the guest did not shut down within {timeout:g} s: powered off")
         else:
             job.progress(10 + 80 * elapsed / timeout,
                          f"waiting for the guest to shut down ({elapsed:.0f} s of {timeout:g} s)")
+
+    def stopped():
+        if waited and waited[-1] < timeout:
+            job.progress(95, f"the machine stopped after {time.monotonic() - began:.0f} s")
+    waiting.stopped = stopped
     return waiting
 
 

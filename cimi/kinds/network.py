@@ -8,6 +8,8 @@ from cimi.crud import Created
 from cimi.registry import Action, Kind, register
 
 MODES = {"PUBLIC": "nat", "PRIVATE": "isolated"}
+MIN_PREFIX, MAX_PREFIX = 16, 30     # up to 65533 DHCP addresses, down to one
+THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
 
 
 def _create(ctx, body, parent):
@@ -20,7 +22,7 @@ def _create(ctx, body, parent):
     if data["networkType"] == "PUBLIC" and not data["cidr"]:
         raise errors.BadRequest("a PUBLIC network is NATed to the host and needs a cidr, e.g. 192.168.150.0/24")
     if data["cidr"]:
-        data["cidr"] = _free_range(ctx, data["cidr"])
+        _check_cidr(ctx, data["cidr"])
     if config.get("mtu"):
         data["mtu"] = config["mtu"]
     if config.get("classOfService"):
@@ -29,27 +31,30 @@ def _create(ctx, body, parent):
                    job="Network.create", payload={"initialState": state})
 
 
-def _free_range(ctx, cidr):
-    """Check a new Network's address range: an IPv4 block with room for DHCP, overlapping no other Network's.
+def _check_cidr(ctx, cidr):
+    """Refuse a range the host cannot give a bridge: not a usable IPv4 block, or one another Network has.
 
-    Two bridges on one range break both; libvirt would refuse the second only
-    when its Job runs. Another tenant's Network is not named.
+    The host's bridge takes the range's first address and routes all of it:
+    loopback, multicast or a range already routed would break the host's own networking.
     """
     try:
-        block = ipaddress.ip_network(str(cidr).strip(), strict=False)
+        block = ipaddress.IPv4Network(cidr, strict=False)
     except ValueError:
-        raise errors.BadRequest(f"cidr {cidr!r} is not an address range such as 192.168.150.0/24") from None
-    if block.version != 4 or block.num_addresses < 4:
-        raise errors.BadRequest(f"cidr {cidr!r}: a Network needs an IPv4 range with room for DHCP (/30 or larger)")
-    networks = db.model_for("Network")
-    for record in list(networks.select()):
-        row = store.to_row(record)
-        other = row["data"].get("cidr")
-        if other and block.overlaps(ipaddress.ip_network(other, strict=False)):
-            whose = f"Network {row['id']} ({row['name'] or 'unnamed'})" if represent.can_read(ctx.user, row) \
-                else "another Network"
-            raise errors.Conflict(f"cidr {block} overlaps {other} of {whose}")
-    return str(block)
+        raise errors.BadRequest(f"cidr {cidr!r} is not an IPv4 network") from None
+    if not MIN_PREFIX <= block.prefixlen <= MAX_PREFIX:
+        raise errors.BadRequest(f"cidr {cidr!r}: the prefix length must be from /{MIN_PREFIX} to /{MAX_PREFIX}")
+    if block.is_loopback or block.is_link_local or block.is_multicast or block.is_reserved \
+            or block.subnet_of(THIS_NETWORK):
+        raise errors.BadRequest(f"cidr {cidr!r} is a loopback, link-local, multicast or reserved range; "
+                                "take a private one, e.g. 192.168.150.0/24")
+    config = ctx.cloud.config
+    taken = [(row["data"]["cidr"], row["name"] if represent.can_read(ctx.user, row) else "another user's")
+             for row in store.all_rows("Network") if row["data"].get("cidr")]
+    if config.default_network:
+        taken.append((config.default_network_cidr, config.default_network))
+    for other, name in taken:
+        if block.overlaps(ipaddress.IPv4Network(other, strict=False)):
+            raise errors.Conflict(f"cidr {cidr} overlaps {other} of the Network {name}")
 
 
 @jobs.handler("Network.create")

@@ -69,3 +69,18 @@ def test_the_periodic_pass_settles_an_attachment_the_machine_no_longer_has(cloud
     reconcile(cloud)
     assert alice.get(resp.headers["Location"]).status_code == 404
     assert "attachedTo" not in alice.get(vol["id"]).json
+
+
+def test_a_taken_or_foreign_location_is_refused_and_the_volume_stays_free(alice):
+    _, machine = alice.create("machines", machine_body(alice))
+    _, vol = volume(alice)
+    for location in ("sda1", "/dev/hde", "vd1", "../vdb", "/dev/"):
+        resp = alice.post(machine["volumes"]["href"], {"volume": {"href": vol["id"]}, "initialLocation": location})
+        assert resp.status_code == 400 and "not a disk name" in resp.json["message"], resp.text
+    resp = alice.post(machine["volumes"]["href"], {"volume": {"href": vol["id"]}, "initialLocation": "/dev/vda"})
+    assert resp.status_code == 202, resp.text
+    job = alice.wait(resp.headers["CIMI-Job-URI"])
+    assert job["state"] == "FAILED" and job["returnCode"] == 409, job
+    assert job["statusMessage"].startswith("vda is taken on "), job
+    assert alice.get(machine["volumes"]["href"]).json["count"] == 0
+    assert "attachedTo" not in alice.get(vol["id"]).json

@@ -58,3 +58,34 @@ def test_force_powers_off_at_once(real_cloud):  # noqa: F811
     assert job["state"] == "SUCCESS" and time.monotonic() - began < 10
     assert "waiting" not in job.get("statusMessage", "")
     assert alice.get(machine["id"]).json["state"] == "STOPPED" and not dom.isActive()
+
+
+def test_a_wait_ended_by_a_forced_stop_does_not_end_on_waiting(real_cloud):  # noqa: F811
+    make, observer, _pool = real_cloud
+    _cloud, alice = make("qemu", stop_timeout=60)
+    machine, dom = started_blank_machine(alice, observer)
+    graceful = stop(alice, machine)
+    deadline = time.monotonic() + 20
+    while not alice.get(graceful).json.get("statusMessage", "").startswith("waiting for the guest"):
+        assert time.monotonic() < deadline, alice.get(graceful).json
+        time.sleep(0.1)
+    assert alice.wait(stop(alice, machine, force=True), timeout=30)["state"] == "SUCCESS"
+    job = alice.wait(graceful, timeout=30)
+    assert job["state"] == "SUCCESS", job
+    assert job["statusMessage"].startswith("the machine stopped after "), job
+    assert alice.get(machine["id"]).json["state"] == "STOPPED" and not dom.isActive()
+
+
+def test_a_restart_the_guest_ignores_still_boots_it_again(real_cloud):  # noqa: F811
+    """A graceful restart is a watched shutdown (powered off after the timeout) and a boot."""
+    make, observer, _pool = real_cloud
+    _cloud, alice = make("qemu", stop_timeout=3)
+    machine, dom = started_blank_machine(alice, observer)
+    before = dom.ID()
+    job = alice.wait(alice.post(machine["id"] + "/restart", {"action": f"{CIMI}/action/restart"})
+                     .headers["CIMI-Job-URI"], timeout=30)
+    assert job["state"] == "SUCCESS", job
+    assert job["statusMessage"] == "the guest did not shut down within 3 s: powered off"
+    again = observer.lookupByName(dom.name())                    # ID() is cached in a virDomain object
+    assert again.isActive() and again.ID() != before             # a new boot, not a request ignored
+    assert alice.get(machine["id"]).json["state"] == "STARTED"

@@ -1,4 +1,11 @@
 """A Network with running Machines on it: stop is refused unless forced, and NICs say whether they are plugged in."""
+import random
+import uuid
+
+import pytest
+
+from backends.libvirt import designer, xml
+from tests.api.test_machine_errors import real_cloud  # noqa: F401 (a fixture)
 from tests.api.test_resources import finish
 from tests.conftest import machine_body
 
@@ -50,3 +57,26 @@ def test_a_network_under_stopped_machines_stops(alice):
     alice.act(machine, "stop", {"resourceURI": f"{CIMI}/Action", "action": f"{CIMI}/action/stop", "force": True})
     finish(alice, stop(alice, network))
     assert alice.get(network["id"]).json["state"] == "STOPPED"
+
+
+@pytest.mark.libvirtd
+def test_a_range_the_host_already_routes_fails_the_create_with_409_and_leaves_nothing(real_cloud):  # noqa: F811
+    make, observer, _pool = real_cloud
+    _cloud, alice = make("qemu")
+    cidr = f"10.{random.randint(1, 250)}.{random.randint(1, 250)}.0/24"
+    outside = observer.networkDefineXML(designer.network(f"walk-{uuid.uuid4().hex[:8]}", "nat", cidr).to_xml())
+    try:
+        outside.create()
+        resp = alice.post(alice.cep()["networks"]["href"], {"networkTemplate": {"networkConfig": {
+            "networkType": "PRIVATE", "cidr": cidr}}})
+        assert resp.status_code == 202, resp.text
+        job = alice.wait(resp.headers["CIMI-Job-URI"], timeout=30)
+        assert job["state"] == "FAILED" and job["returnCode"] == 409, job
+        assert job["statusMessage"].startswith("the host already routes this range: "), job
+        assert alice.get(resp.headers["Location"]).status_code == 404          # no Network row left
+        left = [n.name() for n in observer.listAllNetworks()
+                if n.name() != outside.name() and designer.network_cidr(xml.Network.parse(n.XMLDesc(0))) == cidr]
+        assert left == []                                                      # nor a libvirt network
+    finally:
+        outside.destroy()
+        outside.undefine()

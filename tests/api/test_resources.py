@@ -125,6 +125,28 @@ def test_public_network_without_cidr_is_refused_up_front(alice):
     assert alice.get(href).json["count"] == before
 
 
+@pytest.mark.parametrize("cidr", ["10.0.0.0/33", "10.9.9.0/31", "0.0.0.0/0", "10.0.0.0/8", "127.0.0.0/24",
+                                  "169.254.7.0/24", "224.1.1.0/24", "0.1.2.0/24", "300.1.2.0/24"])
+def test_a_range_the_host_cannot_route_is_refused_up_front(alice, cidr):
+    href = alice.cep()["networks"]["href"]
+    before = alice.get(href).json["count"]
+    resp = alice.post(href, {"networkTemplate": {"networkConfig": {"networkType": "PUBLIC", "cidr": cidr}}})
+    assert resp.status_code == 400 and "cidr" in resp.json["statusMessage"], resp.text
+    assert alice.get(href).json["count"] == before
+
+
+def test_a_range_another_network_has_is_a_conflict(alice, bob):
+    _, mine = alice.create("networks", {"name": "mine", "networkTemplate": {"networkConfig": {
+        "networkType": "PUBLIC", "cidr": "192.168.151.0/24"}}})
+    href = alice.cep()["networks"]["href"]
+    for user, cidr, name in ((alice, "192.168.151.128/25", "mine"), (bob, "192.168.0.0/16", "another user's"),
+                             (bob, "192.168.122.0/24", "default")):
+        resp = user.post(href, {"networkTemplate": {"networkConfig": {"networkType": "PRIVATE", "cidr": cidr}}})
+        assert resp.status_code == 409, resp.text
+        assert f"of the Network {name}" in resp.json["statusMessage"] and mine["id"] not in resp.text
+    assert alice.get(href).json["count"] == 1 and bob.get(href).json["count"] == 0
+
+
 def test_machine_on_a_network_gets_an_interface(alice):
     _, net = alice.create("networks", {"networkTemplate": {"networkConfig": {"networkType": "PRIVATE"}}})
     _, machine = alice.create("machines", machine_body(alice, networkInterfaces=[{"network": {"href": net["id"]}}]))

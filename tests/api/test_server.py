@@ -42,6 +42,16 @@ def test_users_add_list_delete(tmp_path):
     assert "pw1" not in run(["users", "list", *data]).stdout
 
 
+def test_users_add_refuses_a_name_that_cannot_sign_in(tmp_path):
+    data = ["--data-dir", str(tmp_path)]
+    assert run(["users", "add", "zoë", "--password", "pw", "--create", *data]).returncode == 0
+    for name in ("a:b", "x/../alice", "tab\there", " lead", "trail ", "..", "back\\slash"):
+        refused = run(["users", "add", name, "--password", "pw", *data])
+        assert refused.returncode == 2 and "refused: HTTP sign-in" in refused.stderr, (name, refused.stderr)
+        assert "Traceback" not in refused.stderr
+    assert run(["users", "list", *data]).stdout.split("\n")[:-1] == ["zoë\tuser"]
+
+
 def test_users_honour_options_before_and_after_the_subcommand(tmp_path):
     """Options given before `users` are not reset by the subcommand's defaults."""
     url = f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}"

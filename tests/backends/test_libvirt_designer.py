@@ -58,6 +58,7 @@ def test_domain_type_needs_an_offer():
     ("192.168.150.0/24", "192.168.150.1", "192.168.150.2", "192.168.150.254"),
     ("10.0.0.0/30", "10.0.0.1", "10.0.0.2", "10.0.0.2"),
     ("10.0.0.7/29", "10.0.0.1", "10.0.0.2", "10.0.0.6"),   # host bits are ignored
+    ("10.0.0.0/8", "10.0.0.1", "10.0.0.2", "10.255.255.254"),
 ])
 def test_network_addressing(cidr, gateway, start, end):
     net = designer.network("n", "nat", cidr)

@@ -91,8 +91,8 @@ def test_credentials_create_list_show_delete(run, run_json, pubkey):
 
 
 def test_names_work_as_ids_and_ambiguity_is_an_error(run, run_json):
-    for n in range(2):
-        run_json("networks", "create", "twin", "--cidr", f"10.63.{n}.0/24")      # ranges may not overlap
+    for i in range(2):                 # two ranges: one host cannot route one range twice
+        run_json("networks", "create", "twin", "--cidr", f"10.63.{i}.0/24")
     rc, _, err = run("networks", "stop", "twin")
     assert rc == 1 and "2 networks are named 'twin'" in err and "give the id instead" in err
     assert "HTTP" not in err
@@ -207,8 +207,8 @@ def test_select_must_name_real_attributes(run, run_json, machine):
 
 
 def test_paging_and_last_is_an_index(run, run_json):
-    for n, name in enumerate("abcde"):
-        run_json("networks", "create", name, "--cidr", f"10.66.{n}.0/24")
+    for i, name in enumerate("abcde"):
+        run_json("networks", "create", name, "--cidr", f"10.66.{i}.0/24")
     names = lambda *a: [n["name"] for n in run_json("networks", "list", "--orderby", "name", *a)["networks"]]  # noqa: E731
     assert names("--page", "2", "--page-size", "2") == ["c", "d"]
     assert names("--page", "3", "--page-size", "2") == ["e"]
