@@ -213,9 +213,9 @@ class LibvirtBackend(base.Backend):
             volumes.delete_volume(host, key)
 
     @translated
-    def attach_volume(self, machine_key, volume_key, target=None):
+    def attach_volume(self, machine_key, volume_key, target=None, bus=None):
         host, dom = self._domain(machine_key)
-        return volumes.attach(host, dom, volume_key, target)
+        return volumes.attach(host, dom, volume_key, target, bus)
 
     @translated
     def detach_volume(self, machine_key, volume_key, timeout=30.0):

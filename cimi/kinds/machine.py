@@ -6,6 +6,7 @@ backend's answer, not from what we expected.
 import base64
 import binascii
 import logging
+import re
 import threading
 
 import backends
@@ -145,6 +146,7 @@ def _create(ctx, body, parent):
     if _wants_default_network(ctx, template):           # last: a bad request adds nothing
         nics.append({"network": default_network(ctx.cloud.config)})
     payload = {"disks": [d["capacity"] for d in config.get("disks", ())],
+               "diskTargets": [disk_target(d.get("initialLocation")) for d in config.get("disks", ())],
                "volumes": volumes, "volumeTemplates": made, "nics": nics, "users": users, "userData": user_data,
                "initialState": state}
     return Created({"state": "CREATING", "data": data}, job="Machine.create", payload=payload)
@@ -209,8 +211,10 @@ def _run_create(job):
     # smaller than it); further disks are blank.
     sizes = [kib * KIB for kib in p["disks"]] or [0]
     image_key = placement.image_on(job, image["id"], data["host"])
-    disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key)]
-    disks += [model.DiskSpec(capacity_bytes=size) for size in sizes[1:]]
+    targets = p.get("diskTargets") or [None] * len(sizes)
+    disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key,
+                            target=targets[0])]
+    disks += [model.DiskSpec(capacity_bytes=size, target=target) for size, target in zip(sizes[1:], targets[1:])]
     nics = [model.NicSpec(_network_key(job, n["network"], data["host"]), n.get("mac"), n.get("model"))
             for n in p["nics"]]
     users = [model.GuestUser(u["name"], u["keys"], u["passwordHash"]) for u in p["users"]]
@@ -260,6 +264,18 @@ def _volumes_from_templates(job, row, specs):
             jobs.run_inline(job, "Volume.create", made[n]["payload"])
         if row["id"] not in attached_to(made[n]["id"]):
             attach(job, row["id"], made[n]["id"], spec["initialLocation"])
+
+
+_DISK_NAME = re.compile(r"^(hd|sd|vd)[a-y]$")
+
+
+def disk_target(location):
+    """The device a configuration's disk asks for ("hda": IDE, "sda": SCSI, "vda": virtio), or None.
+
+    Only names whose bus we know are honoured; any other initialLocation leaves the choice to the backend.
+    """
+    name = (location or "").strip().removeprefix("/dev/")
+    return name if _DISK_NAME.match(name) else None
 
 
 def device(location):

@@ -20,6 +20,7 @@ from cimi.vocabulary import type_uri
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
 from ovf.hardware import resolve_hardware
+from ovf.model import RT_IDE, RT_OTHER_STORAGE, RT_SCSI
 from ovf.package import open_package, read_descriptor
 
 KIB = 1024
@@ -88,7 +89,8 @@ def receive_package(ctx, kind, req):
     imagefiles.stage(req.bounded_stream.read, staged, limit, sha256)
     name = (req.get_param("name") or "uploaded package").strip()
     try:
-        return _submit(ctx, kind, Path(staged), name, "upload", name, {"profile": req.get_param("profile")},
+        return _submit(ctx, kind, Path(staged), name, "upload", name,
+                       {"profile": req.get_param("profile"), "busPolicy": req.get_param("busPolicy")},
                        network_map, remove=True)
     except errors.CimiError:
         imagefiles.remove(staged)
@@ -123,6 +125,9 @@ def _submit(ctx, kind, path, name, source, label, params, network_map, remove=Fa
                                 f"{', '.join(offered) or 'none'}"
                                 + (f" (default {env.defaultProfile})" if offered else ""))
     networks = _network_map(ctx, env, network_map)
+    policy = params.get("busPolicy") or "package"
+    if policy not in BUS_POLICIES:
+        raise errors.BadRequest(f"busPolicy {policy!r} is not one of {', '.join(BUS_POLICIES)}")
     template = store.insert("SystemTemplate", {"owner": ctx.owner, "name": name,
                                                "description": f"imported from {label}",
                                                "data": {"importImage": source}})
@@ -130,7 +135,7 @@ def _submit(ctx, kind, path, name, source, label, params, network_map, remove=Fa
     job = jobs.submit(ctx, jobs.JobSpec(
         "SystemTemplate.import", represent.collection_href(ctx, kind), "import",
         {"id": template["id"], "path": str(path), "profile": profile, "remove": remove, "label": label,
-         "networks": networks}, [doc["id"]], ("SystemTemplate", template["id"])))
+         "networks": networks, "busPolicy": policy}, [doc["id"]], ("SystemTemplate", template["id"])))
     return 202, doc, job
 
 
@@ -213,6 +218,52 @@ def _mac(address, where):
     return mac
 
 
+#: busPolicy of the import: "package" keeps each disk on its controller's bus, "virtio" puts all on virtio.
+BUS_POLICIES = ("package", "virtio")
+#: Linux device prefix of each bus (backends/libvirt/designer.py derives the bus back from it).
+BUS_PREFIXES = {"ide": "hd", "scsi": "sd", "virtio": "vd"}
+BUS_UNITS = {"ide": 4}        # the pc machine's two IDE channels hold four disks
+#: Controller ResourceSubType tokens (a list: the first we know wins). "virtio" on a SCSI
+#: controller is COT's way to ask for paravirtual disks; VirtualBox writes VirtioSCSI.
+CONTROLLER_SUBTYPES = {"virtio": "virtio", "virtio-blk": "virtio", "virtioscsi": "scsi", "virtio-scsi": "scsi",
+                       "lsilogic": "scsi", "lsilogicsas": "scsi", "buslogic": "scsi", "virtualscsi": "scsi",
+                       "pvscsi": "scsi", "ahci": "scsi", "vmware.sata.ahci": "scsi", "piix3": "ide", "piix4": "ide",
+                       "ich6": "ide"}
+
+
+def controller_bus(controller):
+    """The bus a disk on this OVF controller Item gets: ide, scsi or virtio.
+
+    IDE (ResourceType 5) is ide; SCSI (6) scsi (on virtio-scsi) unless its
+    subtype asks for virtio first; "other storage" (20) follows its subtype
+    (SATA/AHCI: scsi, named sd* as the guest named its SATA disks); no or an
+    unknown controller: virtio.
+    """
+    if controller is None:
+        return "virtio"
+    for token in (controller.subType or "").lower().replace(",", " ").split():
+        if token in CONTROLLER_SUBTYPES:
+            return CONTROLLER_SUBTYPES[token]
+    return {RT_IDE: "ide", RT_SCSI: "scsi"}.get(controller.resourceType, "virtio")
+
+
+def disk_locations(vs_id, drives, controllers, policy):
+    """The device name ("hda", "sdb", "vdc", ...) of each drive, numbered per bus in the drives' order.
+
+    The boot disk comes first, so it is the first of its bus (hda, sda, vda): the one a BIOS boots.
+    """
+    controllers = {c.instanceID: c for c in controllers}
+    used, out = {}, []
+    for drive in drives:
+        bus = controller_bus(controllers.get(drive.controller)) if policy == "package" else "virtio"
+        n = used[bus] = used.get(bus, -1) + 1
+        if n >= BUS_UNITS.get(bus, 25):
+            raise OVFError(f"VirtualSystem {vs_id} puts more than {BUS_UNITS.get(bus, 25)} disks on its {bus} "
+                           "controllers; import it with busPolicy \"virtio\"")
+        out.append(BUS_PREFIXES[bus] + chr(ord("a") + n))
+    return out
+
+
 class _Progress:
     """The import Job's progress in real steps: reading the package is the first half, converting its disks
     (qemu-img's own percentage, weighted by each disk's size) the second."""
@@ -266,6 +317,9 @@ def _machine_parts(job, undo, package, vs, profile, work, networks, progress):
     boot = next((d for d in hw.disks if d.fileRef), None)
     if boot is None:
         raise OVFError(f"VirtualSystem {vs.id} has no disk with content to boot from")
+    drives = [boot] + [d for d in hw.disks if d is not boot]
+    locations = dict(zip((d.instanceID for d in drives),
+                         disk_locations(vs.id, drives, hw.controllers, job.payload.get("busPolicy") or "package")))
     disks = []                  # (drive, image row or None, capacity bytes)
     for i, drive in enumerate(hw.disks):
         image = None
@@ -284,11 +338,11 @@ def _machine_parts(job, undo, package, vs, profile, work, networks, progress):
                                                "data": {"cpu": hw.cpus, "memory": hw.memoryMiB * 1024,
                                                         "cpuArch": "x86_64", "disks": [{
                                                             "capacity": -(-boot_capacity // KIB), "format": "raw",
-                                                            "initialLocation": "vda"}]}})
+                                                            "initialLocation": locations[boot.instanceID]}]}})
     volumes = [{"volumeConfig": {"capacity": -(-max(cap, 1) // KIB)},
                 **({"volumeImage": {"href": _href(job, "VolumeImage", img)}} if img else {}),
-                "initialLocation": f"vd{chr(ord('b') + n)}"}
-               for n, (_, img, cap) in enumerate([t for t in disks if t[0] is not boot])]
+                "initialLocation": locations[drive.instanceID]}
+               for drive, img, cap in disks if drive is not boot]
     nics = []
     for nic in hw.nics:
         if not nic.network:
