@@ -22,6 +22,7 @@ DISK_PREFIX = "vd"             # virtio disk names: vda, vdb, ...
 DISK_BUSES = {"hd": "ide", "sd": "scsi", "vd": "virtio"}
 BUS_PREFIXES = {"ide": "hd", "scsi": "sd", "sata": "sd", "virtio": "vd"}
 BUS_TARGETS = {"ide": 4}       # at most this many disks on a bus (IDE: 2 channels x 2)
+COLD_PLUG_BUSES = ("ide",)     # QEMU cannot hot-plug these: attach to a stopped machine only
 SCSI_CONTROLLER_MODEL = "virtio-scsi"
 DISK_CACHE = "none"            # O_DIRECT: host page cache off, safe on crash
 DISK_DISCARD = "unmap"         # let guests' TRIM shrink qcow2 files

@@ -193,6 +193,9 @@ def attach(host, dom, key, target=None, bus=None):
     target = target or designer.disk_targets(1, used=[d.target_dev for d in conf.disks], buses=[bus])[0]
     fmt = xml.StorageVolume.parse(vol.XMLDesc(0)).target_format
     disk = designer.disk(vol.path(), target, fmt or xml.StorageVolume.FORMAT_RAW, bus)
+    if disk.target_bus in designer.COLD_PLUG_BUSES and dom.isActive():
+        raise Conflict(f"a disk on the {disk.target_bus} bus ({target}) cannot be added to a running machine; "
+                       "stop it first")
     for controller in designer.controllers([disk]):
         if not any(c.type == controller.type for c in conf.controllers):
             _attach_device(host, dom, controller)

@@ -75,3 +75,27 @@ def test_a_retried_detach_awaits_the_unplug_already_asked_for(tcg):
     with pytest.raises(Conflict, match="did not release"):
         b.detach_volume(m.key, vol.key, timeout=1)
     assert b.volume_attachment(m.key, vol.key) == "vdb"
+
+
+@pytest.mark.parametrize("target,bus", [("sdb", "scsi"), ("hdb", "ide")])
+def test_a_disk_named_for_another_bus_attaches_on_that_bus(tcg, target, bus):
+    """sd* hot-plugs on a virtio-scsi controller added first (libvirt alone would pick lsilogic); hd* on IDE
+    is refused while it runs (QEMU cannot hot-plug IDE) and attaches once stopped."""
+    b, observer, made = tcg
+    suffix = uuid.uuid4().hex[:8]
+    m = b.create_machine(model.MachineSpec(f"bus-{suffix}", 1, 65536, disks=[model.DiskSpec(MiB)]))
+    made.append(("machine", m.key))
+    vol = b.create_volume(model.VolumeSpec(f"bus-data-{suffix}", MiB))
+    made.insert(0, ("volume", vol.key))
+    b.start_machine(m.key)
+    dom = observer.lookupByUUIDString(m.key)
+    if bus == "ide":
+        with pytest.raises(Conflict, match="stop it first"):
+            b.attach_volume(m.key, vol.key, target)
+        b.stop_machine(m.key, force=True)
+    assert b.attach_volume(m.key, vol.key, target) == target
+    for flags in ((0, libvirt.VIR_DOMAIN_XML_INACTIVE) if bus == "scsi" else (libvirt.VIR_DOMAIN_XML_INACTIVE,)):
+        tree = etree.fromstring(dom.XMLDesc(flags))
+        assert tree.xpath(f"devices/disk[source/@file='{vol.key}']/target/@bus") == [bus]
+        if bus == "scsi":
+            assert tree.xpath("devices/controller[@type='scsi']/@model") == ["virtio-scsi"]
