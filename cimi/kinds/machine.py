@@ -125,9 +125,9 @@ def _create(ctx, body, parent):
         nics.append({"network": network["id"], "mac": nic.get("macAddress"), "model": nic.get("model")})
     made = []                   # Volumes the Job makes from volumeTemplates (DSP0263 5.11.2)
     for ref in template.get("volumeTemplates", ()):
-        value = {k: v for k, v in ref.items() if k != "initialLocation"}
+        value = {k: v for k, v in ref.items() if k not in ("initialLocation", "bus")}
         registry.get("Volume").create(ctx, {"volumeTemplate": value}, None)      # its 400/409 now, not in the Job
-        made.append({"volumeTemplate": value, "initialLocation": ref.get("initialLocation")})
+        made.append({"volumeTemplate": value, "initialLocation": ref.get("initialLocation"), "bus": ref.get("bus")})
     state = template.get("initialState") or DEFAULT_INITIAL_STATE
     if state not in INITIAL_STATES:
         raise errors.BadRequest(f"initialState must be one of {', '.join(INITIAL_STATES)}")
@@ -147,6 +147,7 @@ def _create(ctx, body, parent):
         nics.append({"network": default_network(ctx.cloud.config)})
     payload = {"disks": [d["capacity"] for d in config.get("disks", ())],
                "diskTargets": [disk_target(d.get("initialLocation")) for d in config.get("disks", ())],
+               "diskBuses": [d.get("bus") for d in config.get("disks", ())],
                "volumes": volumes, "volumeTemplates": made, "nics": nics, "users": users, "userData": user_data,
                "initialState": state}
     return Created({"state": "CREATING", "data": data}, job="Machine.create", payload=payload)
@@ -211,10 +212,11 @@ def _run_create(job):
     # smaller than it); further disks are blank.
     sizes = [kib * KIB for kib in p["disks"]] or [0]
     image_key = placement.image_on(job, image["id"], data["host"])
-    targets = p.get("diskTargets") or [None] * len(sizes)
+    targets, buses = p.get("diskTargets") or [None] * len(sizes), p.get("diskBuses") or [None] * len(sizes)
     disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key,
-                            target=targets[0])]
-    disks += [model.DiskSpec(capacity_bytes=size, target=target) for size, target in zip(sizes[1:], targets[1:])]
+                            target=targets[0], bus=buses[0])]
+    disks += [model.DiskSpec(capacity_bytes=size, target=target, bus=bus)
+              for size, target, bus in zip(sizes[1:], targets[1:], buses[1:])]
     nics = [model.NicSpec(_network_key(job, n["network"], data["host"]), n.get("mac"), n.get("model"))
             for n in p["nics"]]
     users = [model.GuestUser(u["name"], u["keys"], u["passwordHash"]) for u in p["users"]]
@@ -263,7 +265,7 @@ def _volumes_from_templates(job, row, specs):
         if store.get("Volume", made[n]["id"])["state"] != "AVAILABLE":
             jobs.run_inline(job, "Volume.create", made[n]["payload"])
         if row["id"] not in attached_to(made[n]["id"]):
-            attach(job, row["id"], made[n]["id"], spec["initialLocation"])
+            attach(job, row["id"], made[n]["id"], spec["initialLocation"], spec.get("bus"))
 
 
 _DISK_NAME = re.compile(r"^(hd|sd|vd)[a-y]$")
@@ -297,9 +299,9 @@ def attachment(location, target):
     return {"initialLocation": (location or "").strip() or target, "_device": target}
 
 
-def attach(job, machine_id, volume_id, location):
+def attach(job, machine_id, volume_id, location, bus=None):
     machine, volume = store.get("Machine", machine_id), store.get("Volume", volume_id)
-    target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"], device(location))
+    target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"], device(location), bus)
     href = represent.href(job.ctx, registry.get("Volume"), volume)
     row = store.insert("MachineVolume", {"owner": machine["owner"], "parent": machine_id,
                                          "data": {**attachment(location, target), "volume": {"href": href},

@@ -221,23 +221,22 @@ def _mac(address, where):
 #: busPolicy of the import: "package" keeps each disk on its controller's bus, "virtio" puts all on virtio.
 BUS_POLICIES = ("package", "virtio")
 #: Linux device prefix of each bus (backends/libvirt/designer.py derives the bus back from it).
-BUS_PREFIXES = {"ide": "hd", "scsi": "sd", "virtio": "vd"}
+BUS_PREFIXES = {"ide": "hd", "scsi": "sd", "sata": "sd", "virtio": "vd"}
 BUS_UNITS = {"ide": 4}        # the pc machine's two IDE channels hold four disks
 #: Controller ResourceSubType tokens (a list: the first we know wins). "virtio" on a SCSI
 #: controller is COT's way to ask for paravirtual disks; VirtualBox writes VirtioSCSI.
 CONTROLLER_SUBTYPES = {"virtio": "virtio", "virtio-blk": "virtio", "virtioscsi": "scsi", "virtio-scsi": "scsi",
                        "lsilogic": "scsi", "lsilogicsas": "scsi", "buslogic": "scsi", "virtualscsi": "scsi",
-                       "pvscsi": "scsi", "ahci": "scsi", "vmware.sata.ahci": "scsi", "piix3": "ide", "piix4": "ide",
+                       "pvscsi": "scsi", "ahci": "sata", "vmware.sata.ahci": "sata", "piix3": "ide", "piix4": "ide",
                        "ich6": "ide"}
 
 
 def controller_bus(controller):
-    """The bus a disk on this OVF controller Item gets: ide, scsi or virtio.
+    """The bus a disk on this OVF controller Item gets: ide, scsi, sata or virtio.
 
     IDE (ResourceType 5) is ide; SCSI (6) scsi (on virtio-scsi) unless its
     subtype asks for virtio first; "other storage" (20) follows its subtype
-    (SATA/AHCI: scsi, named sd* as the guest named its SATA disks); no or an
-    unknown controller: virtio.
+    (AHCI: sata); no or an unknown controller: virtio.
     """
     if controller is None:
         return "virtio"
@@ -248,7 +247,7 @@ def controller_bus(controller):
 
 
 def disk_locations(vs_id, drives, controllers, policy):
-    """The device name ("hda", "sdb", "vdc", ...) of each drive, numbered per bus in the drives' order.
+    """The (device name, bus) of each drive ("hda", "sdb", "vdc", ...), numbered per bus in the drives' order.
 
     The boot disk comes first, so it is the first of its bus (hda, sda, vda): the one a BIOS boots.
     """
@@ -256,12 +255,19 @@ def disk_locations(vs_id, drives, controllers, policy):
     used, out = {}, []
     for drive in drives:
         bus = controller_bus(controllers.get(drive.controller)) if policy == "package" else "virtio"
-        n = used[bus] = used.get(bus, -1) + 1
+        prefix = BUS_PREFIXES[bus]                  # SCSI and SATA disks share the sd names
+        n = used[prefix] = used.get(prefix, -1) + 1
         if n >= BUS_UNITS.get(bus, 25):
             raise OVFError(f"VirtualSystem {vs_id} puts more than {BUS_UNITS.get(bus, 25)} disks on its {bus} "
                            "controllers; import it with busPolicy \"virtio\"")
-        out.append(BUS_PREFIXES[bus] + chr(ord("a") + n))
+        out.append((prefix + chr(ord("a") + n), bus))
     return out
+
+
+def _placed(location):
+    """initialLocation, and bus when the name does not say it (SATA: sd* names SCSI)."""
+    name, bus = location
+    return {"initialLocation": name, **({"bus": bus} if bus == "sata" else {})}
 
 
 class _Progress:
@@ -338,10 +344,10 @@ def _machine_parts(job, undo, package, vs, profile, work, networks, progress):
                                                "data": {"cpu": hw.cpus, "memory": hw.memoryMiB * 1024,
                                                         "cpuArch": "x86_64", "disks": [{
                                                             "capacity": -(-boot_capacity // KIB), "format": "raw",
-                                                            "initialLocation": locations[boot.instanceID]}]}})
+                                                            **_placed(locations[boot.instanceID])}]}})
     volumes = [{"volumeConfig": {"capacity": -(-max(cap, 1) // KIB)},
                 **({"volumeImage": {"href": _href(job, "VolumeImage", img)}} if img else {}),
-                "initialLocation": locations[drive.instanceID]}
+                **_placed(locations[drive.instanceID])}
                for drive, img, cap in disks if drive is not boot]
     nics = []
     for nic in hw.nics:

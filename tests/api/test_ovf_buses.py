@@ -26,7 +26,8 @@ def ide_scsi_ova(target, tmp_path, controllers=CONTROLLERS):
     items = [Item("1", RT_PROCESSOR, virtualQuantity="1"),
              Item("2", RT_MEMORY, virtualQuantity="128", allocationUnits="byte * 2^20"),
              Item("3", RT_IDE, resourceSubType="PIIX4", address="0"),
-             Item("4", RT_SCSI, resourceSubType="lsilogic", address="0")]
+             Item("4", RT_SCSI, resourceSubType="lsilogic", address="0"),
+             Item("5", RT_OTHER_STORAGE, resourceSubType="AHCI", address="0")]
     items += [Item(str(10 + n), RT_DISK, hostResource=(f"ovf:/disk/vmdisk{n}",), parent=parent,
                    addressOnParent=str(n - 1)) for n, parent in enumerate(controllers, 1)]
     count = len(controllers)
@@ -74,6 +75,26 @@ def test_disks_keep_their_controllers_in_the_template_and_the_domain(alice, impo
     assert sorted(a["initialLocation"] for a in attached) == ["hdb", "sda"]
 
 
+def test_sata_disks_share_the_sd_names_and_say_their_bus(alice, import_dir, tmp_path, libvirt_conn):
+    """SCSI and SATA disks are both sd* (as Linux names them): the template records "bus": "sata" where the
+    name alone would say SCSI, in JSON and (an extension attribute) in DSP8009-valid XML."""
+    from cimi.vocabulary import EXTENSION_NS
+    from tests.api.test_xml_schema import XSD, check
+    from tests.conftest import XML
+    template, _ = run_import(alice, ide_scsi_ova(import_dir / "buses.ova", tmp_path, controllers=["5", "4", "5"]))
+    mt = machine_template(alice, template)
+    config = alice.get(mt["machineConfig"]["href"]).json
+    assert [(d["initialLocation"], d.get("bus")) for d in config["disks"]] == [("sda", "sata")]
+    assert [(v["initialLocation"], v.get("bus")) for v in mt["volumeTemplates"]] == [("sdb", None), ("sdc", "sata")]
+    xsd = etree.XMLSchema(etree.parse(str(XSD)))
+    doc = check(xsd, alice.get(mt["id"], accept=XML), "MachineTemplate")
+    assert [v.get(f"{{{EXTENSION_NS}}}bus") for v in doc.iter(f"{{{CIMI}}}volumeTemplate")] == [None, "sata"]
+    check(xsd, alice.get(mt["machineConfig"]["href"], accept=XML), "MachineConfiguration")
+    disks, controllers = domain_buses(libvirt_conn, machine_from(alice, template))
+    assert sorted(disks) == [("sda", "sata"), ("sdb", "scsi"), ("sdc", "sata")]
+    assert controllers == [("scsi", "virtio-scsi")]
+
+
 def test_bus_policy_virtio_puts_every_disk_on_virtio(alice, import_dir, tmp_path, libvirt_conn):
     template, _ = run_import(alice, ide_scsi_ova(import_dir / "buses.ova", tmp_path),
                              properties={"busPolicy": "virtio"})
@@ -98,8 +119,12 @@ def test_more_than_four_ide_disks_fail_the_import_with_a_reason(alice, import_di
     assert job["state"] == "FAILED" and "more than 4 disks on its ide" in job["statusMessage"]
 
 
-def test_export_writes_each_disk_under_its_controller(alice, cloud, import_dir, tmp_path):
-    template, _ = run_import(alice, ide_scsi_ova(import_dir / "buses.ova", tmp_path))
+@pytest.mark.parametrize("controllers,expected", [
+    (CONTROLLERS, [(RT_IDE, "ide"), (RT_IDE, "ide"), (RT_SCSI, "scsi")]),
+    (["5", "4", "5"], [(RT_OTHER_STORAGE, "sata"), (RT_OTHER_STORAGE, "sata"), (RT_SCSI, "scsi")]),
+])
+def test_export_writes_each_disk_under_its_controller(alice, cloud, import_dir, tmp_path, controllers, expected):
+    template, _ = run_import(alice, ide_scsi_ova(import_dir / "buses.ova", tmp_path, controllers))
     job = export(alice, machine_from(alice, template))
     assert job["state"] == "SUCCESS", job.get("statusMessage")
     ova = tmp_path / "back.ova"
@@ -109,7 +134,7 @@ def test_export_writes_each_disk_under_its_controller(alice, cloud, import_dir, 
     hw = resolve_hardware(package.envelope, vs, None)
     kinds = {c.instanceID: (c.resourceType, controller_bus(c)) for c in hw.controllers}
     # The domain's order (libvirt's: by bus, then name), each on a controller of its kind.
-    assert [kinds[d.controller] for d in hw.disks] == [(RT_IDE, "ide"), (RT_IDE, "ide"), (RT_SCSI, "scsi")]
+    assert [kinds[d.controller] for d in hw.disks] == expected
     assert [d.capacityBytes for d in hw.disks] == [1 << 20] * 3
 
 
@@ -117,7 +142,7 @@ def test_export_writes_each_disk_under_its_controller(alice, cloud, import_dir, 
     (RT_IDE, "PIIX4", "ide"), (RT_IDE, None, "ide"),
     (RT_SCSI, "lsilogic", "scsi"), (RT_SCSI, "VirtualSCSI", "scsi"), (RT_SCSI, "VirtioSCSI", "scsi"),
     (RT_SCSI, "virtio lsilogic", "virtio"),             # COT: virtio first, lsilogic for the others
-    (RT_OTHER_STORAGE, "AHCI", "scsi"), (RT_OTHER_STORAGE, "vmware.sata.ahci", "scsi"),
+    (RT_OTHER_STORAGE, "AHCI", "sata"), (RT_OTHER_STORAGE, "vmware.sata.ahci", "sata"),
     (RT_OTHER_STORAGE, "NVMe", "virtio"), (RT_OTHER_STORAGE, None, "virtio"),
 ])
 def test_controller_bus(kind, sub_type, bus):

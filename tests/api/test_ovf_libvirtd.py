@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ovf.model import (RT_DISK, RT_ETHERNET, RT_IDE, RT_MEMORY, RT_PROCESSOR, RT_SCSI, Disk, Envelope, File,
-                       Item, Network, VirtualSystem)
+from ovf.model import (RT_DISK, RT_ETHERNET, RT_IDE, RT_MEMORY, RT_OTHER_STORAGE, RT_PROCESSOR, RT_SCSI, Disk,
+                       Envelope, File, Item, Network, VirtualSystem)
 from ovf.names import DISK_FORMAT_URIS
 from ovf.writer import write_descriptor
 from tests.api.test_ovf_export import download_href, export, op_href, real_cloud  # noqa: F401
@@ -34,13 +34,14 @@ def marked_vmdk(work, n, marker):
 
 
 def three_disk_ova(work, target, markers, macs, parents=("3", "3", "3"), name="three"):
-    """A package built here: three disks (on one SCSI controller, unless `parents` say IDE: "4"), two NICs on
-    two networks."""
+    """A package built here: three disks (on one SCSI controller, unless `parents` say IDE "4" or SATA "5"),
+    two NICs on two networks."""
     datas = [marked_vmdk(work, n, m) for n, m in enumerate(markers, 1)]
     items = [Item("1", RT_PROCESSOR, virtualQuantity="1"),
              Item("2", RT_MEMORY, virtualQuantity="128", allocationUnits="byte * 2^20"),
              Item("3", RT_SCSI, resourceSubType="lsilogic"),
-             Item("4", RT_IDE, resourceSubType="PIIX4", address="0")]
+             Item("4", RT_IDE, resourceSubType="PIIX4", address="0"),
+             Item("5", RT_OTHER_STORAGE, resourceSubType="AHCI", address="0")]
     items += [Item(str(10 + n), RT_DISK, hostResource=(f"ovf:/disk/vmdisk{n}",), parent=parent,
                    addressOnParent=str(n - 1)) for n, parent in enumerate(parents, 1)]
     items += [Item("20", RT_ETHERNET, resourceSubType="E1000", connection=("front",), address=macs[0]),
@@ -135,8 +136,8 @@ def test_every_disk_and_nic_reaches_the_machine_and_survives_export(real_cloud, 
 
 
 @pytest.mark.libvirtd
-def test_ide_and_scsi_disks_keep_their_buses_and_bytes(real_cloud, tmp_path, monkeypatch):
-    """IDE boot disk, a SCSI disk, a second IDE disk: QEMU runs them on those buses, each with its bytes."""
+def test_ide_scsi_and_sata_disks_keep_their_buses_and_bytes(real_cloud, tmp_path, monkeypatch):
+    """IDE boot disk, a SCSI disk, a SATA disk: QEMU runs them on those buses, each with its bytes."""
     from backends.libvirt import designer
     monkeypatch.setattr(designer, "DOMAIN_TYPES", ["qemu", "test"])    # TCG: SeaBIOS dies on this nested KVM
     cloud, alice, observer = real_cloud
@@ -145,17 +146,17 @@ def test_ide_and_scsi_disks_keep_their_buses_and_bytes(real_cloud, tmp_path, mon
     work = tmp_path / "work"
     work.mkdir()
     ova = three_disk_ova(work, user_import_dir(cloud) / "buses.ova", markers, [f"52:54:00:c3:{tag[:2]}:{tag[2:4]}", None],
-                         parents=("4", "3", "4"), name="buses")
+                         parents=("4", "3", "5"), name="buses")
     machine = machine_from(alice, import_package(alice, ova), "buses")
     disks, _ = domain_disks(observer, machine["id"], work)
-    assert disks == [("hda", markers[0]), ("hdb", markers[2]), ("sda", markers[1])]
+    assert disks == [("hda", markers[0]), ("sda", markers[1]), ("sdb", markers[2])]
     resp = alice.post(op_href(machine, "start"), {"action": f"{CIMI}/action/start"})
     job = alice.wait(resp.headers["CIMI-Job-URI"], timeout=120)
     assert job["state"] == "SUCCESS", job.get("statusMessage")
     from cimi import naming
     live = etree.fromstring(observer.lookupByName(naming.machine_name(machine["id"].rsplit("/", 1)[-1])).XMLDesc(0))
     buses = {d.find("target").get("dev"): d.find("target").get("bus") for d in live.findall("devices/disk")}
-    assert {k: v for k, v in buses.items() if k != "vdz"} == {"hda": "ide", "hdb": "ide", "sda": "scsi"}
+    assert {k: v for k, v in buses.items() if k != "vdz"} == {"hda": "ide", "sda": "scsi", "sdb": "sata"}
     assert [c.get("model") for c in live.findall("devices/controller[@type='scsi']")] == ["virtio-scsi"]
     assert live.find("os/type").get("machine").startswith("pc")       # i440fx: IDE exists (q35 has none)
 
