@@ -145,8 +145,9 @@ def test_ide_scsi_and_sata_disks_keep_their_buses_and_bytes(real_cloud, tmp_path
     markers = [f"BUS-{n}-{tag}".encode().ljust(64, b".") for n in range(1, 4)]
     work = tmp_path / "work"
     work.mkdir()
-    ova = three_disk_ova(work, user_import_dir(cloud) / "buses.ova", markers, [f"52:54:00:c3:{tag[:2]}:{tag[2:4]}", None],
-                         parents=("4", "3", "5"), name="buses")
+    mac = f"52:54:00:c3:{tag[:2]}:{tag[2:4]}"
+    ova = three_disk_ova(work, user_import_dir(cloud) / "buses.ova", markers, [mac, None], parents=("4", "3", "5"),
+                         name="buses")
     machine = machine_from(alice, import_package(alice, ova), "buses")
     disks, _ = domain_disks(observer, machine["id"], work)
     assert disks == [("hda", markers[0]), ("sda", markers[1]), ("sdb", markers[2])]
