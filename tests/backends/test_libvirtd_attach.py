@@ -15,14 +15,16 @@ def sources(dom, flags):
     return etree.fromstring(dom.XMLDesc(flags)).xpath("devices/disk/source/@file")
 
 
-def running_with_volume(b, made):
+def running_with_volume(b, made, attached=True):
+    """A running machine and a Volume (attached at the first free virtio name unless told otherwise)."""
     suffix = uuid.uuid4().hex[:8]
     m = b.create_machine(model.MachineSpec(f"attach-{suffix}", 1, 65536, disks=[model.DiskSpec(MiB)]))
     made.append(("machine", m.key))
     vol = b.create_volume(model.VolumeSpec(f"attach-data-{suffix}", MiB))
     made.insert(0, ("volume", vol.key))
     b.start_machine(m.key)
-    b.attach_volume(m.key, vol.key)
+    if attached:
+        b.attach_volume(m.key, vol.key)
     return m, vol
 
 
@@ -82,12 +84,7 @@ def test_a_disk_named_for_another_bus_attaches_on_that_bus(tcg, target, bus):
     """sd* hot-plugs on a virtio-scsi controller added first (libvirt alone would pick lsilogic); hd* on IDE
     is refused while it runs (QEMU cannot hot-plug IDE) and attaches once stopped."""
     b, observer, made = tcg
-    suffix = uuid.uuid4().hex[:8]
-    m = b.create_machine(model.MachineSpec(f"bus-{suffix}", 1, 65536, disks=[model.DiskSpec(MiB)]))
-    made.append(("machine", m.key))
-    vol = b.create_volume(model.VolumeSpec(f"bus-data-{suffix}", MiB))
-    made.insert(0, ("volume", vol.key))
-    b.start_machine(m.key)
+    m, vol = running_with_volume(b, made, attached=False)
     dom = observer.lookupByUUIDString(m.key)
     if bus == "ide":
         with pytest.raises(Conflict, match="stop it first"):
