@@ -107,6 +107,8 @@ def _create(ctx, body, parent):
     for attr in ("cpu", "memory"):
         if not isinstance(config.get(attr), int) or config[attr] < 1:
             raise errors.BadRequest(f"machineConfig needs a positive integer {attr}")
+    for disk in config.get("disks", ()):
+        placed("machineConfig disks", disk)
     image = templates.referenced(ctx, "MachineImage", template.get("machineImage"), ("AVAILABLE",), "machineImage")
     users = []
     if template.get("credential"):
@@ -125,6 +127,7 @@ def _create(ctx, body, parent):
         nics.append({"network": network["id"], "mac": nic.get("macAddress"), "model": nic.get("model")})
     made = []                   # Volumes the Job makes from volumeTemplates (DSP0263 5.11.2)
     for ref in template.get("volumeTemplates", ()):
+        placed("volumeTemplates", ref)
         value = {k: v for k, v in ref.items() if k not in ("initialLocation", "bus")}
         registry.get("Volume").create(ctx, {"volumeTemplate": value}, None)      # its 400/409 now, not in the Job
         made.append({"volumeTemplate": value, "initialLocation": ref.get("initialLocation"), "bus": ref.get("bus")})
@@ -269,6 +272,8 @@ def _volumes_from_templates(job, row, specs):
 
 
 _DISK_NAME = re.compile(r"^(hd|sd|vd)[a-y]$")
+#: Linux device prefix of each bus (the backend derives the bus back from it; sd alone means SCSI).
+BUS_PREFIXES = {"ide": "hd", "scsi": "sd", "sata": "sd", "virtio": "vd"}
 
 
 def disk_target(location):
@@ -278,6 +283,15 @@ def disk_target(location):
     """
     name = (location or "").strip().removeprefix("/dev/")
     return name if _DISK_NAME.match(name) else None
+
+
+def placed(what, spec):
+    """Check a disk's or volumeTemplate's `bus` against its initialLocation (a sata disk is not named hdb)."""
+    bus, name = spec.get("bus"), (spec.get("initialLocation") or "").strip().removeprefix("/dev/")
+    if bus and name and not name.startswith(BUS_PREFIXES[bus]):
+        raise errors.BadRequest(f"{what}: a disk on the {bus} bus is named {BUS_PREFIXES[bus]}*, "
+                                f"not {spec['initialLocation']!r}")
+    return spec
 
 
 def device(location):

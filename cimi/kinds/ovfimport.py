@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 
 import backends
 from cimi import crud, errors, imagefiles, jobs, registry, represent, store
+from cimi.kinds.machine import BUS_PREFIXES
 from cimi.vocabulary import type_uri
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
@@ -220,8 +221,6 @@ def _mac(address, where):
 
 #: busPolicy of the import: "package" keeps each disk on its controller's bus, "virtio" puts all on virtio.
 BUS_POLICIES = ("package", "virtio")
-#: Linux device prefix of each bus (backends/libvirt/designer.py derives the bus back from it).
-BUS_PREFIXES = {"ide": "hd", "scsi": "sd", "sata": "sd", "virtio": "vd"}
 BUS_UNITS = {"ide": 4}        # the pc machine's two IDE channels hold four disks
 #: Controller ResourceSubType tokens (a list: the first we know wins). "virtio" on a SCSI
 #: controller is COT's way to ask for paravirtual disks; VirtualBox writes VirtioSCSI.

@@ -151,3 +151,18 @@ def test_controller_bus(kind, sub_type, bus):
 
 def test_a_disk_without_a_controller_is_virtio():
     assert controller_bus(None) == "virtio"
+
+
+@pytest.mark.parametrize("where", ["disks", "volumeTemplates"])
+def test_a_bus_that_contradicts_the_name_is_400_and_makes_nothing(alice, import_dir, tmp_path, where):
+    template, _ = run_import(alice, ide_scsi_ova(import_dir / "buses.ova", tmp_path))
+    mt = machine_template(alice, template)
+    config = alice.get(mt["machineConfig"]["href"]).json
+    disks = [{**config["disks"][0], **({"bus": "sata"} if where == "disks" else {})}]
+    volume_templates = [{**mt["volumeTemplates"][0], **({"bus": "ide"} if where == "volumeTemplates" else {})}]
+    before = alice.get(alice.cep()["machines"]["href"]).json["count"]
+    resp = alice.post(alice.cep()["machines"]["href"], {"name": "bad", "machineTemplate": {
+        "machineConfig": {"cpu": 1, "memory": 131072, "disks": disks}, "machineImage": mt["machineImage"],
+        "volumeTemplates": volume_templates}})
+    assert resp.status_code == 400 and "bus is named" in resp.json["message"], resp.text
+    assert alice.get(alice.cep()["machines"]["href"]).json["count"] == before
