@@ -139,8 +139,12 @@ class Backend:
         """Delete what a create_volume cut short left under this name, if anything."""
         raise NotImplementedError
 
-    def attach_volume(self, machine_key: str, volume_key: str, target: str | None = None) -> str:
-        """Attach to a running or stopped machine; return the target device."""
+    def attach_volume(self, machine_key: str, volume_key: str, target: str | None = None,
+                      bus: str | None = None) -> str:
+        """Attach to a running or stopped machine; return the target device.
+
+        bus: "virtio", "ide", "scsi" or "sata"; None: the one the target's name says (hd: ide, sd: scsi), else virtio.
+        """
         raise NotImplementedError
 
     def detach_volume(self, machine_key: str, volume_key: str, timeout: float = 30.0) -> None:

@@ -23,6 +23,7 @@ class DiskSpec:
     capacity_bytes: int
     image_key: str | None = None
     target: str | None = None          # e.g. "vda"; None lets the backend choose
+    bus: str | None = None             # "virtio", "ide", "scsi" or "sata"; None: the target's (else virtio)
 
 
 #: NIC models a backend offers: paravirtual, and emulated ones guests without virtio drive.
@@ -63,6 +64,7 @@ class DiskInfo:
     key: str
     capacity_bytes: int
     target: str
+    bus: str | None = None             # "virtio", "ide", "scsi", "sata"
 
 
 @dataclass

@@ -136,7 +136,7 @@ def _fill(el, data, props):
             continue
         value = data[name]
         if prop.get("x-xmlAttribute"):
-            el.set(name, _text(value))
+            el.set(_tag(name, prop) if prop.get("x-extension") else name, _text(value))
         elif prop.get("x-properties"):
             for key, text in value.items():
                 child = etree.SubElement(el, _tag("property"), key=key)

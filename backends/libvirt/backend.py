@@ -217,9 +217,9 @@ class LibvirtBackend(base.Backend):
         volumes.discard_volume(self._host(host), self.volume_pool, name)
 
     @translated
-    def attach_volume(self, machine_key, volume_key, target=None):
+    def attach_volume(self, machine_key, volume_key, target=None, bus=None):
         host, dom = self._domain(machine_key)
-        return volumes.attach(host, dom, volume_key, target)
+        return volumes.attach(host, dom, volume_key, target, bus)
 
     @translated
     def detach_volume(self, machine_key, volume_key, timeout=30.0):

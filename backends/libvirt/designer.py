@@ -12,6 +12,18 @@ from backends.libvirt import xml
 
 DISK_BUS = "virtio"            # paravirtual; every cloud image has the driver
 DISK_PREFIX = "vd"             # virtio disk names: vda, vdb, ...
+# Other buses, for disks imported with their package's controller (OVF IDE,
+# SCSI, SATA) so that a guest without virtio drivers still finds its disks.
+# The bus follows from the target's prefix, Linux's names: hd -> ide (the pc
+# machine type's two channels: hda..hdd), sd -> scsi on a virtio-scsi
+# controller (lsilogic, libvirt's default, is missing from some QEMU builds),
+# anything else -> virtio. SATA disks are named sd too: they say so with an
+# explicit bus "sata". q35 has no IDE: our domains use the default pc type.
+DISK_BUSES = {"hd": "ide", "sd": "scsi", "vd": "virtio"}
+BUS_PREFIXES = {"ide": "hd", "scsi": "sd", "sata": "sd", "virtio": "vd"}
+BUS_TARGETS = {"ide": 4}       # at most this many disks on a bus (IDE: 2 channels x 2)
+COLD_PLUG_BUSES = ("ide",)     # QEMU cannot hot-plug these: attach to a stopped machine only
+SCSI_CONTROLLER_MODEL = "virtio-scsi"
 DISK_CACHE = "none"            # O_DIRECT: host page cache off, safe on crash
 DISK_DISCARD = "unmap"         # let guests' TRIM shrink qcow2 files
 DISK_FORMAT = xml.StorageVolume.FORMAT_QCOW2   # overlays and blank disks
@@ -52,12 +64,31 @@ def domain_type(offered):
     raise ValueError("the hypervisor offers no hvm domain type")
 
 
-def disk_targets(count, wanted=(), used=()):
-    """Return `count` target names, honouring wanted ones (None: choose)."""
+def disk_bus(target, bus=None):
+    """Return the bus of a disk: `bus` when given, else the one its target's prefix names."""
+    return bus or DISK_BUSES.get(target[:2], DISK_BUS)
+
+
+def disk_targets(count, wanted=(), used=(), buses=()):
+    """Return `count` target names, honouring wanted ones (None: choose on the disk's bus, else virtio).
+
+    Raises:
+        ValueError: when a bus has no free name left (IDE: four).
+    """
     wanted = list(wanted) + [None] * (count - len(wanted))
+    buses = list(buses) + [None] * (count - len(buses))
     taken = set(used) | {w for w in wanted if w}
-    free = (DISK_PREFIX + c for c in string.ascii_lowercase if DISK_PREFIX + c not in taken)
-    return [w or next(free) for w in wanted]
+    out = []
+    for want, bus in zip(wanted, buses):
+        if not want:
+            prefix = BUS_PREFIXES.get(bus or DISK_BUS, DISK_PREFIX)
+            names = [prefix + c for c in string.ascii_lowercase[:BUS_TARGETS.get(bus, 26)]]
+            want = next((n for n in names if n not in taken), None)
+            if want is None:
+                raise ValueError(f"no free disk name left on the {bus} bus ({names[0]}..{names[-1]})")
+            taken.add(want)
+        out.append(want)
+    return out
 
 
 def config_drive_target(used):
@@ -89,12 +120,24 @@ def copy_volume(name, capacity):
                              target_format=DISK_FORMAT)
 
 
-def disk(path, target, fmt=DISK_FORMAT):
-    """Describe a <disk> on a volume file."""
+def disk(path, target, fmt=DISK_FORMAT, bus=None):
+    """Describe a <disk> on a volume file, on `bus` (None: the one its target names)."""
     return xml.Disk(type=xml.Disk.TYPE_FILE, device=xml.Disk.DEVICE_DISK,
                     driver_name="qemu", driver_type=fmt, driver_cache=DISK_CACHE,
                     driver_discard=DISK_DISCARD, source_file=path,
-                    target_dev=target, target_bus=DISK_BUS)
+                    target_dev=target, target_bus=disk_bus(target, bus))
+
+
+def controllers(disks):
+    """The controllers the disks need that libvirt would not choose as we want: virtio-scsi for SCSI disks."""
+    if any(d.target_bus == "scsi" for d in disks):
+        return [scsi_controller()]
+    return []
+
+
+def scsi_controller():
+    """Describe the SCSI controller (index 0) SCSI disks sit on."""
+    return xml.Controller(type="scsi", index=0, model=SCSI_CONTROLLER_MODEL)
 
 
 def config_drive(path, target):
@@ -158,7 +201,8 @@ def domain(name, kind, cpu, memory_kib, disks, interfaces, owned=(), console_dir
     return xml.Domain(type=kind, name=name, ownership=[ownership], memory=memory_kib,
                       memory_unit="KiB", vcpu=cpu, os_type="hvm", boot_dev="hd",
                       acpi=True, **cpu_model(kind), on_poweroff="destroy", on_reboot="restart",
-                      on_crash="destroy", disks=list(disks), interfaces=list(interfaces),
+                      on_crash="destroy", disks=list(disks), controllers=controllers(disks),
+                      interfaces=list(interfaces),
                       serials=[serial], consoles=[console], graphics=[vnc])
 
 

@@ -87,7 +87,7 @@ def info(host, dom):
         vol = host.volume_or_none(disk.source_file)
         disks.append(model.DiskInfo(key=vol.key() if vol else disk.source_file,
                                     capacity_bytes=vol.info()[1] if vol else 0,
-                                    target=disk.target_dev))
+                                    target=disk.target_dev, bus=designer.disk_bus(disk.target_dev, disk.target_bus)))
     nics = [model.NicInfo(network_key=i.source_network, mac=i.mac, model=i.model) for i in conf.interfaces]
     current, reason = condition(dom)
     return model.MachineInfo(key=dom.UUIDString(), state=current, cpu=conf.vcpu, memory_kib=conf.memory,
@@ -134,14 +134,14 @@ def create(host, pool_name, spec):
     if existing is not None:
         return info(host, existing)
     pool = host.pool(pool_name)
-    targets = designer.disk_targets(len(spec.disks), [d.target for d in spec.disks])
+    targets = designer.disk_targets(len(spec.disks), [d.target for d in spec.disks], buses=[d.bus for d in spec.disks])
     created, disks = [], []
     try:
         for disk_spec, target in zip(spec.disks, targets):
             vol, new = _disk_volume(host, pool, designer.volume_name(spec.name, target), disk_spec)
             if new:
                 created.append(vol)
-            disks.append(designer.disk(vol.path(), target))
+            disks.append(designer.disk(vol.path(), target, bus=disk_spec.bus))
         drive = _config_drive(host, pool_name, spec)
         created.append(drive)
         disks.append(designer.config_drive(drive.path(), designer.config_drive_target(targets)))

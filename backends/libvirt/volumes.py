@@ -190,8 +190,8 @@ def _device_flags(dom):
     return flags
 
 
-def attach(host, dom, key, target=None):
-    """Attach a volume (live too when running); return its target device."""
+def attach(host, dom, key, target=None, bus=None):
+    """Attach a volume (live too when running) on `bus` (None: its target's); return its target device."""
     vol = host.volume(key)
     attached = _disks(dom)
     if vol.path() in attached:                      # a replayed Job
@@ -201,14 +201,25 @@ def attach(host, dom, key, target=None):
     if target in used:
         raise Conflict(f"{target} is taken on {dom.name()} (its disks: {', '.join(used)}); "
                        "give another initialLocation or none")
-    target = target or designer.disk_targets(1, used=used)[0]
+    target = target or designer.disk_targets(1, used=used, buses=[bus])[0]
     fmt = xml.StorageVolume.parse(vol.XMLDesc(0)).target_format
-    disk = designer.disk(vol.path(), target, fmt or xml.StorageVolume.FORMAT_RAW)
-    try:
-        dom.attachDeviceFlags(disk.to_xml(), _device_flags(dom))
-    except libvirt.libvirtError as exc:
-        _redefine_or_raise(host, dom, exc, lambda text: xml.with_device(text, disk))
+    disk = designer.disk(vol.path(), target, fmt or xml.StorageVolume.FORMAT_RAW, bus)
+    if disk.target_bus in designer.COLD_PLUG_BUSES and dom.isActive():
+        raise Conflict(f"a disk on the {disk.target_bus} bus ({target}) cannot be added to a running machine; "
+                       "stop it first")
+    for controller in designer.controllers([disk]):
+        if not any(c.type == controller.type for c in conf.controllers):
+            _attach_device(host, dom, controller)
+    _attach_device(host, dom, disk)
     return target
+
+
+def _attach_device(host, dom, device):
+    """Add a device to the definition, and to the running domain when it runs."""
+    try:
+        dom.attachDeviceFlags(device.to_xml(), _device_flags(dom))
+    except libvirt.libvirtError as exc:
+        _redefine_or_raise(host, dom, exc, lambda text: xml.with_device(text, device))
 
 
 def detach(host, dom, key, timeout=30.0):

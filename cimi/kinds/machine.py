@@ -108,6 +108,8 @@ def _create(ctx, body, parent):
     for attr in ("cpu", "memory"):
         if not isinstance(config.get(attr), int) or config[attr] < 1:
             raise errors.BadRequest(f"machineConfig needs a positive integer {attr}")
+    for disk in config.get("disks", ()):
+        placed("machineConfig disks", disk)
     image = templates.referenced(ctx, "MachineImage", template.get("machineImage"), ("AVAILABLE",), "machineImage")
     users = []
     if template.get("credential"):
@@ -126,9 +128,10 @@ def _create(ctx, body, parent):
         nics.append({"network": network["id"], "mac": nic.get("macAddress"), "model": nic.get("model")})
     made = []                   # Volumes the Job makes from volumeTemplates (DSP0263 5.11.2)
     for ref in template.get("volumeTemplates", ()):
-        value = {k: v for k, v in ref.items() if k != "initialLocation"}
+        placed("volumeTemplates", ref)
+        value = {k: v for k, v in ref.items() if k not in ("initialLocation", "bus")}
         registry.get("Volume").create(ctx, {"volumeTemplate": value}, None)      # its 400/409 now, not in the Job
-        made.append({"volumeTemplate": value, "initialLocation": ref.get("initialLocation")})
+        made.append({"volumeTemplate": value, "initialLocation": ref.get("initialLocation"), "bus": ref.get("bus")})
     state = template.get("initialState") or DEFAULT_INITIAL_STATE
     if state not in INITIAL_STATES:
         raise errors.BadRequest(f"initialState must be one of {', '.join(INITIAL_STATES)}")
@@ -147,6 +150,8 @@ def _create(ctx, body, parent):
     if _wants_default_network(ctx, template):           # last: a bad request adds nothing
         nics.append({"network": default_network(ctx.cloud.config)})
     payload = {"disks": [d["capacity"] for d in config.get("disks", ())],
+               "diskTargets": [disk_target(d.get("initialLocation")) for d in config.get("disks", ())],
+               "diskBuses": [d.get("bus") for d in config.get("disks", ())],
                "volumes": volumes, "volumeTemplates": made, "nics": nics, "users": users, "userData": user_data,
                "initialState": state}
     return Created({"state": "CREATING", "data": data}, job="Machine.create", payload=payload)
@@ -211,8 +216,11 @@ def _run_create(job):
     # smaller than it); further disks are blank.
     sizes = [kib * KIB for kib in p["disks"]] or [0]
     image_key = placement.image_on(job, image["id"], data["host"])
-    disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key)]
-    disks += [model.DiskSpec(capacity_bytes=size) for size in sizes[1:]]
+    targets, buses = p.get("diskTargets") or [None] * len(sizes), p.get("diskBuses") or [None] * len(sizes)
+    disks = [model.DiskSpec(capacity_bytes=max(sizes[0], image["data"].get("_bytes", 0)), image_key=image_key,
+                            target=targets[0], bus=buses[0])]
+    disks += [model.DiskSpec(capacity_bytes=size, target=target, bus=bus)
+              for size, target, bus in zip(sizes[1:], targets[1:], buses[1:])]
     nics = [model.NicSpec(_network_key(job, n["network"], data["host"]), n.get("mac"), n.get("model"))
             for n in p["nics"]]
     users = [model.GuestUser(u["name"], u["keys"], u["passwordHash"]) for u in p["users"]]
@@ -261,27 +269,49 @@ def _volumes_from_templates(job, row, specs):
         if store.get("Volume", made[n]["id"])["state"] != "AVAILABLE":
             jobs.run_inline(job, "Volume.create", made[n]["payload"])
         if row["id"] not in attached_to(made[n]["id"]):
-            attach(job, row["id"], made[n]["id"], spec["initialLocation"])
+            attach(job, row["id"], made[n]["id"], spec["initialLocation"], spec.get("bus"))
+
+
+_DISK_NAME = re.compile(r"^(hd|sd|vd)[a-y]$")
+#: Linux device prefix of each bus (the backend derives the bus back from it; sd alone means SCSI).
+BUS_PREFIXES = {"ide": "hd", "scsi": "sd", "sata": "sd", "virtio": "vd"}
+
+
+def disk_target(location):
+    """The device a configuration's disk asks for ("hda": IDE, "sda": SCSI, "vda": virtio), or None.
+
+    Only names whose bus we know are honoured; any other initialLocation leaves the choice to the backend.
+    """
+    name = (location or "").strip().removeprefix("/dev/")
+    return name if _DISK_NAME.match(name) else None
+
+
+def placed(what, spec):
+    """Check a disk's or volumeTemplate's `bus` against its initialLocation (a sata disk is not named hdb)."""
+    bus, name = spec.get("bus"), (spec.get("initialLocation") or "").strip().removeprefix("/dev/")
+    if bus and name and not name.startswith(BUS_PREFIXES[bus]):
+        raise errors.BadRequest(f"{what}: a disk on the {bus} bus is named {BUS_PREFIXES[bus]}*, "
+                                f"not {spec['initialLocation']!r}")
+    return spec
 
 
 def device(location):
-    """Map a CIMI initialLocation to the virtio target to ask for, or None to let the backend pick.
+    """Map a CIMI initialLocation to the target to ask for, or None to let the backend pick.
 
-    Disks are virtio here: "/dev/vdb" names a target. Clients written for
-    other hypervisors send "/dev/sdf", "/dev/hdb" or "/dev/xvdb": a hint the
-    backend cannot honour as such (sda would be vda's twin), so it picks the
-    target and the MachineVolume still shows the client's text (`attachment`).
-    Anything else is not a disk name.
+    The name's prefix says the bus (`disk_target`): "/dev/vdb" virtio, "/dev/sdf"
+    SCSI, "/dev/hdb" IDE. "/dev/xvdb" (Xen's) is a hint the backend cannot honour:
+    it picks a free virtio disk. The MachineVolume shows the client's text either
+    way (`attachment`). Anything else is not a disk name.
     """
     if not location:
         return None
     name = location.strip().removeprefix("/dev/")
-    if re.fullmatch(r"vd[a-z]{1,2}", name):
+    if re.fullmatch(r"(vd|sd)[a-z]{1,2}|hd[a-d]", name):
         return name
-    if re.fullmatch(r"(sd|xvd)[a-z]{1,2}|hd[a-d]", name):
+    if re.fullmatch(r"xvd[a-z]{1,2}", name):
         return None
-    raise errors.BadRequest(f"initialLocation {location!r} is not a disk name such as /dev/vdb (or /dev/sdf, "
-                            "/dev/hdb, /dev/xvdb, which the server maps to a free virtio disk)")
+    raise errors.BadRequest(f"initialLocation {location!r} is not a disk name such as /dev/vdb, /dev/sdb (SCSI) "
+                            "or /dev/hdb (IDE)")
 
 
 def attachment(location, target):
@@ -293,9 +323,9 @@ def attachment(location, target):
     return {"initialLocation": (location or "").strip() or target, "_device": target}
 
 
-def attach(job, machine_id, volume_id, location):
+def attach(job, machine_id, volume_id, location, bus=None):
     machine, volume = store.get("Machine", machine_id), store.get("Volume", volume_id)
-    target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"], device(location))
+    target = job.backend.attach_volume(backend_key(machine), volume["data"]["_key"], device(location), bus)
     href = represent.href(job.ctx, registry.get("Volume"), volume)
     row = store.insert("MachineVolume", {"owner": machine["owner"], "parent": machine_id,
                                          "data": {**attachment(location, target), "volume": {"href": href},

@@ -33,7 +33,9 @@ from ovf.errors import OVFError
 from ovf.model import (
     RT_DISK,
     RT_ETHERNET,
+    RT_IDE,
     RT_MEMORY,
+    RT_OTHER_STORAGE,
     RT_PROCESSOR,
     RT_SCSI,
     Disk,
@@ -58,6 +60,14 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}\.ova$")
 MIB = 1 << 20
 #: libvirt NIC model -> the ResourceSubType other OVF readers know it by.
 NIC_SUBTYPES = {"e1000": "E1000", "e1000e": "E1000e", "virtio": "virtio", "rtl8139": "rtl8139"}
+#: A disk's bus -> its controller Item (ResourceType, ResourceSubType, name), read back by the import
+#: (cimi/kinds/ovfimport.py): virtio disks sit on a SCSI controller whose subtype list asks for virtio first
+#: (as COT writes it; others take lsilogic), IDE ones on one controller per channel (two disks each).
+BUS_CONTROLLERS = {"virtio": (RT_SCSI, "virtio lsilogic", "SCSI controller"),
+                   "scsi": (RT_SCSI, "lsilogic", "SCSI controller"),
+                   "sata": (RT_OTHER_STORAGE, "AHCI", "SATA controller"),
+                   "ide": (RT_IDE, "PIIX4", "IDE controller")}
+IDE_UNITS = 2                   # disks per IDE channel (master, slave)
 
 
 def export_root(cloud):
@@ -158,14 +168,24 @@ class _Exporter:
         items = [Item("1", RT_PROCESSOR, elementName=f"{info.cpu} virtual CPU(s)", virtualQuantity=str(info.cpu),
                       allocationUnits="hertz * 10^6"),
                  Item("2", RT_MEMORY, elementName=f"{-(-info.memory_kib // 1024)} MiB of memory",
-                      virtualQuantity=str(-(-info.memory_kib // 1024)), allocationUnits="byte * 2^20"),
-                 Item("3", RT_SCSI, elementName="SCSI controller 0", resourceSubType="lsilogic", address="0")]
-        instance = 4
+                      virtualQuantity=str(-(-info.memory_kib // 1024)), allocationUnits="byte * 2^20")]
+        instance, controllers, units = 3, {}, {}
         for i, disk in enumerate(info.disks):
             index = len(self.disks) + 1
             self._disk(disk.key, index, f"{vs_id}-disk{i + 1}{self.suffix}")
+            bus = disk.bus if disk.bus in BUS_CONTROLLERS else "virtio"
+            unit = units[bus] = units.get(bus, -1) + 1
+            channel, unit = (unit // IDE_UNITS, unit % IDE_UNITS) if bus == "ide" else (0, unit)
+            if (bus, channel) not in controllers:
+                kind, sub_type, label = BUS_CONTROLLERS[bus]
+                address = sum(item.resourceType == kind for item in items)      # the n-th controller of its type
+                controllers[bus, channel] = str(instance)
+                items.append(Item(str(instance), kind, elementName=f"{label} {address}", resourceSubType=sub_type,
+                                  address=str(address)))
+                instance += 1
             items.append(Item(str(instance), RT_DISK, elementName=f"disk {i + 1} ({disk.target})",
-                              hostResource=(f"ovf:/disk/vmdisk{index}",), parent="3", addressOnParent=str(i)))
+                              hostResource=(f"ovf:/disk/vmdisk{index}",), parent=controllers[bus, channel],
+                              addressOnParent=str(unit)))
             instance += 1
         recorded = {n["data"].get("macAddress"): n for n in store.children("MachineNetworkInterface", row["id"])}
         for i, nic in enumerate(info.nics):             # the domain's order, with its MACs and models

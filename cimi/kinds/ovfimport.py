@@ -16,10 +16,12 @@ from urllib.parse import unquote, urlparse
 
 import backends
 from cimi import crud, errors, imagefiles, jobs, registry, represent, store
+from cimi.kinds.machine import BUS_PREFIXES
 from cimi.vocabulary import type_uri
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
 from ovf.hardware import resolve_hardware
+from ovf.model import RT_IDE, RT_OTHER_STORAGE, RT_SCSI
 from ovf.package import open_package, read_descriptor
 
 KIB = 1024
@@ -88,7 +90,8 @@ def receive_package(ctx, kind, req):
     imagefiles.stage(req.bounded_stream.read, staged, limit, sha256)
     name = (req.get_param("name") or "uploaded package").strip()
     try:
-        return _submit(ctx, kind, Path(staged), name, "upload", name, {"profile": req.get_param("profile")},
+        return _submit(ctx, kind, Path(staged), name, "upload", name,
+                       {"profile": req.get_param("profile"), "busPolicy": req.get_param("busPolicy")},
                        network_map, remove=True)
     except errors.CimiError:
         imagefiles.remove(staged)
@@ -123,6 +126,9 @@ def _submit(ctx, kind, path, name, source, label, params, network_map, remove=Fa
                                 f"{', '.join(offered) or 'none'}"
                                 + (f" (default {env.defaultProfile})" if offered else ""))
     networks = _network_map(ctx, env, network_map)
+    policy = params.get("busPolicy") or "package"
+    if policy not in BUS_POLICIES:
+        raise errors.BadRequest(f"busPolicy {policy!r} is not one of {', '.join(BUS_POLICIES)}")
     template = store.insert("SystemTemplate", {"owner": ctx.owner, "name": name,
                                                "description": f"imported from {label}",
                                                "data": {"importImage": source}})
@@ -130,7 +136,7 @@ def _submit(ctx, kind, path, name, source, label, params, network_map, remove=Fa
     job = jobs.submit(ctx, jobs.JobSpec(
         "SystemTemplate.import", represent.collection_href(ctx, kind), "import",
         {"id": template["id"], "path": str(path), "profile": profile, "remove": remove, "label": label,
-         "networks": networks}, [doc["id"]], ("SystemTemplate", template["id"])))
+         "networks": networks, "busPolicy": policy}, [doc["id"]], ("SystemTemplate", template["id"])))
     return 202, doc, job
 
 
@@ -213,6 +219,56 @@ def _mac(address, where):
     return mac
 
 
+#: busPolicy of the import: "package" keeps each disk on its controller's bus, "virtio" puts all on virtio.
+BUS_POLICIES = ("package", "virtio")
+BUS_UNITS = {"ide": 4}        # the pc machine's two IDE channels hold four disks
+#: Controller ResourceSubType tokens (a list: the first we know wins). "virtio" on a SCSI
+#: controller is COT's way to ask for paravirtual disks; VirtualBox writes VirtioSCSI.
+CONTROLLER_SUBTYPES = {"virtio": "virtio", "virtio-blk": "virtio", "virtioscsi": "scsi", "virtio-scsi": "scsi",
+                       "lsilogic": "scsi", "lsilogicsas": "scsi", "buslogic": "scsi", "virtualscsi": "scsi",
+                       "pvscsi": "scsi", "ahci": "sata", "vmware.sata.ahci": "sata", "piix3": "ide", "piix4": "ide",
+                       "ich6": "ide"}
+
+
+def controller_bus(controller):
+    """The bus a disk on this OVF controller Item gets: ide, scsi, sata or virtio.
+
+    IDE (ResourceType 5) is ide; SCSI (6) scsi (on virtio-scsi) unless its
+    subtype asks for virtio first; "other storage" (20) follows its subtype
+    (AHCI: sata); no or an unknown controller: virtio.
+    """
+    if controller is None:
+        return "virtio"
+    for token in (controller.subType or "").lower().replace(",", " ").split():
+        if token in CONTROLLER_SUBTYPES:
+            return CONTROLLER_SUBTYPES[token]
+    return {RT_IDE: "ide", RT_SCSI: "scsi"}.get(controller.resourceType, "virtio")
+
+
+def disk_locations(vs_id, drives, controllers, policy):
+    """The (device name, bus) of each drive ("hda", "sdb", "vdc", ...), numbered per bus in the drives' order.
+
+    The boot disk comes first, so it is the first of its bus (hda, sda, vda): the one a BIOS boots.
+    """
+    controllers = {c.instanceID: c for c in controllers}
+    used, out = {}, []
+    for drive in drives:
+        bus = controller_bus(controllers.get(drive.controller)) if policy == "package" else "virtio"
+        prefix = BUS_PREFIXES[bus]                  # SCSI and SATA disks share the sd names
+        n = used[prefix] = used.get(prefix, -1) + 1
+        if n >= BUS_UNITS.get(bus, 25):
+            raise OVFError(f"VirtualSystem {vs_id} puts more than {BUS_UNITS.get(bus, 25)} disks on its {bus} "
+                           "controllers; import it with busPolicy \"virtio\"")
+        out.append((prefix + chr(ord("a") + n), bus))
+    return out
+
+
+def _placed(location):
+    """initialLocation, and bus when the name does not say it (SATA: sd* names SCSI)."""
+    name, bus = location
+    return {"initialLocation": name, **({"bus": bus} if bus == "sata" else {})}
+
+
 class _Progress:
     """The import Job's progress in real steps: reading the package is the first half, converting its disks
     (qemu-img's own percentage, weighted by each disk's size) the second."""
@@ -266,6 +322,9 @@ def _machine_parts(job, undo, package, vs, profile, work, networks, progress):
     boot = next((d for d in hw.disks if d.fileRef), None)
     if boot is None:
         raise OVFError(f"VirtualSystem {vs.id} has no disk with content to boot from")
+    drives = [boot] + [d for d in hw.disks if d is not boot]
+    locations = dict(zip((d.instanceID for d in drives),
+                         disk_locations(vs.id, drives, hw.controllers, job.payload.get("busPolicy") or "package")))
     disks = []                  # (drive, image row or None, capacity bytes)
     for i, drive in enumerate(hw.disks):
         image = None
@@ -284,11 +343,11 @@ def _machine_parts(job, undo, package, vs, profile, work, networks, progress):
                                                "data": {"cpu": hw.cpus, "memory": hw.memoryMiB * 1024,
                                                         "cpuArch": "x86_64", "disks": [{
                                                             "capacity": -(-boot_capacity // KIB), "format": "raw",
-                                                            "initialLocation": "vda"}]}})
+                                                            **_placed(locations[boot.instanceID])}]}})
     volumes = [{"volumeConfig": {"capacity": -(-max(cap, 1) // KIB)},
                 **({"volumeImage": {"href": _href(job, "VolumeImage", img)}} if img else {}),
-                "initialLocation": f"vd{chr(ord('b') + n)}"}
-               for n, (_, img, cap) in enumerate([t for t in disks if t[0] is not boot])]
+                **_placed(locations[drive.instanceID])}
+               for drive, img, cap in disks if drive is not boot]
     nics = []
     for nic in hw.nics:
         if not nic.network:

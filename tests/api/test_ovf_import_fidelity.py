@@ -179,13 +179,13 @@ def test_a_system_from_a_two_disk_package_attaches_the_second_disk(alice, import
     template, _ = run_import(alice, ova)
     mt = machine_template(alice, template)
     [volume_template] = mt["volumeTemplates"]
-    assert volume_template["initialLocation"] == "vdb" and volume_template["volumeConfig"]["capacity"] == 2048
+    assert volume_template["initialLocation"] == "sdb" and volume_template["volumeConfig"]["capacity"] == 2048
     assert alice.get(volume_template["volumeImage"]["href"]).json["state"] == "AVAILABLE"
     _, system = alice.create("systems", {"name": "two", "systemTemplate": {"href": template["id"]}})
     [link] = alice.get(system["machines"]["href"]).json["systemMachines"]
     machine = alice.get(link["machine"]["href"]).json
     [attached] = alice.get(machine["volumes"]["href"]).json["machineVolumes"]
-    assert attached["initialLocation"] == "vdb"
+    assert attached["initialLocation"] == "sdb"
     volume = alice.get(attached["volume"]["href"]).json
     assert volume["capacity"] == 2048 and volume["state"] == "AVAILABLE"
 

@@ -9,11 +9,11 @@ import pytest
 from lxml import etree
 
 from backends.libvirt import designer
-from ovf.model import (RT_DISK, RT_ETHERNET, RT_MEMORY, RT_PROCESSOR, RT_SCSI, Disk, Envelope, File, Item,
-                       Network, VirtualSystem)
+from ovf.model import (RT_DISK, RT_ETHERNET, RT_IDE, RT_MEMORY, RT_OTHER_STORAGE, RT_PROCESSOR, RT_SCSI, Disk,
+                       Envelope, File, Item, Network, VirtualSystem)
 from ovf.names import DISK_FORMAT_URIS
 from ovf.writer import write_descriptor
-from tests.api.test_ovf_export import download_href, export, real_cloud  # noqa: F401
+from tests.api.test_ovf_export import download_href, export, op_href, real_cloud  # noqa: F401
 from tests.api.test_ovf_import import CIMI, import_op, user_import_dir
 from tests.ovf.conftest import manifest_line, write_ova
 
@@ -34,24 +34,27 @@ def marked_vmdk(work, n, marker):
     return out.read_bytes()
 
 
-def three_disk_ova(work, target, markers, macs):
-    """A package built here: three disks on one SCSI controller, two NICs on two networks."""
+def three_disk_ova(work, target, markers, macs, parents=("3", "3", "3"), name="three"):
+    """A package built here: three disks (on one SCSI controller, unless `parents` say IDE "4" or SATA "5"),
+    two NICs on two networks."""
     datas = [marked_vmdk(work, n, m) for n, m in enumerate(markers, 1)]
     items = [Item("1", RT_PROCESSOR, virtualQuantity="1"),
              Item("2", RT_MEMORY, virtualQuantity="128", allocationUnits="byte * 2^20"),
-             Item("3", RT_SCSI, resourceSubType="lsilogic")]
-    items += [Item(str(10 + n), RT_DISK, hostResource=(f"ovf:/disk/vmdisk{n}",), parent="3",
-                   addressOnParent=str(n - 1)) for n in range(1, 4)]
+             Item("3", RT_SCSI, resourceSubType="lsilogic"),
+             Item("4", RT_IDE, resourceSubType="PIIX4", address="0"),
+             Item("5", RT_OTHER_STORAGE, resourceSubType="AHCI", address="0")]
+    items += [Item(str(10 + n), RT_DISK, hostResource=(f"ovf:/disk/vmdisk{n}",), parent=parent,
+                   addressOnParent=str(n - 1)) for n, parent in enumerate(parents, 1)]
     items += [Item("20", RT_ETHERNET, resourceSubType="E1000", connection=("front",), address=macs[0]),
               Item("21", RT_ETHERNET, resourceSubType="VMXNET3", connection=("back",), address=macs[1])]
     env = Envelope("1.0", [File(f"file{n}", f"disk{n}.vmdk", len(d)) for n, d in enumerate(datas, 1)],
                    [Disk(f"vmdisk{n}", 8 * MIB, "vmdk-streamOptimized", DISK_FORMAT_URIS["vmdk-streamOptimized"],
                          f"file{n}") for n in range(1, 4)],
-                   [Network("front"), Network("back")], [], VirtualSystem("three", "three", items=items))
+                   [Network("front"), Network("back")], [], VirtualSystem(name, name, items=items))
     desc = write_descriptor(env)
-    members = [("three.ovf", desc)] + [(f"disk{n}.vmdk", d) for n, d in enumerate(datas, 1)]
-    mf = "".join(manifest_line(name, data) for name, data in members)
-    return write_ova(target, [members[0], ("three.mf", mf.encode()), *members[1:]])
+    members = [(f"{name}.ovf", desc)] + [(f"disk{n}.vmdk", d) for n, d in enumerate(datas, 1)]
+    mf = "".join(manifest_line(member, data) for member, data in members)
+    return write_ova(target, [members[0], (f"{name}.mf", mf.encode()), *members[1:]])
 
 
 def domain_disks(observer, machine_id, work):
@@ -110,7 +113,7 @@ def test_every_disk_and_nic_reaches_the_machine_and_survives_export(real_cloud, 
     template = import_package(alice, ova)
     machine = machine_from(alice, template, "three")
     disks, tree = domain_disks(observer, machine["id"], work)
-    assert disks == [("vda", markers[0]), ("vdb", markers[1]), ("vdc", markers[2])]
+    assert disks == [("sda", markers[0]), ("sdb", markers[1]), ("sdc", markers[2])]      # its SCSI controller
     nics = domain_nics(tree)
     assert [(mac, model) for mac, model, _ in nics] == [(macs[0], "e1000"), (macs[1], "virtio")]
     assert nics[0][2] != nics[1][2]
@@ -131,6 +134,33 @@ def test_every_disk_and_nic_reaches_the_machine_and_survives_export(real_cloud, 
     disks2, tree2 = domain_disks(observer, copy["id"], work)
     assert disks2 == disks
     assert [(mac, model) for mac, model, _ in domain_nics(tree2)] == [(macs[0], "e1000"), (macs[1], "virtio")]
+
+
+@pytest.mark.libvirtd
+def test_ide_scsi_and_sata_disks_keep_their_buses_and_bytes(real_cloud, tmp_path, monkeypatch):
+    """IDE boot disk, a SCSI disk, a SATA disk: QEMU runs them on those buses, each with its bytes."""
+    from backends.libvirt import designer
+    monkeypatch.setattr(designer, "DOMAIN_TYPES", ["qemu", "test"])    # TCG: SeaBIOS dies on this nested KVM
+    cloud, alice, observer = real_cloud
+    tag = uuid.uuid4().hex[:8]
+    markers = [f"BUS-{n}-{tag}".encode().ljust(64, b".") for n in range(1, 4)]
+    work = tmp_path / "work"
+    work.mkdir()
+    mac = f"52:54:00:c3:{tag[:2]}:{tag[2:4]}"
+    ova = three_disk_ova(work, user_import_dir(cloud) / "buses.ova", markers, [mac, None], parents=("4", "3", "5"),
+                         name="buses")
+    machine = machine_from(alice, import_package(alice, ova), "buses")
+    disks, _ = domain_disks(observer, machine["id"], work)
+    assert disks == [("hda", markers[0]), ("sda", markers[1]), ("sdb", markers[2])]
+    resp = alice.post(op_href(machine, "start"), {"action": f"{CIMI}/action/start"})
+    job = alice.wait(resp.headers["CIMI-Job-URI"], timeout=120)
+    assert job["state"] == "SUCCESS", job.get("statusMessage")
+    from cimi import naming
+    live = etree.fromstring(observer.lookupByName(naming.machine_name(machine["id"].rsplit("/", 1)[-1])).XMLDesc(0))
+    buses = {d.find("target").get("dev"): d.find("target").get("bus") for d in live.findall("devices/disk")}
+    assert {k: v for k, v in buses.items() if k != "vdz"} == {"hda": "ide", "sda": "scsi", "sdb": "sata"}
+    assert [c.get("model") for c in live.findall("devices/controller[@type='scsi']")] == ["virtio-scsi"]
+    assert live.find("os/type").get("machine").startswith("pc")       # i440fx: IDE exists (q35 has none)
 
 
 def marked_raw(path, marker, size=8 * MIB):

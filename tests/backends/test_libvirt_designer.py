@@ -14,6 +14,30 @@ def test_disk_targets(count, wanted, used, expected):
     assert designer.disk_targets(count, wanted, used) == expected
 
 
+@pytest.mark.parametrize("buses,used,expected", [
+    (["ide", "ide", "scsi", None], [], ["hda", "hdb", "sda", "vda"]),     # each bus names its own disks
+    (["sata", "scsi"], ["sda"], ["sdb", "sdc"]),                         # SATA and SCSI share the sd names
+    (["ide"], ["hda", "hdb", "hdc"], ["hdd"]),
+])
+def test_disk_targets_follow_the_bus(buses, used, expected):
+    assert designer.disk_targets(len(buses), used=used, buses=buses) == expected
+
+
+def test_ide_holds_four_disks():
+    with pytest.raises(ValueError, match="ide bus"):
+        designer.disk_targets(1, used=["hda", "hdb", "hdc", "hdd"], buses=["ide"])
+
+
+@pytest.mark.parametrize("target,bus,expected", [
+    ("hdb", None, "ide"), ("sdc", None, "scsi"), ("vdb", None, "virtio"), ("xvdf", None, "virtio"),
+    ("sdb", "sata", "sata"),
+])
+def test_the_bus_follows_the_target_unless_given(target, bus, expected):
+    disk = designer.disk("/p/d.qcow2", target, bus=bus)
+    assert disk.target_bus == expected
+    assert [c.model for c in designer.controllers([disk])] == (["virtio-scsi"] if expected == "scsi" else [])
+
+
 @pytest.mark.parametrize("offered,expected", [
     (["qemu", "kvm"], "kvm"),          # KVM whenever the host offers it
     (["qemu"], "qemu"),

@@ -23,6 +23,12 @@ CASES = {
     "domain-kvm": lambda: designer.domain(
         "m2", "kvm", 1, 131072, [designer.disk("/default-pool/m2-vda.qcow2", "vda")], [],
         console_dir="/var/tmp/consoles/"),
+    # A package's controllers kept (OVF import): IDE boot disk, virtio-scsi and SATA data disks.
+    "domain-buses": lambda: designer.domain(
+        "m3", "test", 1, 131072,
+        [designer.disk("/default-pool/m3-hda.qcow2", "hda"), designer.disk("/default-pool/m3-hdb.qcow2", "hdb"),
+         designer.disk("/default-pool/d1.qcow2", "sda"), designer.disk("/default-pool/d2.qcow2", "sdb", bus="sata"),
+         designer.config_drive("/default-pool/m3-cidata.iso", "vdz")], []),
     "volume-overlay": lambda: designer.overlay_volume(
         "m1-vda.qcow2", 64 * MiB, "/default-pool/image", "qcow2"),
     "volume-blank": lambda: designer.blank_volume("data.raw", 16 * MiB, "raw"),

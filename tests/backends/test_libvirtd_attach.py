@@ -15,14 +15,16 @@ def sources(dom, flags):
     return etree.fromstring(dom.XMLDesc(flags)).xpath("devices/disk/source/@file")
 
 
-def running_with_volume(b, made):
+def running_with_volume(b, made, attached=True):
+    """A running machine and a Volume (attached at the first free virtio name unless told otherwise)."""
     suffix = uuid.uuid4().hex[:8]
     m = b.create_machine(model.MachineSpec(f"attach-{suffix}", 1, 65536, disks=[model.DiskSpec(MiB)]))
     made.append(("machine", m.key))
     vol = b.create_volume(model.VolumeSpec(f"attach-data-{suffix}", MiB))
     made.insert(0, ("volume", vol.key))
     b.start_machine(m.key)
-    b.attach_volume(m.key, vol.key)
+    if attached:
+        b.attach_volume(m.key, vol.key)
     return m, vol
 
 
@@ -75,3 +77,22 @@ def test_a_retried_detach_awaits_the_unplug_already_asked_for(tcg):
     with pytest.raises(Conflict, match="did not release"):
         b.detach_volume(m.key, vol.key, timeout=1)
     assert b.volume_attachment(m.key, vol.key) == "vdb"
+
+
+@pytest.mark.parametrize("target,bus", [("sdb", "scsi"), ("hdb", "ide")])
+def test_a_disk_named_for_another_bus_attaches_on_that_bus(tcg, target, bus):
+    """sd* hot-plugs on a virtio-scsi controller added first (libvirt alone would pick lsilogic); hd* on IDE
+    is refused while it runs (QEMU cannot hot-plug IDE) and attaches once stopped."""
+    b, observer, made = tcg
+    m, vol = running_with_volume(b, made, attached=False)
+    dom = observer.lookupByUUIDString(m.key)
+    if bus == "ide":
+        with pytest.raises(Conflict, match="stop it first"):
+            b.attach_volume(m.key, vol.key, target)
+        b.stop_machine(m.key, force=True)
+    assert b.attach_volume(m.key, vol.key, target) == target
+    for flags in ((0, libvirt.VIR_DOMAIN_XML_INACTIVE) if bus == "scsi" else (libvirt.VIR_DOMAIN_XML_INACTIVE,)):
+        tree = etree.fromstring(dom.XMLDesc(flags))
+        assert tree.xpath(f"devices/disk[source/@file='{vol.key}']/target/@bus") == [bus]
+        if bus == "scsi":
+            assert tree.xpath("devices/controller[@type='scsi']/@model") == ["virtio-scsi"]

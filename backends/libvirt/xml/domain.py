@@ -48,6 +48,14 @@ class Disk(XMLObject):
     serial = Prop("serial")
 
 
+class Controller(XMLObject):
+    """<controller>: a bus disks sit on (here: the SCSI HBA's model)."""
+    TAG = "controller"
+    type = Prop("@type")
+    index = Prop("@index", int)
+    model = Prop("@model")
+
+
 class Interface(XMLObject):
     """<interface type='network'>: a NIC on a libvirt virtual network."""
     TAG = "interface"
@@ -108,6 +116,7 @@ class Domain(XMLObject):
     on_reboot = Prop("on_reboot")
     on_crash = Prop("on_crash")
     disks = Children(Disk, "devices")
+    controllers = Children(Controller, "devices")
     interfaces = Children(Interface, "devices")
     serials = Children(Serial, "devices")
     consoles = Children(Console, "devices")
