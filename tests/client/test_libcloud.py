@@ -9,8 +9,8 @@ from libcloud.compute.base import Node, NodeImage, NodeSize, StorageVolume
 from libcloud.compute.providers import get_driver
 from libcloud.compute.types import NodeState, StorageVolumeState
 
-import cimi.libcloud
-from cimi.libcloud import (
+import cimiclient.libcloud
+from cimiclient.libcloud import (
     CIMIConflictError,
     CIMIError,
     CIMINodeDriver,
@@ -40,7 +40,7 @@ def state(driver, node):
 
 def test_registered_under_cimi():
     assert get_driver("cimi") is CIMINodeDriver
-    cimi.libcloud.register()   # idempotent
+    cimiclient.libcloud.register()   # idempotent
     assert get_driver("cimi") is CIMINodeDriver
 
 
@@ -80,7 +80,7 @@ def test_create_node_needs_size_and_image(driver):
 
 def test_create_node_from_a_template(driver, client):
     size, image = driver.list_sizes()[0], driver.list_images()[0]
-    result = client.create("machineTemplates", {"resourceURI": cimi.client.NS + "MachineTemplate", "name": "t",
+    result = client.create("machineTemplates", {"resourceURI": cimiclient.NS + "MachineTemplate", "name": "t",
                                                 "machineConfig": {"href": size.id},
                                                 "machineImage": {"href": image.id}})
     node = driver.create_node("fromtpl", ex_template=result.location, ex_initial_state="STOPPED")
@@ -234,7 +234,7 @@ def test_create_node_refused_leaves_nothing(driver, client):
 
 
 def test_private_ranges_are_private_ips():
-    from cimi.libcloud.convert import split_ips
+    from cimiclient.libcloud.convert import split_ips
     assert split_ips(["10.1.2.3", "93.184.216.34", "192.168.201.4", "fd00::1", "2001:4860::8888", "junk"]) == (
         ["93.184.216.34", "2001:4860::8888"], ["10.1.2.3", "192.168.201.4", "fd00::1"])
 
@@ -274,7 +274,7 @@ def test_locations_are_the_hosts(driver, node):
 
 def test_console_output(driver, node, cloud):
     """The console log (CONSOLE contract); a server without the operation: a clear CIMIConflictError."""
-    if cimi.client.CONSOLE not in node.extra["operations"]:
+    if cimiclient.CONSOLE not in node.extra["operations"]:
         with pytest.raises(CIMIConflictError, match="offers no console log"):
             driver.ex_get_console_output(node)
         return
@@ -286,8 +286,8 @@ def test_console_output(driver, node, cloud):
 
 def test_error_types(driver, node, client):
     from libcloud.common.types import InvalidCredsError, ServiceUnavailableError
-    from cimi.client import Ambiguous, Forbidden, JobFailed, Unavailable
-    from cimi.libcloud.errors import CIMIJobFailedError, to_libcloud
+    from cimiclient import Ambiguous, Forbidden, JobFailed, Unavailable
+    from cimiclient.libcloud.errors import CIMIJobFailedError, to_libcloud
     size, image = small_and_blank(driver)
     driver.ex_create_network("twin", cidr="10.68.1.0/24")
     driver.ex_create_network("twin", cidr="10.68.2.0/24")

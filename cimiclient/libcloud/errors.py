@@ -1,6 +1,6 @@
 """Libcloud's exception types for what the CIMI client raises: the one mapping, applied to every call.
 
-The client library has the one error hierarchy (cimi/client/errors.py: the
+The client library has the one error hierarchy (cimiclient/errors.py: the
 server's answers and our own refusals alike); a driver method lets any of
 them out only as the libcloud type a Libcloud user catches.
 """
@@ -9,8 +9,8 @@ import inspect
 
 from libcloud.common.types import InvalidCredsError, LibcloudError, ProviderError, ServiceUnavailableError
 
-from cimi.client import CimiError, ConnectionFailed, Forbidden, JobFailed, JobTimeout, NotFound, Unauthorized
-from cimi.client.errors import Conflict, Unavailable
+from cimiclient import CimiError, ConnectionFailed, Forbidden, JobFailed, JobTimeout, NotFound, Unauthorized
+from cimiclient.errors import Conflict, Unavailable
 
 
 class CIMIError(ProviderError):
