@@ -177,6 +177,8 @@ def test_error_mapping(driver, node, server):
     with pytest.raises(CIMIError) as bad_filter:
         driver.list_nodes(ex_filter="name=='x'")
     assert bad_filter.value.http_code == 400
+    assert isinstance(bad_filter.value, cimiclient.CimiError)   # the one hierarchy: the client's error too
+    assert bad_filter.value.status == 400 and bad_filter.value.message == bad_filter.value.value
 
 
 # --- auth, user data, networks, volumes, addresses, key pairs, locations, console ------------------------
@@ -298,3 +300,19 @@ def test_error_types(driver, node, client):
     assert isinstance(to_libcloud(Forbidden("no", 403)), InvalidCredsError)
     assert isinstance(to_libcloud(Unavailable("busy", 503)), ServiceUnavailableError)
     assert isinstance(to_libcloud(Ambiguous("two")), CIMIConflictError)
+
+
+def test_a_mapped_error_passes_through_an_outer_driver_method_unchanged():
+    from cimiclient import NotFound
+    from cimiclient.libcloud.errors import mapped
+
+    @mapped
+    class Driver:
+        def inner(self):
+            raise NotFound("gone", 404)
+
+        def outer(self):   # as create_key_pair calls import_key_pair_from_string
+            return self.inner()
+
+    with pytest.raises(CIMINotFoundError, match="gone"):
+        Driver().outer()
