@@ -3,8 +3,8 @@ import os
 import subprocess
 import time
 
-from cimi.client import Client as CimiClient
-from cimi.client import HttpTransport
+from cimiclient import Client as CimiClient
+from cimiclient import HttpTransport
 from ovf import disks
 from tests.api.test_ovf_import import CIMI, import_op, user_import_dir
 from tests.api.test_server import live_server  # noqa: F401

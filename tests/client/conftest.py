@@ -5,7 +5,7 @@ import pytest
 from waitress.server import create_server
 
 from cimi.app import create_app
-from cimi.client import Client
+from cimiclient import Client
 from tests.conftest import cloud  # noqa: F401 (the Cloud fixture: fresh data dir, test:// node, users)
 
 
@@ -57,7 +57,7 @@ def env(server, monkeypatch, tmp_path):
 @pytest.fixture
 def run(env, capsys):
     """Run `cimi ARGS...` in-process (stdout/stderr captured, so not a terminal); return (rc, out, err)."""
-    from cimi.cli import main
+    from cimiclient.cli import main
 
     def _run(*argv):
         capsys.readouterr()

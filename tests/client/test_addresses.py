@@ -10,7 +10,7 @@ import stat
 import pytest
 from libcloud.compute.providers import get_driver
 
-import cimi.libcloud  # noqa: F401
+import cimiclient.libcloud  # noqa: F401
 from cimi import store
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3Gd7Nm0cqKJ1nNQp0Z3kq0l7m0X3bq9v1d2y3z4w5x alice@laptop"

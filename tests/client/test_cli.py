@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from cimi.client import NS
+from cimiclient import NS
 from ovf.inspect import inspect, summary
 from tests.conftest import console_log
 from tests.api.test_ovf_import import user_import_dir

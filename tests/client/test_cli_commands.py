@@ -7,8 +7,8 @@ import pytest
 from lxml import etree
 
 from cimi import naming
-from cimi.cli.machines import ssh_command
-from cimi.client import NS, short_id
+from cimiclient.cli.machines import ssh_command
+from cimiclient import NS, short_id
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3Gd7Nm0cqKJ1nNQp0Z3kq0l7m0X3bq9v1d2y3z4w5x alice@laptop"
 

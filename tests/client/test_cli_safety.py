@@ -10,7 +10,7 @@ import os
 import pytest
 
 from cimi import store
-from cimi.client import CONSOLE, NS
+from cimiclient import CONSOLE, NS
 from tests.client.test_script import SCRIPT, run_in_pty
 
 ATTACK = "[/bad][bold]B[/bold]\x1b]0;pwned\x07\x1b[2J\u202eX:smile:"

@@ -1,7 +1,7 @@
 """The shared client library: discovery, lookups, errors and job waiting, against a live server."""
 import pytest
 
-from cimi.client import (
+from cimiclient import (
     Client,
     Conflict,
     ConnectionFailed,
@@ -11,8 +11,8 @@ from cimi.client import (
     filter_literal,
     short_id,
 )
-from cimi.client.errors import message_of
-from cimi.client.transport import Headers
+from cimiclient.errors import message_of
+from cimiclient.transport import Headers
 
 
 def test_entry_point_discovery(client, server):

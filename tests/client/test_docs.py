@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cimi.client import NS
+from cimiclient import NS
 
 DOC = Path(__file__).parent.parent.parent / "docs" / "clients.md"
 BIN = str(Path(sys.executable).parent)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from libcloud.compute.base import NodeAuthSSHKey
 
-from cimi.libcloud import CIMIJobFailedError, CIMINodeDriver
+from cimiclient.libcloud import CIMIJobFailedError, CIMINodeDriver
 from tests.client.test_docs import blocks
 from tests.guest import random_cidr
 from tests.guest.cloudinit import user_data_text

@@ -9,8 +9,8 @@ from libcloud.compute.base import Node, NodeImage, NodeSize, StorageVolume
 from libcloud.compute.providers import get_driver
 from libcloud.compute.types import NodeState, StorageVolumeState
 
-import cimi.libcloud
-from cimi.libcloud import (
+import cimiclient.libcloud
+from cimiclient.libcloud import (
     CIMIConflictError,
     CIMIError,
     CIMINodeDriver,
@@ -40,7 +40,7 @@ def state(driver, node):
 
 def test_registered_under_cimi():
     assert get_driver("cimi") is CIMINodeDriver
-    cimi.libcloud.register()   # idempotent
+    cimiclient.libcloud.register()   # idempotent
     assert get_driver("cimi") is CIMINodeDriver
 
 
@@ -80,7 +80,7 @@ def test_create_node_needs_size_and_image(driver):
 
 def test_create_node_from_a_template(driver, client):
     size, image = driver.list_sizes()[0], driver.list_images()[0]
-    result = client.create("machineTemplates", {"resourceURI": cimi.client.NS + "MachineTemplate", "name": "t",
+    result = client.create("machineTemplates", {"resourceURI": cimiclient.NS + "MachineTemplate", "name": "t",
                                                 "machineConfig": {"href": size.id},
                                                 "machineImage": {"href": image.id}})
     node = driver.create_node("fromtpl", ex_template=result.location, ex_initial_state="STOPPED")
@@ -177,6 +177,8 @@ def test_error_mapping(driver, node, server):
     with pytest.raises(CIMIError) as bad_filter:
         driver.list_nodes(ex_filter="name=='x'")
     assert bad_filter.value.http_code == 400
+    assert isinstance(bad_filter.value, cimiclient.CimiError)   # the one hierarchy: the client's error too
+    assert bad_filter.value.status == 400 and bad_filter.value.message == bad_filter.value.value
 
 
 # --- auth, user data, networks, volumes, addresses, key pairs, locations, console ------------------------
@@ -234,7 +236,7 @@ def test_create_node_refused_leaves_nothing(driver, client):
 
 
 def test_private_ranges_are_private_ips():
-    from cimi.libcloud.convert import split_ips
+    from cimiclient.libcloud.convert import split_ips
     assert split_ips(["10.1.2.3", "93.184.216.34", "192.168.201.4", "fd00::1", "2001:4860::8888", "junk"]) == (
         ["93.184.216.34", "2001:4860::8888"], ["10.1.2.3", "192.168.201.4", "fd00::1"])
 
@@ -274,7 +276,7 @@ def test_locations_are_the_hosts(driver, node):
 
 def test_console_output(driver, node, cloud):
     """The console log (CONSOLE contract); a server without the operation: a clear CIMIConflictError."""
-    if cimi.client.CONSOLE not in node.extra["operations"]:
+    if cimiclient.CONSOLE not in node.extra["operations"]:
         with pytest.raises(CIMIConflictError, match="offers no console log"):
             driver.ex_get_console_output(node)
         return
@@ -286,8 +288,8 @@ def test_console_output(driver, node, cloud):
 
 def test_error_types(driver, node, client):
     from libcloud.common.types import InvalidCredsError, ServiceUnavailableError
-    from cimi.client import Ambiguous, Forbidden, JobFailed, Unavailable
-    from cimi.libcloud.errors import CIMIJobFailedError, to_libcloud
+    from cimiclient import Ambiguous, Forbidden, JobFailed, Unavailable
+    from cimiclient.libcloud.errors import CIMIJobFailedError, to_libcloud
     size, image = small_and_blank(driver)
     driver.ex_create_network("twin", cidr="10.68.1.0/24")
     driver.ex_create_network("twin", cidr="10.68.2.0/24")
@@ -298,3 +300,19 @@ def test_error_types(driver, node, client):
     assert isinstance(to_libcloud(Forbidden("no", 403)), InvalidCredsError)
     assert isinstance(to_libcloud(Unavailable("busy", 503)), ServiceUnavailableError)
     assert isinstance(to_libcloud(Ambiguous("two")), CIMIConflictError)
+
+
+def test_a_mapped_error_passes_through_an_outer_driver_method_unchanged():
+    from cimiclient import NotFound
+    from cimiclient.libcloud.errors import mapped
+
+    @mapped
+    class Driver:
+        def inner(self):
+            raise NotFound("gone", 404)
+
+        def outer(self):   # as create_key_pair calls import_key_pair_from_string
+            return self.inner()
+
+    with pytest.raises(CIMINotFoundError, match="gone"):
+        Driver().outer()

@@ -112,7 +112,7 @@ def test_inspect_prints_unknown_never_none(tmp_path):
     assert "unknown memory" in proc.stdout and "unknown bytes" not in proc.stdout
     assert "disk (logical): unknown, unknown format, file file1" in proc.stdout
     assert "warning: vm1: Item 4: drive backed by File 'file1'" in proc.stdout
-    cli = subprocess.run([sys.executable, "-m", "cimi.cli", "ovf", "inspect", str(desc)], cwd=ROOT,
+    cli = subprocess.run([sys.executable, "-m", "cimiclient.cli", "ovf", "inspect", str(desc)], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0, cli.stderr
     assert "None" not in cli.stdout and "unknown memory" in cli.stdout

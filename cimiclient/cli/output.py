@@ -18,7 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from cimi.client import short_id
+from cimiclient import short_id
 
 #: C0 and C1 controls, DEL, and the Unicode marks that reorder or hide text on a terminal.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")

@@ -9,9 +9,9 @@ from typing import Callable
 
 import click
 
-from cimi.cli.app import OUTPUTS, State, pass_state
-from cimi.cli.output import JobProgress, echo, echo_document, plain, resource_table, table
-from cimi.client import ITEMS, short_id
+from cimiclient.cli.app import OUTPUTS, State, pass_state
+from cimiclient.cli.output import JobProgress, echo, echo_document, plain, resource_table, table
+from cimiclient import ITEMS, short_id
 
 ACTIONS = ("start", "stop", "restart", "pause", "suspend")
 DEFAULT_PAGE_SIZE = 20

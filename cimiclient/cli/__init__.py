@@ -10,10 +10,10 @@ import sys
 
 import click
 
-from cimi.cli import credentials, images, jobs, machines, networks, packages, systems, volumes  # noqa: F401
-from cimi.cli.app import cli
-from cimi.cli.output import clean
-from cimi.client import CimiError
+from cimiclient.cli import credentials, images, jobs, machines, networks, packages, systems, volumes  # noqa: F401
+from cimiclient.cli.app import cli
+from cimiclient.cli.output import clean
+from cimiclient import CimiError
 
 __all__ = ["cli", "main"]
 

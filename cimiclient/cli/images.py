@@ -3,8 +3,8 @@ from pathlib import Path
 
 import click
 
-from cimi.cli.app import cli, pass_state
-from cimi.cli.common import (
+from cimiclient.cli.app import cli, pass_state
+from cimiclient.cli.common import (
     Listing,
     attr,
     conclude,
@@ -16,8 +16,8 @@ from cimi.cli.common import (
     read_file,
     short,
 )
-from cimi.cli.output import JobProgress, kib
-from cimi.cli.volumes import parse_size
+from cimiclient.cli.output import JobProgress, kib
+from cimiclient.cli.volumes import parse_size
 
 IMAGES = Listing("image", [("ID", short), ("NAME", attr("name")), ("STATE", attr("state")), ("TYPE", attr("type")),
                            ("LOCATION", attr("imageLocation"))])

@@ -1,8 +1,8 @@
 """`cimi networks`: create, start, stop, delete."""
 import click
 
-from cimi.cli.app import cli
-from cimi.cli.common import Listing, attr, create_and_report, create_options, crud_commands, short
+from cimiclient.cli.app import cli
+from cimiclient.cli.common import Listing, attr, create_and_report, create_options, crud_commands, short
 
 LISTING = Listing("network", [("ID", short), ("NAME", attr("name")), ("STATE", attr("state")),
                               ("TYPE", attr("networkType")), ("CIDR", attr("cidr"))])

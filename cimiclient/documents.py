@@ -1,12 +1,12 @@
 """The CIMI documents a client POSTs: Create wrappers and templates, built from names or ids.
 
-A mixin of :class:`cimi.client.Client`: every reference given by name, short
+A mixin of :class:`cimiclient.Client`: every reference given by name, short
 id or URL is resolved with ``find`` (so an ambiguous name is an error before
 anything is sent), and the body carries only what the caller gave.
 """
 import base64
 
-from cimi.client.errors import BadRequest, CimiError
+from cimiclient.errors import BadRequest, CimiError
 
 NS = "http://schemas.dmtf.org/cimi/1/"
 

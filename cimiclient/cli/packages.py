@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from cimi.cli.app import cli, pass_state
-from cimi.cli.common import conclude, label, output_option, wait_options
-from cimi.cli.output import JobProgress, echo
-from cimi.client import CimiError, NotImplementedByServer, NotOffered
+from cimiclient.cli.app import cli, pass_state
+from cimiclient.cli.common import conclude, label, output_option, wait_options
+from cimiclient.cli.output import JobProgress, echo
+from cimiclient import CimiError, NotImplementedByServer, NotOffered
 
 
 @cli.group()

@@ -1,8 +1,8 @@
 """`cimi volumes`: create, attach, detach, snapshot; the table shows where each is attached."""
 import click
 
-from cimi.cli.app import cli, pass_state
-from cimi.cli.common import (
+from cimiclient.cli.app import cli, pass_state
+from cimiclient.cli.common import (
     Listing,
     attr,
     conclude,
@@ -16,8 +16,8 @@ from cimi.cli.common import (
     short,
     wait_options,
 )
-from cimi.cli.output import kib
-from cimi.client import short_id
+from cimiclient.cli.output import kib
+from cimiclient import short_id
 
 
 def _attached_cell(item, context):

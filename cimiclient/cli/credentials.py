@@ -1,9 +1,9 @@
 """`cimi credentials`: SSH public keys (and user names) to give machines."""
 import click
 
-from cimi.cli.app import cli, pass_state
-from cimi.cli.common import Listing, attr, create_and_report, crud_commands, output_option, read_file, short
-from cimi.client.documents import public_key_of
+from cimiclient.cli.app import cli, pass_state
+from cimiclient.cli.common import Listing, attr, create_and_report, crud_commands, output_option, read_file, short
+from cimiclient.documents import public_key_of
 
 
 def _key_cell(item, context):

@@ -4,9 +4,9 @@ import ipaddress
 from libcloud.compute.base import KeyPair, Node, NodeImage, NodeSize, StorageVolume
 from libcloud.compute.types import NodeState, StorageVolumeState
 
-from cimi.client import short_id
-from cimi.client.documents import public_key_of
-from cimi.libcloud.keys import fingerprint
+from cimiclient import short_id
+from cimiclient.documents import public_key_of
+from cimiclient.libcloud.keys import fingerprint
 
 KIB_PER_MIB, KIB_PER_GIB = 1024, 1024 * 1024
 

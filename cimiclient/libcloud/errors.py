@@ -1,24 +1,29 @@
 """Libcloud's exception types for what the CIMI client raises: the one mapping, applied to every call.
 
-The client library has the one error hierarchy (cimi/client/errors.py: the
+The client library has the one error hierarchy (cimiclient/errors.py: the
 server's answers and our own refusals alike); a driver method lets any of
-them out only as the libcloud type a Libcloud user catches.
+them out only as the libcloud type a Libcloud user catches. The driver's own
+types (:class:`CIMIError` and below) stay in that hierarchy too: each is a
+libcloud ``ProviderError`` and a :class:`cimiclient.CimiError` at once.
 """
 import functools
 import inspect
 
 from libcloud.common.types import InvalidCredsError, LibcloudError, ProviderError, ServiceUnavailableError
 
-from cimi.client import CimiError, ConnectionFailed, Forbidden, JobFailed, JobTimeout, NotFound, Unauthorized
-from cimi.client.errors import Conflict, Unavailable
+from cimiclient import CimiError, ConnectionFailed, Forbidden, JobFailed, JobTimeout, NotFound, Unauthorized
+from cimiclient.errors import Conflict, Unavailable
 
 
-class CIMIError(ProviderError):
-    """A CIMI error: ``http_code``, the provider's statusMessage as ``value``, the error document as ``body``."""
+class CIMIError(ProviderError, CimiError):
+    """A CIMI error: ``http_code``, the provider's statusMessage as ``value``, the error document as ``body``.
+
+    Being a :class:`CimiError` as well, it also carries ``status`` and ``message``.
+    """
 
     def __init__(self, value, http_code, driver=None, body=None):
         ProviderError.__init__(self, value, http_code, driver)
-        self.body = body
+        CimiError.__init__(self, value, http_code, body)
 
 
 class CIMINotFoundError(CIMIError):
@@ -68,6 +73,8 @@ def _mapping(method):
     def call(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
+        except LibcloudError:   # already mapped (one driver method calling another): as it is
+            raise
         except CimiError as exc:
             raise to_libcloud(exc, self) from exc
     return call

@@ -8,8 +8,8 @@ import time
 
 import click
 
-from cimi.cli.app import cli, pass_state
-from cimi.cli.common import (
+from cimiclient.cli.app import cli, pass_state
+from cimiclient.cli.common import (
     ACTIONS,
     Listing,
     attr,
@@ -22,9 +22,9 @@ from cimi.cli.common import (
     short,
     wait_options,
 )
-from cimi.cli.output import JobProgress, clean_lines, kib
-from cimi.client import CimiError, NotFound
-from cimi.client.documents import CREDENTIAL_PROPERTY
+from cimiclient.cli.output import JobProgress, clean_lines, kib
+from cimiclient import CimiError, NotFound
+from cimiclient.documents import CREDENTIAL_PROPERTY
 
 
 def addresses_by_machine(client) -> dict:

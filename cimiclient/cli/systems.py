@@ -1,8 +1,8 @@
 """`cimi systems` and `cimi system-templates`: several resources made and acted on as one."""
 import click
 
-from cimi.cli.app import cli
-from cimi.cli.common import (
+from cimiclient.cli.app import cli
+from cimiclient.cli.common import (
     ACTIONS,
     Listing,
     attr,
@@ -12,7 +12,7 @@ from cimi.cli.common import (
     label,
     short,
 )
-from cimi.client import NotFound, items_of, short_id
+from cimiclient import NotFound, items_of, short_id
 
 MEMBERS = ("machines", "volumes", "networks", "credentials")   # a System's sub-collections (DSP0263 5.10)
 SYSTEMS = Listing("system")

@@ -1,6 +1,6 @@
 """Apache Libcloud compute driver for DMTF CIMI 1.x providers (such as darn simple cloud).
 
-    import cimi.libcloud                     # registers the provider name "cimi"
+    import cimiclient.libcloud                     # registers the provider name "cimi"
     from libcloud.compute.providers import get_driver
     from libcloud.compute.base import NodeAuthSSHKey
     cls = get_driver("cimi")
@@ -13,12 +13,12 @@ Written like libcloud's own drivers: a Connection with the credentials
 (connection.py), conversions to Node/NodeSize/NodeImage/StorageVolume/KeyPair
 (convert.py), the NodeDriver (driver.py), and libcloud's exception types for
 every error (errors.py). The CIMI logic itself is the shared client in
-:mod:`cimi.client`, given libcloud's Connection as its transport.
+:mod:`cimiclient`, given libcloud's Connection as its transport.
 """
-from cimi.libcloud.connection import CIMIConnection, CIMIResponse
-from cimi.libcloud.convert import CIMINetwork
-from cimi.libcloud.driver import PROVIDER, CIMINodeDriver
-from cimi.libcloud.errors import (
+from cimiclient.libcloud.connection import CIMIConnection, CIMIResponse
+from cimiclient.libcloud.convert import CIMINetwork
+from cimiclient.libcloud.driver import PROVIDER, CIMINodeDriver
+from cimiclient.libcloud.errors import (
     CIMIConflictError,
     CIMIError,
     CIMIJobFailedError,
@@ -34,7 +34,7 @@ def register():
     """Register the driver with libcloud under the provider name "cimi" (idempotent)."""
     from libcloud.compute.providers import DRIVERS, set_driver
     if PROVIDER not in DRIVERS:
-        set_driver(PROVIDER, "cimi.libcloud", "CIMINodeDriver")
+        set_driver(PROVIDER, "cimiclient.libcloud", "CIMINodeDriver")
 
 
 register()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from cimi.client import Client
+from cimiclient import Client
 
 OUTPUTS = ("table", "json", "xml")
 

@@ -1,5 +1,5 @@
 """The CIMI client library shared by the ``cimi`` command and the Libcloud driver."""
-from cimi.client.client import (
+from cimiclient.client import (
                                 ACTION,
                                 CONSOLE,
                                 ITEMS,
@@ -10,7 +10,7 @@ from cimi.client.client import (
                                 items_of,
                                 short_id,
 )
-from cimi.client.errors import (
+from cimiclient.errors import (
                                 Ambiguous,
                                 BadRequest,
                                 CimiError,
@@ -25,7 +25,7 @@ from cimi.client.errors import (
                                 Unauthorized,
                                 Unavailable,
 )
-from cimi.client.transport import HttpTransport, Response
+from cimiclient.transport import HttpTransport, Response
 
 __all__ = ["ACTION", "CONSOLE", "Ambiguous", "NotOffered", "ITEMS", "NS", "BadRequest", "CimiError", "Client", "Conflict", "ConnectionFailed",
            "Forbidden", "HttpTransport", "JobFailed", "JobTimeout", "NotFound", "NotImplementedByServer",

@@ -3,12 +3,12 @@ import urllib.parse
 
 from libcloud.common.base import ConnectionUserAndKey, JsonResponse
 
-from cimi.client import Response
-from cimi.client.transport import Headers, basic_auth
+from cimiclient import Response
+from cimiclient.transport import Headers, basic_auth
 
 
 class CIMIResponse(JsonResponse):
-    """Every answer goes back to the CIMI client, which raises for error answers (cimi.client.errors)."""
+    """Every answer goes back to the CIMI client, which raises for error answers (cimiclient.errors)."""
 
     def __init__(self, response, connection):
         self.content = response.content       # the bytes as sent (libcloud's body is stripped text)

@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
-from cimi.client.errors import ConnectionFailed
+from cimiclient.errors import ConnectionFailed
 
 
 class Headers(dict):

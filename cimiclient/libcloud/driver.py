@@ -13,10 +13,10 @@ from libcloud.common.types import LibcloudError
 from libcloud.compute.base import NodeAuthPassword, NodeAuthSSHKey, NodeDriver, NodeLocation
 from libcloud.compute.types import KeyPairDoesNotExistError
 
-from cimi.client import Client, NotFound
-from cimi.libcloud import convert, keys
-from cimi.libcloud.connection import CIMIConnection, LibcloudTransport
-from cimi.libcloud.errors import mapped
+from cimiclient import Client, NotFound
+from cimiclient.libcloud import convert, keys
+from cimiclient.libcloud.connection import CIMIConnection, LibcloudTransport
+from cimiclient.libcloud.errors import mapped
 
 PROVIDER = "cimi"
 

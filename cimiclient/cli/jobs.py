@@ -1,10 +1,10 @@
 """`cimi jobs`: list (with filters), show, wait."""
 import click
 
-from cimi.cli.app import cli, pass_state
-from cimi.cli.common import Listing, attr, list_command, output_option, emit, short, show_command
-from cimi.cli.output import JobProgress
-from cimi.client import ACTION, ITEMS, filter_literal, short_id
+from cimiclient.cli.app import cli, pass_state
+from cimiclient.cli.common import Listing, attr, list_command, output_option, emit, short, show_command
+from cimiclient.cli.output import JobProgress
+from cimiclient import ACTION, ITEMS, filter_literal, short_id
 
 
 def target(job: dict, base_uri: str) -> str:

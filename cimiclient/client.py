@@ -11,8 +11,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
-from cimi.client.documents import NS, Documents
-from cimi.client.errors import (
+from cimiclient.documents import NS, Documents
+from cimiclient.errors import (
     Ambiguous,
     BadRequest,
     CimiError,
@@ -22,7 +22,7 @@ from cimi.client.errors import (
     NotOffered,
     from_response,
 )
-from cimi.client.transport import HttpTransport, Response
+from cimiclient.transport import HttpTransport, Response
 
 ACTION = NS + "action/"
 JSON, XML = "application/json", "application/xml"
