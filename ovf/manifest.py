@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from ovf.errors import OVFError
 
+#: Read size when hashing a file.
+CHUNK = 1 << 20
 #: Manifest files larger than this are not manifests.
 MAX_MANIFEST_BYTES = 1024 * 1024
 
@@ -19,6 +21,17 @@ ALGORITHMS = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256,
               "SHA512": hashlib.sha512}
 _HEX_LENGTH = {"SHA1": 40, "SHA256": 64, "SHA512": 128}
 _LINE = re.compile(r"^(SHA1|SHA256|SHA512)\s*\((.+)\)\s*=\s*([0-9a-fA-F]+)$")
+
+
+def file_digest(path, algorithm: str = "SHA256", keepalive=None) -> str:
+    """The hex digest of a file, read in chunks (memory stays flat); ``keepalive()`` every 256 MiB."""
+    digest = ALGORITHMS[algorithm]()
+    with open(path, "rb") as f:
+        for n, chunk in enumerate(iter(lambda: f.read(CHUNK), b"")):
+            digest.update(chunk)
+            if keepalive is not None and n % 256 == 0:
+                keepalive()
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
