@@ -13,9 +13,7 @@ cimi/downloads.py at the href the Job lists in affectedResources.
 """
 import os
 import re
-import resource
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -105,25 +103,6 @@ def destination_path(cloud, destination, default_name):
     return root / path.name
 
 
-def _limits():
-    """qemu-img runs with bounded address space and CPU, as on import."""
-    def apply():
-        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024 ** 3, 2 * 1024 ** 3))
-        resource.setrlimit(resource.RLIMIT_CPU, (3600, 3600))
-    return apply
-
-
-def convert(src, src_format, dst, qemu_format, options):
-    """qemu-img convert with explicit -f/-O; return the output's DiskInfo, checked by its bytes."""
-    cmd = ["qemu-img", "convert", "-f", src_format, "-O", qemu_format, *options,
-           os.path.abspath(src), os.path.abspath(dst)]
-    proc = subprocess.run(cmd, capture_output=True, preexec_fn=_limits(), check=False, timeout=6 * 3600)
-    if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise errors.CimiError(f"disk conversion failed: {lines[-1] if lines else proc.returncode}")
-    return ovf_disks.inspect_file(dst)
-
-
 def _safe_id(text, fallback):
     cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", text or "").strip("-.")[:64]
     return cleaned or fallback
@@ -198,7 +177,11 @@ class _Exporter:
         if found.format != info.format:
             raise errors.CimiError(f"disk {key} is {found.format}, the backend said {info.format}")
         out = os.path.join(self.work, member)
-        result = convert(raw, info.format, out, self.qemu_format, self.options)
+        try:     # bounded as on import, with room for big disks; errors name no host path
+            result = ovf_disks.convert(raw, out, info.format, self.qemu_format, self.options,
+                                       cpu_seconds=3600, timeout=6 * 3600)
+        except OVFError as exc:
+            raise errors.CimiError(str(exc)) from None
         os.unlink(raw)
         if result.format != self.ovf_format:
             raise errors.CimiError(f"conversion of disk {key} produced {result.format}, not {self.ovf_format}")
