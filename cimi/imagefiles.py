@@ -50,7 +50,21 @@ def checked_format(value):
     return value.strip().lower()
 
 
-def stage(read, dest, limit, expected_sha256=None, keepalive=None):
+def receive(config, req, noun, expected_sha256=None):
+    """Stage a request's body (an uploaded image or package); return (staged path, bytes, sha256 hex).
+
+    413 before reading anything when the declared length is over max_upload,
+    else as `stage` (noun names what is limited: "images", "packages").
+    """
+    limit = config.max_upload
+    if req.content_length is not None and req.content_length > limit:
+        raise errors.PayloadTooLarge(f"{noun} are limited to {limit} bytes")
+    staged = staging_path(config)
+    size, digest = stage(req.bounded_stream.read, staged, limit, expected_sha256, noun=noun)
+    return staged, size, digest
+
+
+def stage(read, dest, limit, expected_sha256=None, keepalive=None, noun="images"):
     """Copy a byte stream into dest, sparse where it is zero; return (bytes, sha256 hex).
 
     read(n) returns up to n bytes (b"" at the end). Raises 413 past limit
@@ -66,7 +80,7 @@ def stage(read, dest, limit, expected_sha256=None, keepalive=None):
                     break
                 size += len(chunk)
                 if size > limit:
-                    raise errors.PayloadTooLarge(f"images are limited to {limit} bytes")
+                    raise errors.PayloadTooLarge(f"{noun} are limited to {limit} bytes")
                 digest.update(chunk)
                 if chunk.count(0) == len(chunk):
                     out.seek(CHUNK, os.SEEK_CUR)         # keep sparse images sparse

@@ -83,11 +83,7 @@ def receive_package(ctx, kind, req):
         network_map = json.loads(req.get_param("networkMap") or "{}")
     except ValueError:
         raise errors.BadRequest("networkMap must be a JSON object: OVF network name -> Network href") from None
-    limit = ctx.cloud.config.max_upload
-    if req.content_length is not None and req.content_length > limit:
-        raise errors.PayloadTooLarge(f"packages are limited to {limit} bytes")
-    staged = imagefiles.staging_path(ctx.cloud.config)
-    imagefiles.stage(req.bounded_stream.read, staged, limit, sha256)
+    staged, _, _ = imagefiles.receive(ctx.cloud.config, req, "packages", sha256)
     name = (req.get_param("name") or "uploaded package").strip()
     try:
         return _submit(ctx, kind, Path(staged), name, "upload", name,
