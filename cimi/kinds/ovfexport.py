@@ -16,10 +16,9 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from backends import model as backend_model
-from cimi import errors, jobs, store
+from cimi import errors, jobs, localfiles, store
 from cimi.kinds import exportedpackage, machine
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
@@ -91,12 +90,10 @@ def destination_path(cloud, destination, default_name):
     root = export_root(cloud)
     if not destination:
         return root / default_name
-    parsed = urlparse(destination.strip())
-    if parsed.scheme != "file" or parsed.netloc not in ("", "localhost") or parsed.query or parsed.fragment:
+    path = localfiles.uri_path(destination, root)
+    if path is None:
         raise errors.BadRequest("destination must be a file: URI in the export directory (--export-dir); "
                                 "this provider sends nothing over the network")
-    raw = unquote(parsed.path)
-    path = Path(raw) if raw.startswith("/") else root / raw
     if path.parent.resolve() != root or not is_package_name(path.name) or path.is_symlink():
         raise errors.BadRequest(f"destination must name a new .ova file (letters, digits, '_.+-') "
                                 "directly in the export directory (--export-dir)")
