@@ -11,7 +11,6 @@ APPSEC: images with a backing file, an external data file or a format
 other than the declared one are refused (ovf/disks.py); only files under
 the import directory are read (cimi/kinds/ovfimport.py source_path).
 """
-import hashlib
 import os
 import re
 import uuid
@@ -19,6 +18,7 @@ import uuid
 from cimi import errors
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
+from ovf.manifest import Digests
 
 CHUNK = 1 << 20
 FORMATS = ("qcow2", "raw", "vmdk")
@@ -71,7 +71,7 @@ def stage(read, dest, limit, expected_sha256=None, keepalive=None, noun="images"
     bytes and 400 when the digest differs from expected_sha256; dest is
     removed in both cases.
     """
-    digest, size = hashlib.sha256(), 0
+    digest, size = Digests(["SHA256"]), 0
     try:
         with open(dest, "wb") as out:
             while True:
@@ -89,7 +89,7 @@ def stage(read, dest, limit, expected_sha256=None, keepalive=None, noun="images"
                 if keepalive and size % (256 * CHUNK) < len(chunk):
                     keepalive()
             out.truncate(size)
-        found = digest.hexdigest()
+        found = digest.hexdigest("SHA256")
         if expected_sha256 and found != expected_sha256:
             raise errors.BadRequest(f"checksum mismatch: the declared sha256 is {expected_sha256}, "
                                     f"the {size} bytes received hash to {found}")

@@ -23,17 +23,6 @@ _HEX_LENGTH = {"SHA1": 40, "SHA256": 64, "SHA512": 128}
 _LINE = re.compile(r"^(SHA1|SHA256|SHA512)\s*\((.+)\)\s*=\s*([0-9a-fA-F]+)$")
 
 
-def file_digest(path, algorithm: str = "SHA256", keepalive=None) -> str:
-    """The hex digest of a file, read in chunks (memory stays flat); ``keepalive()`` every 256 MiB."""
-    digest = ALGORITHMS[algorithm]()
-    with open(path, "rb") as f:
-        for n, chunk in enumerate(iter(lambda: f.read(CHUNK), b"")):
-            digest.update(chunk)
-            if keepalive is not None and n % 256 == 0:
-                keepalive()
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class Entry:
     """One manifest line: the algorithm and expected digest of a file."""
@@ -120,6 +109,17 @@ class Digests:
     def hexdigest(self, algorithm: str) -> str:
         """Return the digest for ``algorithm``."""
         return self._hashes[algorithm].hexdigest()
+
+
+def file_digest(path, algorithm: str = "SHA256", keepalive=None) -> str:
+    """The hex digest of a file, read in chunks (memory stays flat); ``keepalive()`` every 256 MiB."""
+    digests = Digests([algorithm])
+    with open(path, "rb") as f:
+        for n, chunk in enumerate(iter(lambda: f.read(CHUNK), b"")):
+            digests.update(chunk)
+            if keepalive is not None and n % 256 == 0:
+                keepalive()
+    return digests.hexdigest(algorithm)
 
 
 def verify(entries: dict[str, Entry], name: str, digests: Digests) -> None:
