@@ -103,14 +103,6 @@ def _unexpected(req, resp, exc, params):
     raise errors.CimiError("internal error; the server log has the details")
 
 
-def _matches(header, tag):
-    """Whether an If-None-Match / If-Match list names this ETag (weak comparison, RFC 9110 13.1)."""
-    if not header:
-        return False
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or tag.removeprefix("W/") in tags
-
-
 class Rendered:
     """Rendered single resources, keyed by everything their bytes depend on.
 
@@ -227,7 +219,7 @@ class Api:
         if not represent.can_read(ctx.user, head):
             raise errors.NotFound(f"no {kind.name} {row_id}")
         tag = f'W/"{head.version}"'
-        if _matches(req.get_header("If-None-Match"), tag):
+        if crud.etag_matches(req.get_header("If-None-Match"), tag):
             resp.status = falcon.HTTP_304
             return
         plain = not (req.has_param("$select") or req.has_param("$expand"))

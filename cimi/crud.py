@@ -47,10 +47,8 @@ def _writable(ctx, kind, row):
 
 
 def _if_match(row, if_match):
-    if if_match:
-        tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
-        if "*" not in tags and etag(row).removeprefix("W/") not in tags:
-            raise errors.PreconditionFailed("If-Match does not match the resource's current ETag")
+    if if_match and not etag_matches(if_match, etag(row)):
+        raise errors.PreconditionFailed("If-Match does not match the resource's current ETag")
 
 
 def item_methods(kind):
@@ -60,6 +58,14 @@ def item_methods(kind):
 
 def etag(row):
     return f'W/"{row["version"]}"'
+
+
+def etag_matches(header, tag):
+    """Whether an If-None-Match / If-Match list names this ETag (weak comparison, RFC 9110 13.1)."""
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or tag.removeprefix("W/") in tags
 
 
 def insert(ctx, kind, body, parent=None):

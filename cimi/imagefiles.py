@@ -11,7 +11,6 @@ APPSEC: images with a backing file, an external data file or a format
 other than the declared one are refused (ovf/disks.py); only files under
 the import directory are read (cimi/kinds/ovfimport.py source_path).
 """
-import hashlib
 import os
 import re
 import uuid
@@ -19,6 +18,7 @@ import uuid
 from cimi import errors
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
+from ovf.manifest import Digests
 
 CHUNK = 1 << 20
 FORMATS = ("qcow2", "raw", "vmdk")
@@ -50,14 +50,28 @@ def checked_format(value):
     return value.strip().lower()
 
 
-def stage(read, dest, limit, expected_sha256=None, keepalive=None):
+def receive(config, req, noun, expected_sha256=None):
+    """Stage a request's body (an uploaded image or package); return (staged path, bytes, sha256 hex).
+
+    413 before reading anything when the declared length is over max_upload,
+    else as `stage` (noun names what is limited: "images", "packages").
+    """
+    limit = config.max_upload
+    if req.content_length is not None and req.content_length > limit:
+        raise errors.PayloadTooLarge(f"{noun} are limited to {limit} bytes")
+    staged = staging_path(config)
+    size, digest = stage(req.bounded_stream.read, staged, limit, expected_sha256, noun=noun)
+    return staged, size, digest
+
+
+def stage(read, dest, limit, expected_sha256=None, keepalive=None, noun="images"):
     """Copy a byte stream into dest, sparse where it is zero; return (bytes, sha256 hex).
 
     read(n) returns up to n bytes (b"" at the end). Raises 413 past limit
     bytes and 400 when the digest differs from expected_sha256; dest is
     removed in both cases.
     """
-    digest, size = hashlib.sha256(), 0
+    digest, size = Digests(["SHA256"]), 0
     try:
         with open(dest, "wb") as out:
             while True:
@@ -66,7 +80,7 @@ def stage(read, dest, limit, expected_sha256=None, keepalive=None):
                     break
                 size += len(chunk)
                 if size > limit:
-                    raise errors.PayloadTooLarge(f"images are limited to {limit} bytes")
+                    raise errors.PayloadTooLarge(f"{noun} are limited to {limit} bytes")
                 digest.update(chunk)
                 if chunk.count(0) == len(chunk):
                     out.seek(CHUNK, os.SEEK_CUR)         # keep sparse images sparse
@@ -75,7 +89,7 @@ def stage(read, dest, limit, expected_sha256=None, keepalive=None):
                 if keepalive and size % (256 * CHUNK) < len(chunk):
                     keepalive()
             out.truncate(size)
-        found = digest.hexdigest()
+        found = digest.hexdigest("SHA256")
         if expected_sha256 and found != expected_sha256:
             raise errors.BadRequest(f"checksum mismatch: the declared sha256 is {expected_sha256}, "
                                     f"the {size} bytes received hash to {found}")

@@ -9,10 +9,10 @@ from lxml import etree
 
 import schemas
 from cimi.vocabulary import EXTENSION_NS, NAMESPACE, items_key
+from ovf.xmlsafe import declares_dtd, hardened_parser, has_doctype_text
 
 MAX_DEPTH = 32
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                          huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False)
+_PARSER = hardened_parser()
 
 
 class XMLError(ValueError):
@@ -21,14 +21,13 @@ class XMLError(ValueError):
 
 def parse(body):
     """Parse an untrusted XML body into its root element."""
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+    if has_doctype_text(body):
         raise XMLError("XML bodies must not carry a DOCTYPE or entities")
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise XMLError(f"malformed XML: {exc}") from None
-    info = root.getroottree().docinfo
-    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+    if declares_dtd(root):
         raise XMLError("XML bodies must not carry a DOCTYPE or entities")   # APPSEC: also in UTF-16
     for el in root.iter():
         if el is not root and _depth(el) > MAX_DEPTH:

@@ -256,28 +256,26 @@ def run_with_progress(cmd: list[str], progress, *, timeout: int, preexec_fn=None
     return proc.returncode, b"".join(errors)
 
 
-def convert_to_qcow2(src: str, dst: str, info: DiskInfo, *,
-                     address_space: int = 2 * 1024**3,
-                     cpu_seconds: int = 600, timeout: int = 3600, progress=None) -> DiskInfo:
-    """Convert an inspected disk to qcow2, then re-inspect the output.
+def convert(src: str, dst: str, src_format: str, out_format: str, options=(), *,
+            address_space: int = 2 * 1024**3, cpu_seconds: int = 600, timeout: int = 3600,
+            progress=None) -> DiskInfo:
+    """The one way we run qemu-img: ``convert -p`` with explicit -f/-O, then inspect the output.
 
     Args:
-        src: The disk file, already inspected into ``info``.
-        dst: Where to write the qcow2 (must not exist).
-        info: The decided format of ``src``; passed as ``-f``.
+        src: The disk file; its format decided from the bytes as ``src_format`` (qemu's name).
+        dst: Where to write (must not exist).
+        out_format: qemu's name for the output format; ``options`` go after it (``-o ...``).
         address_space: RLIMIT_AS of qemu-img, in bytes.
         cpu_seconds: RLIMIT_CPU of qemu-img.
         timeout: Wall-clock limit in seconds.
         progress: Called with qemu-img's percentage as it converts.
 
     Raises:
-        OVFError: if qemu-img fails or the output is not a plain qcow2.
+        OVFError: if qemu-img fails or takes too long; the reason names no host path.
     """
-    if info.qemuFormat not in ("raw", "qcow2", "vmdk"):
-        raise OVFError(f"cannot convert a {info.format} disk")
     # Absolute paths: a name like "json:{...}" must never reach qemu as a protocol.
     src, dst = os.path.abspath(src), os.path.abspath(dst)
-    cmd = ["qemu-img", "convert", "-p", "-f", info.qemuFormat, "-O", "qcow2", src, dst]
+    cmd = ["qemu-img", "convert", "-p", "-f", src_format, "-O", out_format, *options, src, dst]
     try:
         status, stderr = run_with_progress(cmd, progress, timeout=timeout,
                                            preexec_fn=_limits(address_space, cpu_seconds))
@@ -289,7 +287,18 @@ def convert_to_qcow2(src: str, dst: str, info: DiskInfo, *,
         message = text.strip().splitlines()
         raise OVFError(f"disk conversion failed: "
                        f"{message[-1] if message else status}")
-    out = inspect_file(dst)
+    return inspect_file(dst)
+
+
+def convert_to_qcow2(src: str, dst: str, info: DiskInfo, **limits) -> DiskInfo:
+    """Convert an inspected disk (``info``, passed as ``-f``) to qcow2; see :func:`convert` for ``limits``.
+
+    Raises:
+        OVFError: if qemu-img fails or the output is not a plain qcow2.
+    """
+    if info.qemuFormat not in ("raw", "qcow2", "vmdk"):
+        raise OVFError(f"cannot convert a {info.format} disk")
+    out = convert(src, dst, info.qemuFormat, "qcow2", **limits)
     if out.format != "qcow2":
         raise OVFError("disk conversion did not produce qcow2")
     return out

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from ovf.errors import OVFError
 
+#: Read size when hashing a file.
+CHUNK = 1 << 20
 #: Manifest files larger than this are not manifests.
 MAX_MANIFEST_BYTES = 1024 * 1024
 
@@ -107,6 +109,17 @@ class Digests:
     def hexdigest(self, algorithm: str) -> str:
         """Return the digest for ``algorithm``."""
         return self._hashes[algorithm].hexdigest()
+
+
+def file_digest(path, algorithm: str = "SHA256", keepalive=None) -> str:
+    """The hex digest of a file, read in chunks (memory stays flat); ``keepalive()`` every 256 MiB."""
+    digests = Digests([algorithm])
+    with open(path, "rb") as f:
+        for n, chunk in enumerate(iter(lambda: f.read(CHUNK), b"")):
+            digests.update(chunk)
+            if keepalive is not None and n % 256 == 0:
+                keepalive()
+    return digests.hexdigest(algorithm)
 
 
 def verify(entries: dict[str, Entry], name: str, digests: Digests) -> None:

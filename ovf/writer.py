@@ -1,4 +1,4 @@
-"""Write an Envelope back as an OVF 1.x descriptor, plus a SHA256 manifest.
+"""Write an Envelope back as an OVF 1.x descriptor, a SHA256 manifest and an OVA.
 
 Used for export. The output is built with lxml elements (never string
 concatenation) in DSP0243 1.x element order, so that :mod:`ovf.reader`
@@ -6,15 +6,23 @@ reads back the same facts (tested on every sample as a round trip).
 """
 
 import hashlib
+import io
+import os
+import tarfile
+import time
+import uuid
+from pathlib import Path
 
 from lxml import etree
 
+from ovf.manifest import file_digest
 from ovf.model import Envelope, Item, ProductSection, VirtualSystem, VirtualSystemCollection
 from ovf.names import DISK_FORMAT_URIS
 
 OVF = "http://schemas.dmtf.org/ovf/envelope/1"
 RASD = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
 VMW = "http://www.vmware.com/schema/ovf"
+USTAR_MAX = 8 ** 11 - 1               # largest member a ustar header can size
 NSMAP = {"ovf": OVF, "rasd": RASD, "vmw": VMW}
 #: rasd child order: the CIM class's properties are alphabetical (DSP0243 1.x schema).
 _ITEM_FIELDS = (("Address", "address"), ("AddressOnParent", "addressOnParent"),
@@ -146,3 +154,37 @@ def write_manifest(files: dict[str, bytes]) -> bytes:
     """Build a SHA256 manifest for ``{name: bytes}`` (DSP0243 clause 5.1)."""
     return "".join(f"SHA256({name})= {hashlib.sha256(data).hexdigest()}\n"
                    for name, data in files.items()).encode()
+
+
+def write_ova(target: Path, env: Envelope, files: list[tuple[str, str]], keepalive=None) -> None:
+    """Write an OVA at ``target``: descriptor, SHA256 manifest, then ``files`` (member name, local path).
+
+    DSP0243 order (descriptor first, manifest next), each disk streamed into
+    the tar. The package appears under its name only when complete (a hard
+    link from a hidden partial file), so an existing file is never
+    overwritten: FileExistsError then. ``keepalive()`` is called while long
+    disks are hashed.
+    """
+    stem = target.name[:-len(".ova")] if target.name.endswith(".ova") else target.name
+    descriptor = write_descriptor(env)
+    manifest = write_manifest({f"{stem}.ovf": descriptor}) + "".join(
+        f"SHA256({name})= {file_digest(path, keepalive=keepalive)}\n" for name, path in files).encode()
+    big = any(os.path.getsize(path) > USTAR_MAX for _, path in files)
+    partial = target.parent / f".{target.name}.partial-{uuid.uuid4().hex}"
+    try:
+        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT if big else tarfile.USTAR_FORMAT) as tar:
+            for name, data in ((f"{stem}.ovf", descriptor), (f"{stem}.mf", manifest)):
+                tar.addfile(_member(name, len(data)), io.BytesIO(data))
+            for name, path in files:
+                with open(path, "rb") as f:
+                    tar.addfile(_member(name, os.fstat(f.fileno()).st_size), f)
+        os.chmod(partial, 0o640)
+        os.link(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _member(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, 0o644, int(time.time())
+    return info

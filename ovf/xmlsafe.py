@@ -1,6 +1,7 @@
-"""Hardened XML parsing: the only module that hands untrusted bytes to lxml.
+"""Hardened XML parsing: the only module that makes lxml parsers for untrusted bytes.
 
-APPSEC(ovf): descriptors come from users. We refuse any DOCTYPE outright
+The server's CIMI XML bodies (cimi/xml.py) use the same parser factory and
+DOCTYPE checks. APPSEC(ovf): descriptors come from users. We refuse any DOCTYPE outright
 (no DTD means no entities, so no XXE and no billion laughs), and also
 configure the parser so that nothing is resolved or fetched should a DTD
 slip through: ``resolve_entities=False``, ``no_network=True``,
@@ -22,24 +23,23 @@ _TOLERATED = frozenset(("WAR_NS_URI", "WAR_NS_URI_RELATIVE"))
 _BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 
 
-def _make_parser() -> etree.XMLParser:
+def hardened_parser(recover: bool = False) -> etree.XMLParser:
+    """An lxml parser that resolves, loads and fetches nothing (no entities, DTD or network)."""
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
         huge_tree=False,
-        # NOTE(ovf): recover only so that namespace-URI warnings do not
-        # abort parsing (DSP0243 2.1.1 Example 3 has a space in the epasd
-        # URI); every other logged error is still a refusal, see below.
-        recover=True,
+        recover=recover,
         remove_comments=True,
         remove_pis=True,
+        collect_ids=False,
     )
 
 
-def _has_doctype_text(data: bytes) -> bool:
-    """Look for a DOCTYPE before parsing, in the encodings we can see."""
+def has_doctype_text(data: bytes) -> bool:
+    """Look for a DOCTYPE or entity declaration before parsing, in the encodings we can see."""
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         return True
     for bom, codec in _BOMS.items():
@@ -47,6 +47,12 @@ def _has_doctype_text(data: bytes) -> bool:
             text = data.decode(codec, errors="ignore")
             return "<!DOCTYPE" in text or "<!ENTITY" in text
     return False
+
+
+def declares_dtd(root: etree._Element) -> bool:
+    """Whether a parsed document has a DOCTYPE: an encoding the byte scan missed (e.g. UTF-32) cannot hide it here."""
+    info = root.getroottree().docinfo
+    return bool(info.doctype) or info.internalDTD is not None or info.externalDTD is not None
 
 
 def parse_descriptor(data: bytes) -> etree._Element:
@@ -66,10 +72,13 @@ def parse_descriptor(data: bytes) -> etree._Element:
         raise OVFError(
             f"descriptor is {len(data)} bytes, more than the "
             f"{MAX_DESCRIPTOR_BYTES} allowed")
-    if _has_doctype_text(data):
+    if has_doctype_text(data):
         raise OVFError("descriptor has a DOCTYPE or entity declaration, "
                        "which OVF never needs")
-    parser = _make_parser()
+    # NOTE(ovf): recover only so that namespace-URI warnings do not abort
+    # parsing (DSP0243 2.1.1 Example 3 has a space in the epasd URI); every
+    # other logged error is still a refusal, see below.
+    parser = hardened_parser(recover=True)
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
@@ -80,10 +89,7 @@ def parse_descriptor(data: bytes) -> etree._Element:
                            f" (line {entry.line})")
     if root is None:
         raise OVFError("descriptor is not well-formed XML: no root element")
-    docinfo = root.getroottree().docinfo
-    # Second layer: an encoding we did not sniff (e.g. UTF-32) could hide
-    # the DOCTYPE from the byte scan, but not from libxml2.
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    if declares_dtd(root):
         raise OVFError("descriptor has a DOCTYPE, which OVF never needs")
     for node in root.iter():
         if isinstance(node, etree._Entity):

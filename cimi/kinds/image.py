@@ -78,11 +78,7 @@ def receive_upload(ctx, kind, req):
         raise errors.BadRequest("an image upload needs a name: POST ...?name=my-image")
     sha256 = imagefiles.checked_sha256(req.get_param("sha256"))
     fmt = imagefiles.checked_format(req.get_param("format"))
-    limit = ctx.cloud.config.max_upload
-    if req.content_length is not None and req.content_length > limit:
-        raise errors.PayloadTooLarge(f"images are limited to {limit} bytes")
-    staged = imagefiles.staging_path(ctx.cloud.config)
-    size, digest = imagefiles.stage(req.bounded_stream.read, staged, limit, sha256)
+    staged, size, digest = imagefiles.receive(ctx.cloud.config, req, "images", sha256)
     try:
         row = store.insert(kind.name, {
             "owner": ctx.owner, "name": name, "description": req.get_param("description"),

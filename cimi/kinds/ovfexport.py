@@ -6,27 +6,19 @@ default), `properties.diskFormat` ("vmdk", streamOptimized, the default; or
 "qcow2") and an optional `destination`, a file: URI naming a new .ova directly
 in Config.export_dir. The Job streams each disk out of the backend
 (`export_disk`), converts it with qemu-img (format always explicit), checks
-the result by its bytes, then writes the OVA in the order DSP0243 asks:
-descriptor (ovf/writer.py), SHA256 manifest, disks. The package appears
-under its final name only when complete (a hard link from a hidden partial
-file, so an existing file is never overwritten), and is served read-only by
+the result by its bytes, then has ovf/writer.py write the OVA (descriptor,
+SHA256 manifest, disks; under its final name only when complete, never
+over an existing file). The package is served read-only by
 cimi/downloads.py at the href the Job lists in affectedResources.
 """
-import hashlib
-import io
 import os
 import re
-import resource
 import shutil
-import subprocess
-import tarfile
 import tempfile
-import time
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from backends import model as backend_model
-from cimi import errors, jobs, store
+from cimi import errors, jobs, localfiles, store
 from cimi.kinds import exportedpackage, machine
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
@@ -47,15 +39,13 @@ from ovf.model import (
     VirtualSystemCollection,
 )
 from ovf.names import DISK_FORMAT_URIS
-from ovf.writer import write_descriptor, write_manifest
+from ovf.writer import write_ova
 
 PACKAGE_FORMATS = ("application/ovf",)
 DISK_FORMATS = {"vmdk": ("vmdk", "vmdk-streamOptimized", ".vmdk", ["-o", "subformat=streamOptimized"]),
                 "qcow2": ("qcow2", "qcow2", ".qcow2", [])}
 DEFAULT_DISK_FORMAT = "vmdk"
 DOWNLOADS = "exports"                 # URL segment under the CEP base (cimi/downloads.py)
-CHUNK = 1 << 20
-USTAR_MAX = 8 ** 11 - 1               # largest member a ustar header can size
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}\.ova$")
 MIB = 1 << 20
 #: libvirt NIC model -> the ResourceSubType other OVF readers know it by.
@@ -100,45 +90,14 @@ def destination_path(cloud, destination, default_name):
     root = export_root(cloud)
     if not destination:
         return root / default_name
-    parsed = urlparse(destination.strip())
-    if parsed.scheme != "file" or parsed.netloc not in ("", "localhost") or parsed.query or parsed.fragment:
+    path = localfiles.uri_path(destination, root)
+    if path is None:
         raise errors.BadRequest("destination must be a file: URI in the export directory (--export-dir); "
                                 "this provider sends nothing over the network")
-    raw = unquote(parsed.path)
-    path = Path(raw) if raw.startswith("/") else root / raw
     if path.parent.resolve() != root or not is_package_name(path.name) or path.is_symlink():
         raise errors.BadRequest(f"destination must name a new .ova file (letters, digits, '_.+-') "
                                 "directly in the export directory (--export-dir)")
     return root / path.name
-
-
-def _limits():
-    """qemu-img runs with bounded address space and CPU, as on import."""
-    def apply():
-        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024 ** 3, 2 * 1024 ** 3))
-        resource.setrlimit(resource.RLIMIT_CPU, (3600, 3600))
-    return apply
-
-
-def convert(src, src_format, dst, qemu_format, options):
-    """qemu-img convert with explicit -f/-O; return the output's DiskInfo, checked by its bytes."""
-    cmd = ["qemu-img", "convert", "-f", src_format, "-O", qemu_format, *options,
-           os.path.abspath(src), os.path.abspath(dst)]
-    proc = subprocess.run(cmd, capture_output=True, preexec_fn=_limits(), check=False, timeout=6 * 3600)
-    if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise errors.CimiError(f"disk conversion failed: {lines[-1] if lines else proc.returncode}")
-    return ovf_disks.inspect_file(dst)
-
-
-def sha256_file(path, job=None):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for n, chunk in enumerate(iter(lambda: f.read(CHUNK), b"")):
-            digest.update(chunk)
-            if job is not None and n % 256 == 0:
-                getattr(job, "keepalive", lambda: None)()      # renew the lease on long disks
-    return digest.hexdigest()
 
 
 def _safe_id(text, fallback):
@@ -154,7 +113,7 @@ class _Exporter:
         self.qemu_format, self.ovf_format, self.suffix, self.options = _options(params)
         self.ids = set()
         self.references, self.disks, self.networks = [], [], []
-        self.files = []              # (member name, local path, sha256)
+        self.files = []              # (member name, local path)
 
     def machine_system(self, row, n):
         """Export one Machine's disks; return its VirtualSystem."""
@@ -215,7 +174,11 @@ class _Exporter:
         if found.format != info.format:
             raise errors.CimiError(f"disk {key} is {found.format}, the backend said {info.format}")
         out = os.path.join(self.work, member)
-        result = convert(raw, info.format, out, self.qemu_format, self.options)
+        try:     # bounded as on import, with room for big disks; errors name no host path
+            result = ovf_disks.convert(raw, out, info.format, self.qemu_format, self.options,
+                                       cpu_seconds=3600, timeout=6 * 3600)
+        except OVFError as exc:
+            raise errors.CimiError(str(exc)) from None
         os.unlink(raw)
         if result.format != self.ovf_format:
             raise errors.CimiError(f"conversion of disk {key} produced {result.format}, not {self.ovf_format}")
@@ -224,39 +187,17 @@ class _Exporter:
         self.references.append(File(f"file{index}", member, size))
         self.disks.append(Disk(f"vmdisk{index}", capacity, self.ovf_format, DISK_FORMAT_URIS[self.ovf_format],
                                f"file{index}"))
-        self.files.append((member, out, sha256_file(out, self.job)))
+        self.files.append((member, out))
         self.job.progress(min(90, 10 + 80 * len(self.files) // max(self.expected, 1)),
                           f"exported disk {index} of {self.expected}")
 
     def write(self, content, target):
-        """Write descriptor, manifest and disks to `target` (new; never overwritten)."""
+        """Write the OVA to `target` (new; never overwritten)."""
         env = Envelope("1.0", self.references, self.disks, self.networks, [], content)
-        stem = target.name[:-len(".ova")]
-        descriptor = write_descriptor(env)
-        manifest = write_manifest({f"{stem}.ovf": descriptor}) + "".join(
-            f"SHA256({name})= {digest}\n" for name, _, digest in self.files).encode()
-        big = any(os.path.getsize(path) > USTAR_MAX for _, path, _ in self.files)
-        partial = target.parent / f".{target.name}.partial-{self.job.payload['id']}-{os.getpid()}"
         try:
-            with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT if big else tarfile.USTAR_FORMAT) as tar:
-                for name, data in ((f"{stem}.ovf", descriptor), (f"{stem}.mf", manifest)):
-                    tar.addfile(self._member(name, len(data)), io.BytesIO(data))
-                for name, path, _ in self.files:
-                    with open(path, "rb") as f:
-                        tar.addfile(self._member(name, os.fstat(f.fileno()).st_size), f)
-            os.chmod(partial, 0o640)
-            try:
-                os.link(partial, target)
-            except FileExistsError:
-                raise errors.Conflict(f"{target.name} already exists in the export directory") from None
-        finally:
-            partial.unlink(missing_ok=True)
-
-    @staticmethod
-    def _member(name, size):
-        info = tarfile.TarInfo(name)
-        info.size, info.mode, info.mtime = size, 0o644, int(time.time())
-        return info
+            write_ova(target, env, self.files, keepalive=getattr(self.job, "keepalive", None))
+        except FileExistsError:
+            raise errors.Conflict(f"{target.name} already exists in the export directory") from None
 
 
 def _run(job, rows, content_of, default_name, network_ids=()):

@@ -12,10 +12,9 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import backends
-from cimi import crud, errors, imagefiles, jobs, registry, represent, store
+from cimi import crud, errors, imagefiles, jobs, localfiles, registry, represent, store
 from cimi.kinds.machine import BUS_PREFIXES
 from cimi.vocabulary import type_uri
 from ovf import disks as ovf_disks
@@ -49,13 +48,12 @@ def source_path(ctx, source):
     """
     root = import_root(ctx)
     where = str(root) if ctx.user is None or ctx.user.admin else "your import directory"
-    parsed = urlparse((source or "").strip())
-    if parsed.scheme not in ("", "file") or parsed.netloc not in ("", "localhost"):
+    path = localfiles.uri_path(source, root, schemes=("", "file"))
+    if path is None:
         raise errors.BadRequest("source must be a file: URI or a path under the import directory "
                                 f"({where}); this provider fetches nothing from the network")
-    path = Path(unquote(parsed.path))
-    path = (root / path).resolve() if not path.is_absolute() else path.resolve()
-    if root not in path.parents or not path.is_file():
+    path = path.resolve()
+    if not localfiles.inside(root, path) or not path.is_file():
         raise errors.BadRequest(f"no package {path.name!r} in {where}")
     return path
 
@@ -83,11 +81,7 @@ def receive_package(ctx, kind, req):
         network_map = json.loads(req.get_param("networkMap") or "{}")
     except ValueError:
         raise errors.BadRequest("networkMap must be a JSON object: OVF network name -> Network href") from None
-    limit = ctx.cloud.config.max_upload
-    if req.content_length is not None and req.content_length > limit:
-        raise errors.PayloadTooLarge(f"packages are limited to {limit} bytes")
-    staged = imagefiles.staging_path(ctx.cloud.config)
-    imagefiles.stage(req.bounded_stream.read, staged, limit, sha256)
+    staged, _, _ = imagefiles.receive(ctx.cloud.config, req, "packages", sha256)
     name = (req.get_param("name") or "uploaded package").strip()
     try:
         return _submit(ctx, kind, Path(staged), name, "upload", name,

@@ -110,3 +110,24 @@ def test_uploaded_package_with_wrong_checksum_is_400_and_nothing_is_made(alice):
     resp = alice.post(href + "?sha256=" + "0" * 64, b"not really a tar", headers={"Content-Type": "application/x-tar"})
     assert resp.status_code == 400 and "sha256" in resp.json["statusMessage"].lower()
     assert counts(alice) == before
+
+
+def test_uploaded_package_over_the_limit_is_413_and_nothing_is_kept(alice, cloud):
+    """The one upload receiver (cimi/imagefiles.receive) serves packages as images: 413, nothing staged."""
+    from pathlib import Path
+    before = counts(alice)
+    cloud.config.max_upload = 1000
+    href = alice.cep()["systemTemplates"]["href"]
+    resp = alice.post(href + "?name=big", b"x" * 1001, headers={"Content-Type": "application/x-tar"})
+    assert resp.status_code == 413 and "packages are limited to 1000 bytes" in resp.json["message"]
+    assert counts(alice) == before
+    assert not list((Path(cloud.config.data_dir) / "uploads").glob("*"))
+
+
+@pytest.mark.parametrize("suffix", ["?x=1", "#frag"])
+def test_a_source_with_a_query_or_fragment_is_400_even_when_the_file_exists(alice, ova, suffix):
+    """cimi/localfiles.uri_path, shared with export: a query or fragment is refused, never cut off."""
+    before = counts(alice)
+    resp = alice.post(import_op(alice), {"action": f"{CIMI}/action/import", "source": ova.as_uri() + suffix})
+    assert resp.status_code == 400 and "file: URI" in resp.json["message"]
+    assert counts(alice) == before

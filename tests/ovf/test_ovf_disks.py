@@ -132,3 +132,14 @@ def test_conversion_errors_name_no_host_path(tmp_path):
     with pytest.raises(OVFError, match="disk conversion failed") as caught:
         convert_to_qcow2(str(src), str(tmp_path / "out.qcow2"), DiskInfo("vmdk-streamOptimized"))
     assert str(tmp_path) not in str(caught.value) and "the disk" in str(caught.value)
+
+
+def test_convert_writes_the_export_format(tmp_path):
+    """The one qemu-img runner also serves export: qcow2 to a streamOptimized vmdk, checked by its bytes."""
+    src = tmp_path / "in.qcow2"
+    src.write_bytes(make_disk(tmp_path, fmt="qcow2", size="4M", options=()))
+    out = disks.convert(str(src), str(tmp_path / "out.vmdk"), "qcow2", "vmdk", ["-o", "subformat=streamOptimized"])
+    assert (out.format, out.virtualSize) == ("vmdk-streamOptimized", 4 * 1024 * 1024)
+    with pytest.raises(OVFError, match="disk conversion failed") as caught:
+        disks.convert(str(src), str(tmp_path / "again.vmdk"), "vmdk", "qcow2")
+    assert str(tmp_path) not in str(caught.value)
