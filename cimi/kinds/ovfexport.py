@@ -95,7 +95,7 @@ def destination_path(cloud, destination, default_name):
         raise errors.BadRequest("destination must be a file: URI in the export directory (--export-dir); "
                                 "this provider sends nothing over the network")
     if path.parent.resolve() != root or not is_package_name(path.name) or path.is_symlink():
-        raise errors.BadRequest(f"destination must name a new .ova file (letters, digits, '_.+-') "
+        raise errors.BadRequest("destination must name a new .ova file (letters, digits, '_.+-') "
                                 "directly in the export directory (--export-dir)")
     return root / path.name
 
