@@ -124,7 +124,13 @@ def _delete_unused(host, key, users_of, relation):
 def _overlays_of(host, path):
     found = []
     for pool in host.conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
-        for vol in pool.listAllVolumes(0):
+        try:
+            vols = pool.listAllVolumes(0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_POOL:
+                raise                              # NOTE: a pool removed while we list holds no overlay
+            continue
+        for vol in vols:
             try:
                 if xml.StorageVolume.parse(vol.XMLDesc(0)).backing_path == path:
                     found.append(vol.name())
