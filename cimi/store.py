@@ -136,20 +136,15 @@ def update(kind_name, row_id, fields, version=None, touch=False):
     return get(kind_name, row_id)
 
 
-def set_state(kind_name, row_id, state, version=None, **data_changes):
-    """Set a row's state (and merge data keys) if it still exists; return it or None.
-
-    With `version`, only if the row is still at that version (else `update`'s errors).
-    """
+def set_state(kind_name, row_id, state, **data_changes):
+    """Set a row's state (and merge data keys) if it still exists; return it or None."""
     row = find(kind_name, row_id)
     if row is None:
-        if version is not None:
-            raise errors.NotFound(f"no {kind_name} {row_id}")
         return None
     fields = {"state": state}
     if data_changes:
         fields["data"] = {**row["data"], **data_changes}
-    return update(kind_name, row_id, fields, version=version)
+    return update(kind_name, row_id, fields)
 
 
 def delete(kind_name, row_id):

@@ -40,7 +40,7 @@ crud_commands(images, "machineImages", IMAGES)
 @click.option("--name", help="name of the new image")
 @create_options
 def images_capture(state, machine, name, description, wait, timeout):
-    """Capture a (stopped) MACHINE into a new image."""
+    """Capture MACHINE into a new image (clean when stopped, crash-consistent while it runs)."""
     mach = state.client.find("machines", machine)
     conclude(state, state.client.capture(mach, name, description), f"capture {label(mach)}", wait, timeout)
 
