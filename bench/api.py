@@ -63,7 +63,7 @@ def _listen_and_run(app):
 def serve_cimi(data_dir):
     import logging
     logging.basicConfig(level=logging.WARNING, format="cimi-server: %(levelname)s %(name)s: %(message)s")
-    from cimi.app import create_app
+    from cimi.http.app import create_app
     from cimi.cloud import Cloud, Config
     os.environ["CIMI_ADMIN_PASSWORD"] = PASSWORD
     cloud = Cloud(Config(data_dir=data_dir, workers=2))

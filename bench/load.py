@@ -73,7 +73,7 @@ def serve(data_dir):
     import waitress
 
     from cimi import auth
-    from cimi.app import create_app
+    from cimi.http.app import create_app
     from cimi.cloud import Cloud, Config
     os.environ["CIMI_ADMIN_PASSWORD"] = ADMIN[1]
     cloud = Cloud(Config(data_dir=data_dir, workers=WORKERS))

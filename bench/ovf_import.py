@@ -113,7 +113,7 @@ def child_import(ova):
     from falcon import testing
 
     from cimi import auth
-    from cimi.app import create_app
+    from cimi.http.app import create_app
     from cimi.cloud import Cloud, Config
     ova = Path(ova)
     data_dir = tempfile.mkdtemp(prefix="bench-ovf-", dir=ova.parent.parent)

@@ -35,7 +35,7 @@ def main(argv=None):
     import falcon
     from falcon import testing
     os.environ["CIMI_ADMIN_PASSWORD"] = PASSWORD
-    from cimi.app import create_app
+    from cimi.http.app import create_app
     from cimi.cloud import Cloud, Config
 
     with tempfile.TemporaryDirectory(prefix="cimi-profile-") as tmp:
@@ -95,7 +95,9 @@ def print_components(cloud, tc, path, auth, body, n):
     """Time each step of the GET path on its own (no profiler), in microseconds per call."""
     import sqlite3
     import falcon
-    from cimi import crud, db, media, registry, represent, store
+    from cimi import crud, registry, represent, store
+    from cimi.store import db
+    from cimi.http import media
     from cimi.context import Context
     row_id = path.rsplit("/", 1)[-1]
     kind = registry.by_collection("machines")

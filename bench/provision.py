@@ -88,7 +88,7 @@ def base_images(backend, pool_name, conn, work):
 class Api:
     def __init__(self, cloud):
         from cimi import auth
-        from cimi.app import create_app
+        from cimi.http.app import create_app
         auth.add_user("bench", "bench-pw")
         self.tc = testing.TestClient(create_app(cloud))
         token = base64.b64encode(b"bench:bench-pw").decode()

@@ -74,7 +74,7 @@ HOSTS = ("node-a", "node-b", "node-c")
 def serve(database_url, data_dir):
     import logging
     logging.basicConfig(level=logging.WARNING, format="cimi-server: %(levelname)s %(name)s: %(message)s")
-    from cimi.app import create_app
+    from cimi.http.app import create_app
     from cimi.cloud import Cloud, Config
     os.environ["CIMI_ADMIN_PASSWORD"] = PASSWORD
     import dataclasses
@@ -255,7 +255,8 @@ def main(argv=None):
         parser.error("--requests >= 1, --warmup >= 0")
     deadline = time.monotonic() + args.time_limit
 
-    from cimi import db, registry
+    from cimi import registry
+    from cimi.store import db
     registry.load_all()
     results, plans, server = {}, {}, None
     with tempfile.TemporaryDirectory(prefix="cimi-bench-query-") as tmp:

@@ -13,7 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from cimi import db, errors
+from cimi import errors
+from cimi.store import db
 
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}
 _CACHE_TTL = 300

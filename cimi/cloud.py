@@ -7,7 +7,8 @@ from pathlib import Path
 
 import backends
 import schemas
-from cimi import auth, db, errors, migrations, naming, placement, registry, represent, store
+from cimi import auth, errors, naming, placement, registry, represent, store
+from cimi.store import db, migrations
 from cimi.kinds import metadata
 from cimi.vocabulary import type_uri
 
@@ -63,7 +64,7 @@ class Cloud:
         os.makedirs(config.export_dir, exist_ok=True)
         registry.load_all()
         self.database = db.open_database(config.database_url)
-        migrations.migrate(self.database, [k.name for k in registry.all_kinds()])
+        migrations.migrate(self.database)
         with db.exclusive(self.database):          # once, however many front ends start together
             auth.ensure_admin(log)
         self.cloud_id = db.Setting.get_by_id("cloud_id").value

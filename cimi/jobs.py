@@ -16,7 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 
 import backends
-from cimi import db, errors, registry, store
+from cimi import errors, registry, store
+from cimi.store import db
 from cimi.context import Context
 from cimi.represent import iso
 from cimi.vocabulary import action_uri

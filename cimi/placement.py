@@ -10,7 +10,8 @@ import json
 import os
 import tempfile
 
-from cimi import db, errors, store
+from cimi import errors, store
+from cimi.store import db
 
 CPU_OVERCOMMIT = 4
 

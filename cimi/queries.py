@@ -5,7 +5,8 @@ module knows which attributes each kind has, from its schema.
 """
 import functools
 
-from cimi import db, errors, registry
+from cimi import errors, registry
+from cimi.store import db
 from cimi.query import ALL, QueryError, make_resolver, parse_query
 from cimi.query.params import parse_expand, parse_select
 

@@ -15,7 +15,8 @@ import threading
 import time
 
 import backends
-from cimi import db, errors, naming, store
+from cimi import errors, naming, store
+from cimi.store import db
 from cimi.context import Context
 from cimi.kinds.machine import STABLE, backend_key, record_state, seen, settle_attachment
 

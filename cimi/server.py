@@ -87,8 +87,8 @@ def serve(config):
     import waitress
 
     import backends
-    from cimi import db
-    from cimi.app import create_app
+    from cimi.store import db
+    from cimi.http.app import create_app
     from cimi.cloud import Cloud
     try:
         cloud = Cloud(config)
@@ -108,7 +108,8 @@ def serve(config):
 
 
 def users(args, config):
-    from cimi import auth, db, migrations, registry
+    from cimi import auth, registry
+    from cimi.store import db, migrations
     registry.load_all()
     try:
         used = getattr(args, "create", False) or db.initialized(config.database_url)
@@ -122,7 +123,7 @@ def users(args, config):
     if not config.database:
         os.makedirs(config.data_dir, exist_ok=True)         # the default SQLite file lives there
     database = db.open_database(config.database_url)
-    migrations.migrate(database, [k.name for k in registry.all_kinds()])
+    migrations.migrate(database)
     if args.users_command == "add":
         try:
             auth.add_user(args.name, args.password, admin=args.admin)

@@ -7,7 +7,7 @@ import pytest
 from falcon import testing
 
 from cimi import auth
-from cimi.app import create_app
+from cimi.http.app import create_app
 from cimi.cloud import Cloud, Config
 from tests.backends.libvirtd_host import libvirtd, libvirtd_pool, libvirtd_setup  # noqa: F401 (session fixtures,
 from tests.postgres import postgresql_url, pytest_terminal_summary  # noqa: F401  defined once for every test dir)

@@ -8,7 +8,8 @@ reconciliation loop and every new export run.
 import datetime
 import os
 
-from cimi import db, registry, represent, store
+from cimi import registry, represent, store
+from cimi.store import db
 from cimi.registry import Kind, register
 
 KIND = "ExportedPackage"

@@ -1,5 +1,6 @@
 """Job: read-only progress records; queued ones can be stopped, finished ones deleted."""
-from cimi import db, store
+from cimi import store
+from cimi.store import db
 from cimi.jobs import FINAL
 from cimi.represent import iso
 from cimi.registry import Action, Kind, register

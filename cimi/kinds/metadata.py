@@ -6,7 +6,8 @@ machinery ($filter, $select, paging) serves it like any other kind.
 import json
 
 import schemas
-from cimi import db, registry
+from cimi import registry
+from cimi.store import db
 from cimi.registry import Kind, register
 from cimi.vocabulary import EXTENSION_NS, capability_uri, type_uri
 

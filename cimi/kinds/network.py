@@ -3,7 +3,8 @@ import ipaddress
 
 import backends
 from backends import model
-from cimi import db, errors, jobs, naming, represent, store, templates
+from cimi import errors, jobs, naming, represent, store, templates
+from cimi.store import db
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register
 

@@ -3,7 +3,8 @@
 A System's components are created, acted on and deleted inside the System's
 own Job (handlers run inline), so a busy server cannot deadlock on workers.
 """
-from cimi import crud, db, errors, jobs, registry, represent, store, templates
+from cimi import crud, errors, jobs, registry, represent, store, templates
+from cimi.store import db
 from cimi.kinds import machine, ovfexport, ovfimport  # noqa: F401 (ovfexport registers the export Jobs)
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register

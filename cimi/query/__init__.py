@@ -7,7 +7,7 @@ The HTTP layer needs only the names re-exported here.
 
 from cimi.query.errors import FilterError, QueryError
 from cimi.query.params import ALL, CollectionQuery, Page, parse_query
-from cimi.query.sql import Attr, compile_filters, make_resolver
+from cimi.store.sql import Attr, compile_filters, make_resolver
 
 __all__ = [
     "ALL", "Attr", "CollectionQuery", "FilterError", "Page", "QueryError",

@@ -14,7 +14,7 @@ extensions we accept::
                | 'true' | 'false'
 
 ``and`` binds tighter than ``or``; ``not`` applies to the one comparison or
-group right after it. The tree says nothing about SQL: ``cimi.query.sql``
+group right after it. The tree says nothing about SQL: ``cimi.store.sql``
 translates it, and tests evaluate it in Python, which is why type checking
 against attribute types happens there and not here.
 

@@ -1,6 +1,6 @@
 """Read the CIMI collection query parameters of one request.
 
-DSP0263 4.1.6: ``$filter`` (see ``cimi.query.sql``), ``$first``/``$last``
+DSP0263 4.1.6: ``$filter`` (see ``cimi.store.sql``), ``$first``/``$last``
 (4.1.6.2), ``$select`` (4.1.6.3), ``$expand`` (4.1.6.4) and ``$orderby``
 (4.1.6.6). Unknown parameters are the caller's to ignore. Every refusal
 is a QueryError, which the HTTP layer answers with 400.
@@ -12,7 +12,7 @@ then subset; :class:`CollectionQuery` applies the steps in that order.
 import dataclasses
 import re
 
-from cimi.query import sql
+from cimi.store import sql
 from cimi.query.errors import QueryError
 
 ALL = "*"

@@ -112,7 +112,7 @@ def test_a_lease_shows_within_seconds_of_the_start(tmp_path, monkeypatch):
     from falcon import testing
 
     from cimi import auth
-    from cimi.app import create_app
+    from cimi.http.app import create_app
     from cimi.cloud import Cloud, Config
     from tests.conftest import TEST_NODE, Client
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")

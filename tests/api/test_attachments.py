@@ -53,7 +53,7 @@ def test_the_periodic_pass_settles_an_attachment_the_machine_no_longer_has(cloud
     """A crash between storing an attachment and queueing its Job, or a guest letting go late: repaired."""
     import datetime
 
-    from cimi import db
+    from cimi.store import db
     from cimi.reconcile import SETTLE_AFTER, reconcile
     _, machine = alice.create("machines", machine_body(alice, initialState="STOPPED"))
     _, vol = volume(alice)

@@ -18,7 +18,7 @@ import pytest
 import waitress
 
 from cimi import auth
-from cimi.app import create_app
+from cimi.http.app import create_app
 
 CLIENTS = 64
 CYCLES = 2                     # create / edit / delete cycles per client

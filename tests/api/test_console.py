@@ -10,7 +10,7 @@ from lxml import etree
 
 from backends import Unsupported
 from cimi import auth, errors, naming
-from cimi.app import create_app
+from cimi.http.app import create_app
 from cimi.cloud import Cloud, Config
 from tests.conftest import Client, console_log, machine_body
 

@@ -6,7 +6,7 @@ from falcon import testing
 
 from backends import model
 from cimi import auth
-from cimi.app import create_app
+from cimi.http.app import create_app
 from cimi.cloud import Cloud, Config
 from tests.conftest import TEST_NODE, Client, machine_body
 

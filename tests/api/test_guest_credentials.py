@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 
-from cimi import db, errors
+from cimi import errors
+from cimi.store import db
 from cimi.kinds.credential import guest_user, password_hash
 from tests.conftest import machine_body
 

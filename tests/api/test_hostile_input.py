@@ -33,7 +33,7 @@ import pytest
 import waitress
 from lxml import etree
 
-from cimi.app import create_app
+from cimi.http.app import create_app
 from tests.conftest import JSON, XML, machine_body
 
 CIMI = "http://schemas.dmtf.org/cimi/1"

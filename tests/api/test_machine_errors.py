@@ -11,7 +11,7 @@ from lxml import etree
 
 from backends.libvirt import LibvirtBackend
 from cimi import auth, naming, store
-from cimi.app import create_app
+from cimi.http.app import create_app
 from cimi.cloud import Cloud, Config
 from cimi.reconcile import reconcile
 from tests.api.test_xml_schema import check, network_body, xsd  # noqa: F401 (xsd: a fixture)
@@ -198,7 +198,7 @@ def test_a_create_its_server_died_in_is_error_and_leaves_nothing(cloud, alice, l
     """The store as a server killed mid-create leaves it: Machine CREATING, its Job RUNNING, lease over."""
     import datetime
 
-    from cimi import db
+    from cimi.store import db
     resp = alice.post(alice.cep()["machines"]["href"], machine_body(alice, "cut-short"))
     job = alice.wait(resp.headers["CIMI-Job-URI"])
     assert job["state"] == "SUCCESS"
@@ -221,7 +221,7 @@ def test_a_volume_create_its_server_died_in_leaves_nothing_or_stays_available(cl
     behind that no DELETE could reach), or after (the Volume is fine and stays AVAILABLE)."""
     import datetime
 
-    from cimi import db
+    from cimi.store import db
     resp = alice.post(alice.cep()["volumes"]["href"], {"name": "cut-short",
                                                       "volumeTemplate": {"volumeConfig": {"capacity": 1024}}})
     assert alice.wait(resp.headers["CIMI-Job-URI"])["state"] == "SUCCESS"

@@ -281,7 +281,7 @@ def real_cloud(libvirtd, libvirtd_pool, tmp_path, monkeypatch):  # noqa: F811
     from falcon import testing
 
     from cimi import auth
-    from cimi.app import create_app
+    from cimi.http.app import create_app
     from cimi.cloud import Cloud, Config
     pool, _blank = libvirtd_pool
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")

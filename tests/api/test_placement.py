@@ -6,7 +6,7 @@ from falcon import testing
 
 from backends.model import HostInfo
 from cimi import errors, naming, placement, store
-from cimi.app import create_app
+from cimi.http.app import create_app
 from cimi.cloud import Cloud, Config
 from tests.conftest import TEST_NODE, Client, machine_body
 

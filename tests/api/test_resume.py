@@ -5,7 +5,7 @@ import time
 from falcon import testing
 
 from cimi import naming
-from cimi.app import create_app
+from cimi.http.app import create_app
 from cimi.cloud import Cloud, Config
 from tests.conftest import Client, machine_body
 

@@ -86,7 +86,7 @@ def tcg_cloud(libvirtd, libvirtd_pool, tmp_path, monkeypatch):
     from falcon import testing
 
     from cimi import auth
-    from cimi.app import create_app
+    from cimi.http.app import create_app
     from cimi.cloud import Cloud, Config
     from tests.conftest import Client
     pool, _ = libvirtd_pool

@@ -69,7 +69,7 @@ def test_a_started_network_reports_its_leases_as_a_list(real):
 def api(libvirtd, libvirtd_pool, tmp_path, monkeypatch):
     """A Cloud on the real libvirtd and an admin client."""
     from cimi import auth
-    from cimi.app import create_app
+    from cimi.http.app import create_app
     from cimi.cloud import Cloud, Config
     from tests.conftest import Client
     pool, _qcow2 = libvirtd_pool

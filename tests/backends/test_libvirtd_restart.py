@@ -4,7 +4,7 @@ import time
 import pytest
 from falcon import testing
 
-from cimi.app import create_app
+from cimi.http.app import create_app
 from cimi.cloud import Cloud, Config
 from tests.conftest import Client, machine_body
 

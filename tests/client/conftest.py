@@ -4,7 +4,7 @@ import threading
 import pytest
 from waitress.server import create_server
 
-from cimi.app import create_app
+from cimi.http.app import create_app
 from cimiclient import Client
 from tests.conftest import cloud  # noqa: F401 (the Cloud fixture: fresh data dir, test:// node, users)
 

@@ -50,7 +50,7 @@ def hostile(client, admin_client, cloud):
                 "machineConfig": {"href": client.find("machineConfigs", "small")["id"]},
                 "machineImage": {"href": client.find("machineImages", "blank")["id"]}}}]})
     client.finish(client.create("systems", client.system_body("s", template.location)))
-    from cimi import db
+    from cimi.store import db
     for kind in KINDS:
         for row in db.model_for(kind).select():
             stored = store.get(kind, row.id)

@@ -11,7 +11,7 @@ import pytest
 from falcon import testing
 
 from cimi import auth
-from cimi.app import create_app
+from cimi.http.app import create_app
 from cimi.cloud import Cloud, Config
 from tests.conftest import TEST_NODE, Client, machine_body
 

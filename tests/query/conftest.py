@@ -9,7 +9,7 @@ import json
 import peewee
 import pytest
 
-from cimi.query.sql import compile_filters, make_resolver
+from cimi.store.sql import compile_filters, make_resolver
 
 from .dataset import COLUMNS, ITEMS, SCHEMA_TYPES
 

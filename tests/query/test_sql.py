@@ -3,7 +3,7 @@
 import pytest
 
 from cimi.query.errors import FilterError
-from cimi.query.sql import Attr, MAX_FILTERS, compile_filters
+from cimi.store.sql import Attr, MAX_FILTERS, compile_filters
 
 from .dataset import IDS, expected_ids
 

@@ -6,7 +6,8 @@ bytes (and back), in the format the client negotiated (DSP0263 4.1.4, 4.1.6.5).
 import json
 import re
 
-from cimi import errors, xml
+from cimi import errors
+from cimi.http import xml
 from cimi.vocabulary import SPEC_VERSIONS, items_key
 
 JSON, XML = "application/json", "application/xml"

@@ -66,10 +66,6 @@ class User(BaseModel):
     created = peewee.DateTimeField(default=utcnow)
 
 
-class SchemaVersion(BaseModel):
-    version = peewee.IntegerField()
-
-
 class Setting(BaseModel):
     """Facts about this installation (its identity)."""
     key = peewee.CharField(primary_key=True, max_length=64)

@@ -11,7 +11,8 @@ import threading
 import falcon
 
 import backends
-from cimi import auth, crud, downloads, errors, media, registry, represent, store
+from cimi import auth, crud, errors, registry, represent, store
+from cimi.http import downloads, media
 from cimi.context import Context
 from cimi import queries
 from cimi.vocabulary import type_uri
@@ -19,7 +20,7 @@ from cimi.vocabulary import type_uri
 log = logging.getLogger(__name__)
 CIMI_ROOT = "/cimi"
 UI_ROOT = "/ui"
-UI_FILES = os.path.join(os.path.dirname(__file__), "ui", "static")
+UI_FILES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "ui", "static")
 # The web console is a CIMI client in the page; nothing inline, nothing from elsewhere, no framing.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

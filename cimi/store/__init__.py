@@ -8,7 +8,8 @@ holds the kind's other attributes; keys starting with "_" are internal
 import json
 import uuid
 
-from cimi import db, errors
+from cimi import errors
+from cimi.store import db
 
 COLUMNS = ("id", "owner", "parent", "name", "description", "created", "updated", "state", "version")
 
