@@ -117,7 +117,7 @@ class Cloud:
         try:
             hosts = self.backend.hosts()
         except backends.BackendError as exc:
-            raise errors.from_backend(exc) from None
+            raise errors.BackendFailure(exc) from None
         if only:
             hosts = [h for h in hosts if h.name in only]
         return placement.choose(hosts, placement.placed_load() if len(hosts) > 1 else {}, cpu, memory_kib)

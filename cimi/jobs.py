@@ -290,9 +290,7 @@ class Runner:
         except Cancelled:
             self._undo(job, row, "STOPPED", CANCELLED, 0)
         except (errors.CimiError, backends.BackendError) as exc:
-            message = exc.description if isinstance(exc, errors.CimiError) else str(exc)
-            code = (exc if isinstance(exc, errors.CimiError) else errors.from_backend(exc)).status_code
-            self._fail(job, row, message, code)
+            self._fail(job, row, str(exc), errors.status_of(exc))
         except Exception as exc:                   # noqa: BLE001
             log.error("job %s failed:\n%s", row["id"], traceback.format_exc())
             self._fail(job, row, f"internal error: {exc.__class__.__name__}", 500)

@@ -97,11 +97,17 @@ def serialize_error(req, resp, exc):
     resp.data, resp.content_type = data, content_type
 
 
+def _domain_error(req, resp, exc, params):
+    """A CimiError or a backend error: its status from the one table (cimi/errors.py), rendered as above."""
+    if not isinstance(exc, errors.CimiError):
+        exc = errors.BackendFailure(exc)
+    raise falcon.HTTPError(falcon.code_to_http_status(errors.status_of(exc)), title=exc.message,
+                           description=exc.message, headers=exc.headers or None)
+
+
 def _unexpected(req, resp, exc, params):
-    if isinstance(exc, backends.BackendError):
-        raise errors.from_backend(exc)
     log.error("unhandled error on %s %s", req.method, req.path, exc_info=exc)
-    raise errors.CimiError("internal error; the server log has the details")
+    _domain_error(req, resp, errors.CimiError("internal error; the server log has the details"), params)
 
 
 class Rendered:
@@ -332,6 +338,7 @@ def create_app(cloud):
     app.req_options.keep_blank_qs_values = True
     app.set_error_serializer(serialize_error)
     app.add_error_handler(Exception, _unexpected)
+    app.add_error_handler((errors.CimiError, backends.BackendError), _domain_error)
     api = Api(cloud)
     app.add_route(CIMI_ROOT, api, suffix="cep")
     app.add_route(CIMI_ROOT + "/cloudEntryPoint", api, suffix="cep")

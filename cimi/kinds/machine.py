@@ -85,7 +85,7 @@ def _failure_noted(what, run):
         except backends.Unavailable:
             raise                               # the Job waits for the hypervisor and retries
         except (backends.BackendError, errors.CimiError) as exc:
-            message = f"could not {what}: {exc.description if isinstance(exc, errors.CimiError) else exc}"
+            message = f"could not {what}: {exc}"
             row = store.get("Machine", job.payload["id"])
             store.update("Machine", row["id"], {"data": {**row["data"], "statusMessage": message}})
             if isinstance(exc, errors.CimiError):

@@ -93,7 +93,7 @@ def _running_machines(ctx, row):
         return sorted({naming.machine_id(name) or name for name, _mac, _up in ctx.cloud.backend.network_links(
             row["data"]["_key"])})
     except backends.BackendError as exc:
-        raise errors.from_backend(exc) from None
+        raise errors.BackendFailure(exc) from None
 
 
 def _check_stop(ctx, row, params):

@@ -46,7 +46,7 @@ def _delete(ctx, row):
             holders.update(naming.machine_id(name) or name
                            for name in ctx.cloud.backend.volume_holders(row["data"]["_key"]))
         except backends.BackendError as exc:
-            raise errors.from_backend(exc) from None
+            raise errors.BackendFailure(exc) from None
     if holders:
         raise errors.Conflict(f"the Volume is held by {', '.join(sorted(holders))}; detach it first")
     return "Volume.delete"

@@ -82,7 +82,7 @@ def test_a_bad_tail_is_400(alice, tail):
 
 def test_a_backend_that_cannot_read_the_log_answers_501_not_500():
     """A remote host's log is on that host's disk (backends.libvirt.machines.console_log)."""
-    assert errors.from_backend(Unsupported("remote")).status_code == 501
+    assert errors.status_of(Unsupported("remote")) == 501
 
 
 @pytest.mark.libvirtd
