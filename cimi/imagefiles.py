@@ -14,6 +14,8 @@ the import directory are read (cimi/kinds/ovfimport.py source_path).
 import os
 import re
 import uuid
+from dataclasses import dataclass
+from typing import BinaryIO
 
 from cimi import errors
 from ovf import disks as ovf_disks
@@ -23,6 +25,15 @@ from ovf.manifest import Digests
 CHUNK = 1 << 20
 FORMATS = ("qcow2", "raw", "vmdk")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Raw bytes POSTed to a collection, as plain data: cimi/http builds it from the request."""
+    stream: BinaryIO                # read(n) returns up to n bytes, b"" at the end
+    length: int | None              # the declared Content-Length, if any
+    media_type: str                 # lower case, without parameters
+    params: dict                    # query parameters, name -> value (str)
 
 
 def staging_path(config):
@@ -50,17 +61,17 @@ def checked_format(value):
     return value.strip().lower()
 
 
-def receive(config, req, noun, expected_sha256=None):
-    """Stage a request's body (an uploaded image or package); return (staged path, bytes, sha256 hex).
+def receive(config, upload, noun, expected_sha256=None):
+    """Stage an Upload (an image or a package); return (staged path, bytes, sha256 hex).
 
     413 before reading anything when the declared length is over max_upload,
     else as `stage` (noun names what is limited: "images", "packages").
     """
     limit = config.max_upload
-    if req.content_length is not None and req.content_length > limit:
+    if upload.length is not None and upload.length > limit:
         raise errors.PayloadTooLarge(f"{noun} are limited to {limit} bytes")
     staged = staging_path(config)
-    size, digest = stage(req.bounded_stream.read, staged, limit, expected_sha256, noun=noun)
+    size, digest = stage(upload.stream.read, staged, limit, expected_sha256, noun=noun)
     return staged, size, digest
 
 

@@ -38,24 +38,24 @@ def resolver(kind_name):
     return make_resolver(db.model_for(kind_name), attribute_types(kind), set(COLUMNS) | {"properties"})
 
 
-def parse(req, kind):
-    """Return the checked CollectionQuery of a collection GET (400 on a bad query)."""
+def parse(params, kind):
+    """Return the checked CollectionQuery of a collection GET's query parameters (400 on a bad query)."""
     try:
-        return parse_query(req.params, resolver(kind.name))
+        return parse_query(params, resolver(kind.name))
     except QueryError as exc:
         raise errors.BadRequest(f"bad query: {exc}") from None
 
 
-def parse_item(req):
-    """Return ($select, $expand) of a single-resource request, as sets (ALL: everything)."""
+def parse_item(params):
+    """Return ($select, $expand) of a single-resource request's query parameters, as sets (ALL: everything)."""
     try:
-        return parse_select(_values(req, "$select")), parse_expand(_values(req, "$expand"))
+        return parse_select(_values(params, "$select")), parse_expand(_values(params, "$expand"))
     except QueryError as exc:
         raise errors.BadRequest(f"bad query: {exc}") from None
 
 
-def _values(req, name):
-    value = req.params.get(name)
+def _values(params, name):
+    value = params.get(name)
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)

@@ -66,7 +66,7 @@ class Kind:
     capabilities: tuple = ()                   # ResourceMetadata capabilities (name, value, description)
     collection_actions: dict = field(default_factory=dict)   # name -> fn(ctx, kind, body): (status, doc, job)
     refresh: Callable | None = None            # refresh(ctx, row): re-read the real state after a failure
-    uploads: dict = field(default_factory=dict)  # media type -> fn(ctx, kind, req): raw bodies POSTed to the collection
+    uploads: dict = field(default_factory=dict)  # media type -> fn(ctx, kind, imagefiles.Upload): raw bodies POSTed
     views: dict = field(default_factory=dict)    # name -> View: text served under an item (a console)
 
     @property

@@ -11,7 +11,7 @@ import threading
 import falcon
 
 import backends
-from cimi import auth, crud, errors, registry, represent, store
+from cimi import auth, crud, errors, imagefiles, registry, represent, store
 from cimi.http import downloads, media
 from cimi.context import Context
 from cimi import queries
@@ -191,7 +191,7 @@ class Api:
     # --- collections ------------------------------------------------------------------
     def _list(self, req, resp, kind, parent_id=None):
         ctx = req.context.ctx
-        q = queries.parse(req, kind)
+        q = queries.parse(req.params, kind)
         rows, count = store.select(kind.name, ctx.user, q, parent=parent_id)
         doc = represent.collection(ctx, kind, rows, count, parent_id)
         items = [represent.select(represent.expand(ctx, kind, item, q.expand), q.select)
@@ -212,10 +212,13 @@ class Api:
 
     def on_post_collection(self, req, resp, collection):
         kind = self._kind(collection)
-        upload = kind.uploads.get((req.content_type or "").split(";")[0].strip().lower())
-        if upload is not None:              # raw bytes, not a CIMI document (a provider extension)
+        media_type = (req.content_type or "").split(";")[0].strip().lower()
+        receive = kind.uploads.get(media_type)
+        if receive is not None:             # raw bytes, not a CIMI document (a provider extension)
             ctx = req.context.ctx
-            status, doc, job = upload(ctx, kind, req)
+            upload = imagefiles.Upload(req.bounded_stream, req.content_length, media_type,
+                                       {name: req.get_param(name) for name in req.params})
+            status, doc, job = receive(ctx, kind, upload)
             return self._send(req, resp, status, kind.name, doc, headers=self._job_headers(ctx, job, doc["id"]))
         self._add(req, resp, kind)
 
@@ -235,7 +238,7 @@ class Api:
         cached = self.rendered.get(key) if plain else None
         if cached is None:
             row = store.get(kind.name, row_id, parent)
-            selected, expanded = queries.parse_item(req)
+            selected, expanded = queries.parse_item(req.params)
             doc = represent.select(represent.expand(ctx, kind, represent.document(ctx, kind, row), expanded),
                                    selected)
             cached = media.render(req.context.fmt, kind.name, doc)
@@ -247,7 +250,7 @@ class Api:
     def _put(self, req, resp, kind, row):
         ctx = req.context.ctx
         body = self._body(req, kind.name, {kind.name})
-        selected, _ = queries.parse_item(req)
+        selected, _ = queries.parse_item(req.params)
         selected = None if queries.ALL in selected else sorted(selected)
         doc, updated = crud.edit(ctx, kind, row, body, selected, req.get_header("If-Match"))
         self._send(req, resp, 200, kind.name, doc, headers={"ETag": crud.etag(updated)})

@@ -66,7 +66,7 @@ def _register(ctx, body, location):
                    job="MachineImage.register", payload={"path": str(path)})
 
 
-def receive_upload(ctx, kind, req):
+def receive_upload(ctx, kind, upload):
     """POST of an image's raw bytes to the collection: stream them to data_dir, then register.
 
     Query parameters: name (required), description, sha256 (checked while
@@ -74,15 +74,15 @@ def receive_upload(ctx, kind, req):
     """
     if not represent.can_add(ctx.user, kind):
         raise errors.Forbidden(f"you may not add {kind.name} resources")
-    name = (req.get_param("name") or "").strip()
+    name = (upload.params.get("name") or "").strip()
     if not name:
         raise errors.BadRequest("an image upload needs a name: POST ...?name=my-image")
-    sha256 = imagefiles.checked_sha256(req.get_param("sha256"))
-    fmt = imagefiles.checked_format(req.get_param("format"))
-    staged, size, digest = imagefiles.receive(ctx.cloud.config, req, "images", sha256)
+    sha256 = imagefiles.checked_sha256(upload.params.get("sha256"))
+    fmt = imagefiles.checked_format(upload.params.get("format"))
+    staged, size, digest = imagefiles.receive(ctx.cloud.config, upload, "images", sha256)
     try:
         row = store.insert(kind.name, {
-            "owner": ctx.owner, "name": name, "description": req.get_param("description"),
+            "owner": ctx.owner, "name": name, "description": upload.params.get("description"),
             "properties": {"sha256": digest}, "state": "CREATING",
             "data": {"type": "IMAGE", "imageLocation": "upload", "_source": "upload", "_uploaded": size,
                      "_staged": staged}})

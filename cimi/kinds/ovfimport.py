@@ -67,7 +67,7 @@ def start_import(ctx, kind, body):
                    body.get("networkMap") or {})
 
 
-def receive_package(ctx, kind, req):
+def receive_package(ctx, kind, upload):
     """A package POSTed as bytes to the SystemTemplate collection (a provider extension): import it.
 
     Query parameters: name (of the template), profile, sha256 (checked while
@@ -76,16 +76,16 @@ def receive_package(ctx, kind, req):
     """
     if not represent.can_add(ctx.user, kind):
         raise errors.Forbidden(f"you may not add {kind.name} resources")
-    sha256 = imagefiles.checked_sha256(req.get_param("sha256"))
+    sha256 = imagefiles.checked_sha256(upload.params.get("sha256"))
     try:
-        network_map = json.loads(req.get_param("networkMap") or "{}")
+        network_map = json.loads(upload.params.get("networkMap") or "{}")
     except ValueError:
         raise errors.BadRequest("networkMap must be a JSON object: OVF network name -> Network href") from None
-    staged, _, _ = imagefiles.receive(ctx.cloud.config, req, "packages", sha256)
-    name = (req.get_param("name") or "uploaded package").strip()
+    staged, _, _ = imagefiles.receive(ctx.cloud.config, upload, "packages", sha256)
+    name = (upload.params.get("name") or "uploaded package").strip()
     try:
         return _submit(ctx, kind, Path(staged), name, "upload", name,
-                       {"profile": req.get_param("profile"), "busPolicy": req.get_param("busPolicy")},
+                       {"profile": upload.params.get("profile"), "busPolicy": upload.params.get("busPolicy")},
                        network_map, remove=True)
     except errors.CimiError:
         imagefiles.remove(staged)

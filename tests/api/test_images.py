@@ -1,11 +1,13 @@
 """MachineImage registration from the import directory, and uploads of raw bytes (provider extension)."""
 import hashlib
+import io
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from cimi import errors, imagefiles
 from tests.conftest import machine_body
 
 CIMI = "http://schemas.dmtf.org/cimi/1"
@@ -172,6 +174,26 @@ def test_an_upload_over_the_limit_is_refused(cloud, alice):
     cloud.config.max_upload = 1000
     resp = upload(alice, b"x" * 1001, name="big")
     assert resp.status_code == 413
+    assert staged_files(cloud) == []
+
+
+class Unread(io.RawIOBase):
+    def read(self, size=-1):
+        raise AssertionError("a body declared too long is refused before it is read")
+
+
+def test_the_receiver_takes_plain_data_that_the_http_layer_builds(cloud):
+    """cimi/imagefiles.receive reads an Upload (any stream, its declared length), never a falcon request."""
+    body = os.urandom(3000)
+    upload_ = imagefiles.Upload(io.BytesIO(body), len(body), "application/octet-stream", {"name": "plain"})
+    staged, size, digest = imagefiles.receive(cloud.config, upload_, "images")
+    try:
+        assert (size, digest, Path(staged).read_bytes()) == (3000, hashlib.sha256(body).hexdigest(), body)
+    finally:
+        imagefiles.remove(staged)
+    cloud.config.max_upload = 1000
+    with pytest.raises(errors.PayloadTooLarge, match="images are limited to 1000 bytes"):
+        imagefiles.receive(cloud.config, imagefiles.Upload(Unread(), 1001, "application/octet-stream", {}), "images")
     assert staged_files(cloud) == []
 
 
