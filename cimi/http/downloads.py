@@ -13,10 +13,8 @@ import stat
 
 import falcon
 
-from cimi import crud, errors, registry, represent
-from cimi.kinds.exportedpackage import KIND as row_kind
-from cimi.kinds.exportedpackage import by_file
-from cimi.kinds.ovfexport import export_root, is_package_name
+from cimi import crud, errors, registry
+from cimi.kinds import exportedpackage
 
 CONTENT_TYPE = "application/x-tar"
 
@@ -64,12 +62,9 @@ class Exports:
         self.cloud = cloud
 
     def _open(self, req, name):
-        ctx = req.context.ctx
-        row = by_file(name) if is_package_name(name) else None
-        if row is None or not represent.can_read(ctx.user, row):
-            raise errors.NotFound(f"no exported package {name}")
+        path = exportedpackage.file_of(self.cloud, exportedpackage.readable(req.context.ctx, name))
         try:
-            fd = os.open(export_root(self.cloud) / name, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
             raise errors.NotFound(f"exported package {name} is no longer there") from None
         info = os.fstat(fd)
@@ -106,10 +101,7 @@ class Exports:
     def on_delete(self, req, resp, name):
         """DELETE of the download deletes its ExportedPackage (and the file)."""
         ctx = req.context.ctx
-        row = by_file(name) if is_package_name(name) else None
-        if row is None or not represent.can_read(ctx.user, row):
-            raise errors.NotFound(f"no exported package {name}")
-        crud.delete(ctx, registry.get(row_kind), row)
+        crud.delete(ctx, registry.get(exportedpackage.KIND), exportedpackage.readable(ctx, name))
         resp.status = falcon.HTTP_200
 
     def on_head(self, req, resp, name):

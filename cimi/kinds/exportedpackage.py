@@ -1,21 +1,22 @@
 """ExportedPackage (a provider extension): the OVAs exports wrote, as resources of their owner.
 
 The export Job records one row per OVA it writes; its owner lists it, downloads it
-(cimi/downloads.py, with Range requests) and deletes it, which removes the file. Rows
+(cimi/http/downloads.py, with Range requests) and deletes it, which removes the file. Rows
 and files older than Config.export_retention are removed by `expire`, which the
 reconciliation loop and every new export run.
 """
 import datetime
 import os
 
-from cimi import registry, represent, store
+from cimi import errors, registry, represent, store
 from cimi.store import db
 from cimi.registry import Kind, register
 
 KIND = "ExportedPackage"
 
 
-def _file(cloud, row):
+def file_of(cloud, row):
+    """The path of a row's OVA (under the export directory)."""
     from cimi.kinds.ovfexport import export_root
     return export_root(cloud) / row["data"]["_file"]
 
@@ -39,9 +40,18 @@ def by_file(name):
     return store.to_row(record_) if record_ else None
 
 
+def readable(ctx, name):
+    """The row of the OVA `name` that ctx's user may read; 404 for any other name, so nothing can be probed."""
+    from cimi.kinds.ovfexport import is_package_name
+    row = by_file(name) if is_package_name(name) else None
+    if row is None or not represent.can_read(ctx.user, row):
+        raise errors.NotFound(f"no exported package {name}")
+    return row
+
+
 def _delete(ctx, row):
     """Deleting the resource deletes the OVA at once (no Job: it is one unlink)."""
-    _file(ctx.cloud, row).unlink(missing_ok=True)
+    file_of(ctx.cloud, row).unlink(missing_ok=True)
 
 
 def expire(cloud, now=None):
@@ -51,7 +61,7 @@ def expire(cloud, now=None):
     gone = 0
     for row in [store.to_row(r) for r in model.select()]:
         if row["data"].get("expires", "") <= now:
-            _file(cloud, row).unlink(missing_ok=True)
+            file_of(cloud, row).unlink(missing_ok=True)
             store.delete(KIND, row["id"])
             gone += 1
     return gone
