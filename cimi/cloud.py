@@ -7,7 +7,8 @@ from pathlib import Path
 
 import backends
 import schemas
-from cimi import auth, errors, naming, placement, registry, represent, store
+from cimi import auth, errors, naming, registry, represent, store
+from cimi.ops import placement
 from cimi.store import db, migrations
 from cimi.kinds import metadata
 from cimi.vocabulary import type_uri

@@ -207,7 +207,7 @@ class Runner:
 
     def _resume(self):
         """Once at start: machines a host restart stopped (cimi/reconcile.py `resume`)."""
-        from cimi.reconcile import resume
+        from cimi.ops.reconcile import resume
         try:
             resume(self.cloud)
         except Exception:                          # noqa: BLE001 - the server serves on regardless
@@ -216,7 +216,7 @@ class Runner:
     def _reconcile_loop(self):
         """Every few seconds: compare the store with the hosts (first resuming what a host restart stopped)."""
         from cimi.kinds.exportedpackage import expire
-        from cimi.reconcile import reconcile
+        from cimi.ops.reconcile import reconcile
         self._resume()
         while not self._stop.is_set():
             try:
@@ -228,7 +228,7 @@ class Runner:
 
     def _lease_loop(self):
         """Every second or two: DHCP leases of machines still waiting for their address."""
-        from cimi.reconcile import LeaseWatch
+        from cimi.ops.reconcile import LeaseWatch
         watch = LeaseWatch()
         while not self._stop.wait(self.lease_poll):
             try:

@@ -7,7 +7,8 @@ registers that file; a POST of the raw bytes (application/octet-stream,
 `?name=`) uploads one (a provider extension, see the capabilities). Other
 images are made by the provider (seeded) or by an OVF import.
 """
-from cimi import errors, imagefiles, jobs, placement, registry, represent, store, templates
+from cimi import errors, imagefiles, jobs, registry, represent, store, templates
+from cimi.ops import placement
 from cimi.store import db
 from cimi.crud import Created
 from cimi.kinds.machine import backend_key

@@ -12,7 +12,8 @@ import time
 
 import backends
 from backends import model
-from cimi import errors, jobs, naming, placement, registry, represent, store, templates
+from cimi import errors, jobs, naming, registry, represent, store, templates
+from cimi.ops import placement
 from cimi.store import db
 from cimi.crud import Created
 from cimi.kinds.credential import guest_user

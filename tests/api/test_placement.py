@@ -5,7 +5,8 @@ import pytest
 from falcon import testing
 
 from backends.model import HostInfo
-from cimi import errors, naming, placement, store
+from cimi import errors, naming, store
+from cimi.ops import placement
 from cimi.http.app import create_app
 from cimi.cloud import Cloud, Config
 from tests.conftest import TEST_NODE, Client, machine_body
