@@ -14,9 +14,9 @@ import stat
 import falcon
 
 from cimi import crud, errors, registry, represent
-from cimi.kinds.exportedpackage import KIND as row_kind
-from cimi.kinds.exportedpackage import by_file
-from cimi.kinds.ovfexport import export_root, is_package_name
+from cimi.ops.exported_packages import KIND as row_kind
+from cimi.ops.exported_packages import by_file, export_root
+from cimi.ops.ovf_export import is_package_name
 
 CONTENT_TYPE = "application/x-tar"
 

@@ -1,0 +1,59 @@
+"""ExportedPackage operations: the OVAs exports wrote, recorded as rows of their owner, and expired.
+
+The export Job records one row per OVA it writes; its owner lists it, downloads it
+(cimi/http/downloads.py, with Range requests) and deletes it, which removes the file. Rows
+and files older than Config.export_retention are removed by `expire`, which the
+reconciliation loop and every new export run.
+"""
+import datetime
+from pathlib import Path
+
+from cimi import registry, represent, store
+from cimi.store import db
+
+KIND = "ExportedPackage"
+
+
+def export_root(cloud):
+    return Path(cloud.config.export_dir).resolve()
+
+
+def _file(cloud, row):
+    return export_root(cloud) / row["data"]["_file"]
+
+
+def record(job, path, source_href, download_href):
+    """Record the OVA an export Job wrote at `path`; return the row's href."""
+    retention = datetime.timedelta(seconds=job.ctx.cloud.config.export_retention)
+    expires = datetime.datetime.now(datetime.timezone.utc) + retention
+    row = store.insert(KIND, {"owner": job.owner, "name": path.name, "state": "AVAILABLE",
+                              "description": f"export of {source_href.rsplit('/', 1)[-1]}",
+                              "data": {"source": {"href": source_href}, "package": {"href": download_href},
+                                       "size": path.stat().st_size,
+                                       "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ"), "_file": path.name}})
+    return represent.href(job.ctx, registry.get(KIND), row)
+
+
+def by_file(name):
+    """The row of the OVA named `name`, or None."""
+    model = db.model_for(KIND)
+    record_ = model.get_or_none(model.name == name)
+    return store.to_row(record_) if record_ else None
+
+
+def delete(ctx, row):
+    """Deleting the resource deletes the OVA at once (no Job: it is one unlink)."""
+    _file(ctx.cloud, row).unlink(missing_ok=True)
+
+
+def expire(cloud, now=None):
+    """Remove the packages whose retention has passed; return how many."""
+    now = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    model = db.model_for(KIND)
+    gone = 0
+    for row in [store.to_row(r) for r in model.select()]:
+        if row["data"].get("expires", "") <= now:
+            _file(cloud, row).unlink(missing_ok=True)
+            store.delete(KIND, row["id"])
+            gone += 1
+    return gone
