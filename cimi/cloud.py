@@ -7,7 +7,7 @@ from pathlib import Path
 
 import backends
 import schemas
-from cimi import auth, naming, registry, represent, store
+from cimi import auth, kinds, naming, registry, represent, store
 from cimi.store import db, migrations
 from cimi.kinds import metadata
 from cimi.vocabulary import type_uri
@@ -62,7 +62,7 @@ class Cloud:
         os.makedirs(config.import_dir, exist_ok=True)
         config.export_dir = config.export_dir or os.path.join(config.data_dir, "exports")
         os.makedirs(config.export_dir, exist_ok=True)
-        registry.load_all()
+        kinds.load_all()
         self.database = db.open_database(config.database_url)
         migrations.migrate(self.database)
         with db.exclusive(self.database):          # once, however many front ends start together

@@ -147,8 +147,3 @@ def top_level():
 def children(parent_name):
     return [k for k in _kinds.values() if k.parent == parent_name]
 
-
-def load_all():
-    """Import every kind module so that it registers."""
-    from cimi import kinds  # noqa: F401
-    return all_kinds()
