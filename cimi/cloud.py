@@ -9,7 +9,7 @@ import backends
 import schemas
 from cimi import auth, kinds, naming, registry, represent, store
 from cimi.store import db, migrations
-from cimi.kinds import metadata
+from cimi.ops import metadata
 from cimi.vocabulary import type_uri
 
 log = logging.getLogger(__name__)
