@@ -186,7 +186,7 @@ class Runner:
                 log.exception("job heartbeat failed")
 
     def _resume(self):
-        """Once at start: machines a host restart stopped (cimi/reconcile.py `resume`)."""
+        """Once at start: machines a host restart stopped (cimi/ops/reconcile.py `resume`)."""
         from cimi.ops.reconcile import resume
         try:
             resume(self.cloud)

@@ -1,8 +1,10 @@
 """Resource kinds: what each CIMI type is, declared once and looked up by name.
 
 A kind module in cimi/kinds/ builds a `Kind` and calls `register`. The
-generic machinery (cimi/crud.py, cimi/app.py) reads these declarations; kinds
-hold no HTTP code.
+generic machinery (cimi/crud.py, cimi/http/app.py) reads these declarations; kinds
+hold no HTTP code and no work: their hooks and actions name functions of cimi/ops/.
+A Job row names the operation it runs by `job_name`, which any front end on the
+same database resolves with `operation`.
 """
 from dataclasses import dataclass, field
 from typing import Callable
@@ -61,7 +63,7 @@ class Kind:
     provider_only: bool = False                # only admins add/edit/delete (configurations)
     actions: dict = field(default_factory=dict)
     deletable_states: frozenset | None = None  # None: any state
-    create: Callable | None = None             # create(ctx, body, parent) -> crud.Created (its job: an operation)
+    create: Callable | None = None             # create(ctx, body, parent) -> ops.resources.Created
     delete: Callable | None = None             # delete(ctx, row) -> the operation deleting it, or None: at once
     capabilities: tuple = ()                   # ResourceMetadata capabilities (name, value, description)
     collection_actions: dict = field(default_factory=dict)   # name -> fn(ctx, kind, body): (status, doc, job)

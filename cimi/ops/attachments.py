@@ -68,6 +68,7 @@ def record_holder(ctx, volume_id, machine=None):
 
 
 def prepare(ctx, body, parent):
+    """Check an attach request (the Volume free, on the Machine's host); the Job attaches it."""
     if parent["state"] not in ("STARTED", "STOPPED"):
         raise errors.Conflict(f"volumes attach to STARTED or STOPPED machines, not {parent['state']}")
     volume = templates.referenced(ctx, "Volume", body.get("volume"), ("AVAILABLE",), "volume")

@@ -44,6 +44,7 @@ def password_hash(password):
 
 
 def prepare(ctx, body, parent):
+    """Check a Credential create request; a Credential is data only (no Job)."""
     value = templates.by_value(ctx, "CredentialTemplate", body["credentialTemplate"], "credentialTemplate")
     data = {k: v for k, v in value.items() if k in ("userName", "password", "key", "publicKey")}
     ssh_keys(data)

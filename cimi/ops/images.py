@@ -22,6 +22,7 @@ def _is_cimi_href(ctx, location):
 
 
 def prepare(ctx, body, parent):
+    """Check a capture or registration request; the Job copies the disk."""
     location = body.get("imageLocation")
     if not location:
         raise errors.BadRequest("imageLocation must name the Machine to capture or the image file to register")
@@ -52,7 +53,7 @@ def _register(ctx, body, location):
     """Register a file under the import directory (the Job copies, checks and stores it)."""
     if (body.get("type") or "IMAGE").upper() != "IMAGE":
         raise errors.BadRequest("a registered image is of type IMAGE")
-    # NOTE: crud.insert keeps properties (sha256, format) from create hooks; the Job reads them from the row.
+    # NOTE: resources.insert keeps properties (sha256, format) from create hooks; the Job reads them from the row.
     path = source_path(ctx, location)
     if path.stat().st_size > ctx.cloud.config.max_upload:
         raise errors.PayloadTooLarge(f"images are limited to {ctx.cloud.config.max_upload} bytes")

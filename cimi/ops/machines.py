@@ -24,23 +24,11 @@ from cimi.store import db
 
 
 STABLE = frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"})   # no Job is changing them
-
-
 INITIAL_STATES = ("STARTED", "STOPPED")
-
-
 DEFAULT_INITIAL_STATE = "STARTED"
-
-
 KIB = 1024
-
-
 log = logging.getLogger(__name__)
-
-
 STATE_LISTENERS = []          # fn(machine_id) called after a Machine's state changed (Systems)
-
-
 CONSOLE_TAIL, CONSOLE_TAIL_MAX = 200, 100_000      # lines of the console log served by default, at most
 
 
@@ -124,6 +112,7 @@ def _user_data(text):
 
 
 def prepare(ctx, body, parent):
+    """Check a create request and resolve its templates; the Job chooses the host and makes the rest."""
     template = templates.by_value(ctx, "MachineTemplate", body["machineTemplate"], "machineTemplate")
     config = templates.by_value(ctx, "MachineConfiguration", template.get("machineConfig"), "machineConfig")
     for attr in ("cpu", "memory"):
@@ -299,8 +288,6 @@ def _volumes_from_templates(job, row, specs):
 
 
 _DISK_NAME = re.compile(r"^(hd|sd|vd)[a-y]$")
-
-
 #: Linux device prefix of each bus (the backend derives the bus back from it; sd alone means SCSI).
 BUS_PREFIXES = {"ide": "hd", "scsi": "sd", "sata": "sd", "virtio": "vd"}
 

@@ -12,8 +12,6 @@ from cimi.vocabulary import EXTENSION_NS, capability_uri, type_uri
 
 
 _TYPES = {"string": "string", "integer": "integer", "boolean": "boolean"}
-
-
 CEP_CAPABILITIES = (("ExpandParameter", "true", "$expand is supported"),
                     ("FilterParameter", "true", "$filter is supported"),
                     ("FirstParameter", "true", "$first and $last are supported"),

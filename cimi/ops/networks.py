@@ -9,15 +9,12 @@ from cimi.store import db
 
 
 MODES = {"PUBLIC": "nat", "PRIVATE": "isolated"}
-
-
 MIN_PREFIX, MAX_PREFIX = 16, 30     # up to 65533 DHCP addresses, down to one
-
-
 THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
 
 
 def prepare(ctx, body, parent):
+    """Check a Network create request (its cidr free); the Job defines it."""
     template = templates.by_value(ctx, "NetworkTemplate", body["networkTemplate"], "networkTemplate")
     config = templates.by_value(ctx, "NetworkConfiguration", template.get("networkConfig"), "networkConfig")
     state = template.get("initialState") or "STARTED"

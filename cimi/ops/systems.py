@@ -31,6 +31,7 @@ def _components(ctx, template):
 
 
 def prepare(ctx, body, parent):
+    """Check a System create request; the Job makes its components."""
     template = templates.by_value(ctx, "SystemTemplate", body["systemTemplate"], "systemTemplate")
     components = _components(ctx, template)
     return Created({"state": "CREATING", "data": {}}, job=create, payload={"components": components})

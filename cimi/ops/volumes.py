@@ -11,12 +11,11 @@ from cimi.ops.attachments import attached_to
 from cimi.ops.resources import Created, delete_backend_object
 
 KIB = 1024
-
-
 MAPPED = "http://schemas.dmtf.org/cimi/1/mapped"
 
 
 def prepare(ctx, body, parent):
+    """Check a Volume create request; the Job makes the volume in the pool."""
     template = templates.by_value(ctx, "VolumeTemplate", body["volumeTemplate"], "volumeTemplate")
     config = templates.by_value(ctx, "VolumeConfiguration", template.get("volumeConfig"), "volumeConfig")
     if not isinstance(config.get("capacity"), int) or config["capacity"] < 1:
@@ -78,6 +77,7 @@ def refresh(ctx, row):
 
 
 def prepare_snapshot(ctx, body, parent):
+    """Check a snapshot request and mark its Volume CAPTURING; the Job copies it."""
     location = body.get("imageLocation")
     if not location:
         raise errors.BadRequest("imageLocation must name the Volume to snapshot")
