@@ -16,14 +16,20 @@ from tests.conftest import TEST_NODE, Client, machine_body
 GIB_KIB = 1024 * 1024
 
 
-@pytest.fixture
-def two_hosts(tmp_path, monkeypatch):
-    """A cloud over two test-driver hosts (two node files, so two separate states)."""
+def host_uris(tmp_path, monkeypatch):
+    """The URIs of two test-driver hosts (two node files, so two separate states)."""
     uris = []
     for name in ("host-a.xml", "host-b.xml"):
         shutil.copy(TEST_NODE, tmp_path / name)
         uris.append(f"test://{tmp_path / name}")
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "pw")
+    return uris
+
+
+@pytest.fixture
+def two_hosts(tmp_path, monkeypatch):
+    """A cloud over two test-driver hosts (two node files, so two separate states)."""
+    uris = host_uris(tmp_path, monkeypatch)
     cloud = Cloud(Config(data_dir=str(tmp_path / "var"), libvirt_uris=uris, reconcile_every=0))
     yield cloud, Client(testing.TestClient(create_app(cloud)), "admin", "pw"), uris
     cloud.close()
@@ -84,11 +90,7 @@ class Observed:
 
 def test_a_create_request_asks_no_host_and_its_job_places_the_machine(tmp_path, monkeypatch):
     """Placement reads the hosts' capacity in the worker: the POST itself makes no backend call."""
-    uris = []
-    for name in ("host-a.xml", "host-b.xml"):
-        shutil.copy(TEST_NODE, tmp_path / name)
-        uris.append(f"test://{tmp_path / name}")
-    monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "pw")
+    uris = host_uris(tmp_path, monkeypatch)
     backend = Observed(backends.open_backend(uris[0], hosts=uris))
     cloud = Cloud(Config(data_dir=str(tmp_path / "var"), libvirt_uris=uris, reconcile_every=0), backend=backend)
     try:
