@@ -255,9 +255,9 @@ def main(argv=None):
         parser.error("--requests >= 1, --warmup >= 0")
     deadline = time.monotonic() + args.time_limit
 
-    from cimi import registry
+    from cimi import kinds
     from cimi.store import db
-    registry.load_all()
+    kinds.load_all()
     results, plans, server = {}, {}, None
     with tempfile.TemporaryDirectory(prefix="cimi-bench-query-") as tmp:
         url = args.database or f"sqlite:///{Path(tmp) / 'cimi.sqlite3'}"

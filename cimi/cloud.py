@@ -1,4 +1,4 @@
-"""The running cloud: configuration, store, backend, job workers, seeding, placement."""
+"""The running cloud: configuration, store, backend, job workers, seeding."""
 import datetime
 import logging
 import os
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import backends
 import schemas
-from cimi import auth, errors, naming, placement, registry, represent, store
+from cimi import auth, kinds, naming, registry, represent, store
 from cimi.store import db, migrations
-from cimi.kinds import metadata
+from cimi.ops import metadata
 from cimi.vocabulary import type_uri
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class Cloud:
         os.makedirs(config.import_dir, exist_ok=True)
         config.export_dir = config.export_dir or os.path.join(config.data_dir, "exports")
         os.makedirs(config.export_dir, exist_ok=True)
-        registry.load_all()
+        kinds.load_all()
         self.database = db.open_database(config.database_url)
         migrations.migrate(self.database)
         with db.exclusive(self.database):          # once, however many front ends start together
@@ -110,17 +110,6 @@ class Cloud:
                 "state": "AVAILABLE", "data": {"type": "IMAGE", "imageLocation": info.key, "_key": info.key,
                                                "_hosts": {c.host: c.key for c in copies},
                                                "_bytes": info.capacity_bytes, "_format": info.format}})
-
-    # --- placement -------------------------------------------------------------------
-    def place(self, cpu, memory_kib, only=None):
-        """Choose the host of a new Machine (cimi/placement.py), among `only` when given."""
-        try:
-            hosts = self.backend.hosts()
-        except backends.BackendError as exc:
-            raise errors.BackendFailure(exc) from None
-        if only:
-            hosts = [h for h in hosts if h.name in only]
-        return placement.choose(hosts, placement.placed_load() if len(hosts) > 1 else {}, cpu, memory_kib)
 
     # --- the entry point -----------------------------------------------------------------
     def entry_point(self, ctx):

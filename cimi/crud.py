@@ -3,47 +3,11 @@
 Kinds supply only hooks (`Kind.create`, `Kind.delete`, `Action.handler`);
 everything else (validation, ownership, states, Jobs, ETags) happens here.
 """
-from dataclasses import dataclass, field
-
 import schemas
 from cimi import errors, jobs, registry, represent, store
+from cimi.ops.resources import COMMON_WRITABLE, check_body, check_references, insert, remove
+from cimi.ops.resources import writable as _writable
 from cimi.vocabulary import action_name, action_uri, type_uri
-
-COMMON_WRITABLE = ("name", "description", "properties")
-
-
-@dataclass
-class Created:
-    """What a kind's create hook returns: the row's fields and the Job to run, if any."""
-    fields: dict
-    job: str | None = None
-    payload: dict = field(default_factory=dict)
-
-
-def check_body(type_name, body, accepted=None):
-    """Coerce and validate a request body against a type's schema; return it."""
-    if not isinstance(body, dict):
-        raise errors.BadRequest("the request body must be a JSON object or an XML element")
-    body = schemas.coerce(schemas.load(type_name), body)
-    uri = body.pop("resourceURI", None)
-    if uri is not None and uri not in [type_uri(t) for t in (accepted or (type_name,))]:
-        raise errors.BadRequest(f"resourceURI {uri} does not match {type_uri(type_name)}")
-    try:
-        schemas.validate(type_name, schemas.strip_read_only(type_name, body))
-    except schemas.SchemaError as exc:
-        raise errors.BadRequest(str(exc)) from None
-    return schemas.strip_read_only(type_name, body)
-
-
-def check_references(ctx, type_name, body):
-    """Refuse references to what the user may not read (404) or that name another type (400)."""
-    for target, href in schemas.references(schemas.load(type_name), body):
-        represent.resolve(ctx, href, target)
-
-
-def _writable(ctx, kind, row):
-    if not represent.can_write(ctx.user, kind, row):
-        raise errors.Forbidden(f"you may not change {kind.name} {row['id']}")
 
 
 def _if_match(row, if_match):
@@ -68,25 +32,6 @@ def etag_matches(header, tag):
     return "*" in tags or tag.removeprefix("W/") in tags
 
 
-def insert(ctx, kind, body, parent=None):
-    """Validate and store a new resource; return (row, Created) with its Job not yet run."""
-    if kind.create_schema is None:
-        raise errors.MethodNotAllowed(f"{kind.name} resources are created by the provider only", allowed=["GET"])
-    if not represent.can_add(ctx.user, kind):
-        raise errors.Forbidden(f"only administrators may add {kind.name} resources")
-    if parent is not None:
-        _writable(ctx, registry.get(kind.parent), parent)
-    body = check_body(kind.create_schema, body, accepted=(kind.create_schema, kind.name))
-    check_references(ctx, kind.create_schema, body)
-    common = {k: body.pop(k) for k in COMMON_WRITABLE if k in body}
-    body.pop("id", None)
-    created = kind.create(ctx, body, parent) if kind.create else Created({"data": body})
-    owner = None if kind.provider_only else ctx.owner          # configurations are the provider's
-    row = store.insert(kind.name, {"owner": owner, "parent": parent and parent["id"],
-                                   **common, **created.fields})
-    return row, created
-
-
 def add(ctx, kind, body, parent=None):
     """Create a resource; return (status, document, job row or None)."""
     row, created = insert(ctx, kind, body, parent)
@@ -94,7 +39,7 @@ def add(ctx, kind, body, parent=None):
     job = None
     if created.job:
         job = jobs.submit(ctx, jobs.JobSpec(
-            created.job, represent.collection_href(ctx, kind, row["parent"]), "add",
+            registry.job_name(created.job), represent.collection_href(ctx, kind, row["parent"]), "add",
             {**created.payload, "id": row["id"]}, [doc["id"]], (kind.name, row["id"])))
     return (202 if job else 201), doc, job
 
@@ -153,22 +98,14 @@ def delete(ctx, kind, row, if_match=None):
                 pass
             return 202, job
         row = store.get(kind.name, row["id"])               # created meanwhile: delete it as usual
-    handler = kind.delete(ctx, row) if kind.delete else None
-    if handler is None:
+    operation = kind.delete(ctx, row) if kind.delete else None
+    if operation is None:
         remove(kind, row)
         return 200, None
     store.update(kind.name, row["id"], {"state": "DELETING"}, version=row["version"])
-    job = jobs.submit(ctx, jobs.JobSpec(handler, represent.href(ctx, kind, row), "delete",
+    job = jobs.submit(ctx, jobs.JobSpec(registry.job_name(operation), represent.href(ctx, kind, row), "delete",
                                         {"id": row["id"]}, target=(kind.name, row["id"])))
     return 202, job
-
-
-def remove(kind, row):
-    """Delete a row and, recursively, its sub-collection items."""
-    for child in registry.children(kind.name):
-        for child_row in store.children(child.name, row["id"]):
-            remove(child, child_row)
-    store.delete(kind.name, row["id"])
 
 
 def check_action(body, name):
@@ -202,6 +139,6 @@ def act(ctx, kind, row, name, body, if_match=None):
         return None
     if action.transient:
         store.update(kind.name, row["id"], {"state": action.transient}, version=row["version"])
-    return jobs.submit(ctx, jobs.JobSpec(f"{kind.name}.{name}", represent.href(ctx, kind, row), name,
+    return jobs.submit(ctx, jobs.JobSpec(registry.job_name(action.handler), represent.href(ctx, kind, row), name,
                                          {"id": row["id"], "params": params, "from": row["state"]},
                                          target=(kind.name, row["id"])))

@@ -25,7 +25,6 @@ from cimi.vocabulary import action_uri
 log = logging.getLogger(__name__)
 LEASE = datetime.timedelta(seconds=15)
 UNAVAILABLE_BACKOFF = (1, 2, 4, 8, 15)   # seconds between tries while the hypervisor is down   # default: a dead server's jobs are failed within this
-_handlers = {}
 FINAL = ("SUCCESS", "FAILED", "STOPPED")
 
 
@@ -36,20 +35,10 @@ class Cancelled(Exception):
 CANCELLED = "cancelled: the resource was deleted while it was being created; nothing of it was kept"
 
 
-def handler(name):
-    """Register a job handler: fn(job: RunningJob)."""
-    def register(fn):
-        if name in _handlers:
-            raise RuntimeError(f"job handler {name} registered twice")
-        _handlers[name] = fn
-        return fn
-    return register
-
-
 @dataclass
 class JobSpec:
     """What a kind asks the job system to do after answering 202."""
-    handler: str
+    handler: str                       # registry.job_name of the operation
     target_href: str
     action: str                        # "add", "delete", "edit" or an action name
     payload: dict = field(default_factory=dict)
@@ -90,6 +79,10 @@ class RunningJob:
         if self.runner.state_of(self.row["id"]) == "STOPPING":
             raise Cancelled()
 
+    def inline(self, operation, payload):
+        """Run another operation now, inside this job (a System's components, a Machine's new Volumes)."""
+        return operation(InlineJob(self, payload))
+
 
 class InlineJob:
     """A handler run inside another job (a System's components), sharing its context."""
@@ -114,21 +107,8 @@ class InlineJob:
     def checkpoint(self):
         self.parent.checkpoint()
 
-
-def backend_delete(kind_name, method):
-    """Register `<Kind>.delete`: remove the row's backend object (`backend.<method>(key)`), then the row."""
-    @handler(f"{kind_name}.delete")
-    def run(job):
-        row = store.get(kind_name, job.payload["id"])
-        if row["data"].get("_key"):
-            getattr(job.backend, method)(row["data"]["_key"])
-        store.delete(kind_name, row["id"])
-    return run
-
-
-def run_inline(parent, handler_name, payload):
-    """Run a registered handler now, in the calling job."""
-    _handlers[handler_name](InlineJob(parent, payload))
+    def inline(self, operation, payload):
+        return operation(InlineJob(self, payload))
 
 
 def action_text(action):
@@ -206,8 +186,8 @@ class Runner:
                 log.exception("job heartbeat failed")
 
     def _resume(self):
-        """Once at start: machines a host restart stopped (cimi/reconcile.py `resume`)."""
-        from cimi.reconcile import resume
+        """Once at start: machines a host restart stopped (cimi/ops/reconcile.py `resume`)."""
+        from cimi.ops.reconcile import resume
         try:
             resume(self.cloud)
         except Exception:                          # noqa: BLE001 - the server serves on regardless
@@ -215,8 +195,8 @@ class Runner:
 
     def _reconcile_loop(self):
         """Every few seconds: compare the store with the hosts (first resuming what a host restart stopped)."""
-        from cimi.kinds.exportedpackage import expire
-        from cimi.reconcile import reconcile
+        from cimi.ops.exported_packages import expire
+        from cimi.ops.reconcile import reconcile
         self._resume()
         while not self._stop.is_set():
             try:
@@ -228,7 +208,7 @@ class Runner:
 
     def _lease_loop(self):
         """Every second or two: DHCP leases of machines still waiting for their address."""
-        from cimi.reconcile import LeaseWatch
+        from cimi.ops.reconcile import LeaseWatch
         watch = LeaseWatch()
         while not self._stop.wait(self.lease_poll):
             try:
@@ -280,7 +260,7 @@ class Runner:
         if row is None:
             return False
         job = RunningJob(self, row)
-        fn = _handlers.get(job.handler)
+        fn = registry.operation(job.handler)
         try:
             if fn is None:
                 raise errors.NotImplementedYet(f"no handler for job {row['name']}")
@@ -313,8 +293,7 @@ class Runner:
         target = store.find(kind_name, row_id) if kind_name and row["data"].get("action") == "add" else None
         try:
             if target is not None:
-                handler_name = registry.get(kind_name).delete(job.ctx, target)
-                _handlers[handler_name](InlineJob(job, {"id": row_id}))
+                job.inline(registry.get(kind_name).delete(job.ctx, target), {"id": row_id})
         except Exception as exc:                   # noqa: BLE001 - reported in the job, never a dead worker
             log.error("job %s: undoing a cancelled create failed:\n%s", row["id"], traceback.format_exc())
             self.refresh_target(row)

@@ -25,3 +25,13 @@ def machine_id(name):
 
 def seed_name(name):
     return f"{_prefix}seed-{name}"
+
+
+def backend_key(row):
+    """Name a machine to the backend by the name it was created with.
+
+    The name is known before the backend answers, so calls still find the
+    machine (and deleting it reaps its disks) when a crash kept its key from
+    the store.
+    """
+    return machine_name(row["id"])

@@ -1,8 +1,10 @@
 """Resource kinds: what each CIMI type is, declared once and looked up by name.
 
 A kind module in cimi/kinds/ builds a `Kind` and calls `register`. The
-generic machinery (cimi/crud.py, cimi/app.py) reads these declarations; kinds
-hold no HTTP code.
+generic machinery (cimi/crud.py, cimi/http/app.py) reads these declarations; kinds
+hold no HTTP code and no work: their hooks and actions name functions of cimi/ops/.
+A Job row names the operation it runs by `job_name`, which any front end on the
+same database resolves with `operation`.
 """
 from dataclasses import dataclass, field
 from typing import Callable
@@ -17,7 +19,7 @@ class Action:
 
     from_states: states in which it is advertised and accepted (409 otherwise).
     transient: the state shown while its Job runs.
-    handler: `handler(job_context, row, params)` run by a Job worker.
+    handler: the operation a Job worker runs, `handler(job)` (cimi/ops/).
     href: "self" for an action href under the resource, or a collection key
     for operations performed by POSTing elsewhere (capture -> machineImages).
     """
@@ -61,13 +63,16 @@ class Kind:
     provider_only: bool = False                # only admins add/edit/delete (configurations)
     actions: dict = field(default_factory=dict)
     deletable_states: frozenset | None = None  # None: any state
-    create: Callable | None = None             # create(ctx, body) -> (fields, job_spec)
-    delete: Callable | None = None             # delete(ctx, row) -> job_spec or None
+    create: Callable | None = None             # create(ctx, body, parent) -> ops.resources.Created
+    delete: Callable | None = None             # delete(ctx, row) -> the operation deleting it, or None: at once
     capabilities: tuple = ()                   # ResourceMetadata capabilities (name, value, description)
     collection_actions: dict = field(default_factory=dict)   # name -> fn(ctx, kind, body): (status, doc, job)
     refresh: Callable | None = None            # refresh(ctx, row): re-read the real state after a failure
     uploads: dict = field(default_factory=dict)  # media type -> fn(ctx, kind, imagefiles.Upload): raw bodies POSTed
     views: dict = field(default_factory=dict)    # name -> View: text served under an item (a console)
+    # The operations its create and delete hooks (and uploads) queue, besides its actions'
+    # handlers: name -> fn(job). Job rows written before 2026-11 name them `<Kind>.<name>`.
+    jobs: dict = field(default_factory=dict)
 
     @property
     def items_key(self):
@@ -80,6 +85,32 @@ class Kind:
 
 _kinds: dict[str, Kind] = {}
 _by_collection: dict[tuple, Kind] = {}
+_operations: dict[str, Callable] = {}         # job_name(fn) -> fn, from the kinds' declarations
+_legacy: dict[str, Callable] = {}             # "Machine.create" (rows of older servers) -> fn
+
+
+def job_name(fn):
+    """The name a Job row stores for an operation: its module and qualified name.
+
+    Any front end on the same database resolves it with `operation`; an
+    operation no kind declares is a programming error.
+    """
+    name = f"{fn.__module__}:{fn.__qualname__}"
+    if _operations.get(name) is not fn:
+        raise RuntimeError(f"{name} is not an operation any kind declares")
+    return name
+
+
+def operation(name):
+    """Return the operation a Job row names (also by its pre-2026-11 name), or None."""
+    return _operations.get(name) or _legacy.get(name)
+
+
+def _declare(legacy_name, fn):
+    name = f"{fn.__module__}:{fn.__qualname__}"
+    if "<locals>" in name or _operations.setdefault(name, fn) is not fn:
+        raise RuntimeError(f"operation {name} cannot be named by a Job row (a closure, or two functions)")
+    _legacy[legacy_name] = fn
 
 
 def register(kind):
@@ -88,6 +119,11 @@ def register(kind):
     if kind.name in _kinds or key in _by_collection:
         raise RuntimeError(f"kind {kind.name} ({kind.collection}) registered twice")
     schemas.load(kind.name)                    # fail at import when the schema is missing
+    for action in kind.actions.values():
+        if action.handler is not None:
+            _declare(f"{kind.name}.{action.name}", action.handler)
+    for name, fn in kind.jobs.items():
+        _declare(f"{kind.name}.{name}", fn)
     _kinds[kind.name] = kind
     _by_collection[key] = kind
     return kind
@@ -113,8 +149,3 @@ def top_level():
 def children(parent_name):
     return [k for k in _kinds.values() if k.parent == parent_name]
 
-
-def load_all():
-    """Import every kind module so that it registers."""
-    from cimi import kinds  # noqa: F401
-    return all_kinds()

@@ -108,9 +108,9 @@ def serve(config):
 
 
 def users(args, config):
-    from cimi import auth, registry
+    from cimi import auth, kinds
     from cimi.store import db, migrations
-    registry.load_all()
+    kinds.load_all()
     try:
         used = getattr(args, "create", False) or db.initialized(config.database_url)
     except Exception as exc:                   # noqa: BLE001 - any driver's connection error

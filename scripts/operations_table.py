@@ -10,7 +10,7 @@ given to `represent.operations`, the one function that builds the
 import sys
 from pathlib import Path
 
-from cimi import registry, represent
+from cimi import kinds, registry, represent
 from cimi.context import Context
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
@@ -34,7 +34,7 @@ def _name(rel):
 
 
 def render():
-    registry.load_all()
+    kinds.load_all()
     ctx = Context(user=None, base=BASE, cloud=None)
     out = [HEADER]
     for kind in sorted(registry.all_kinds(), key=lambda k: k.name):

@@ -14,7 +14,7 @@ import stat
 import falcon
 
 from cimi import crud, errors, registry
-from cimi.kinds import exportedpackage
+from cimi.ops import exported_packages
 
 CONTENT_TYPE = "application/x-tar"
 
@@ -62,7 +62,7 @@ class Exports:
         self.cloud = cloud
 
     def _open(self, req, name):
-        path = exportedpackage.file_of(self.cloud, exportedpackage.readable(req.context.ctx, name))
+        path = exported_packages.file_of(self.cloud, exported_packages.readable(req.context.ctx, name))
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
@@ -101,7 +101,7 @@ class Exports:
     def on_delete(self, req, resp, name):
         """DELETE of the download deletes its ExportedPackage (and the file)."""
         ctx = req.context.ctx
-        crud.delete(ctx, registry.get(exportedpackage.KIND), exportedpackage.readable(ctx, name))
+        crud.delete(ctx, registry.get(exported_packages.KIND), exported_packages.readable(ctx, name))
         resp.status = falcon.HTTP_200
 
     def on_head(self, req, resp, name):

@@ -1,3 +1,9 @@
-"""One module per family of CIMI kinds, mostly declarations; importing registers them."""
+"""One module per family of CIMI kinds, declarations only; importing registers them."""
+from cimi import registry
 from cimi.kinds import configuration, credential, image, job, machine, metadata, network, system, volume  # noqa: F401
 from cimi.kinds import exportedpackage  # noqa: F401
+
+
+def load_all():
+    """Return every kind (importing this package registered them)."""
+    return registry.all_kinds()

@@ -1,70 +1,9 @@
 """ExportedPackage (a provider extension): the OVAs exports wrote, as resources of their owner.
 
-The export Job records one row per OVA it writes; its owner lists it, downloads it
-(cimi/http/downloads.py, with Range requests) and deletes it, which removes the file. Rows
-and files older than Config.export_retention are removed by `expire`, which the
-reconciliation loop and every new export run.
+Recorded by the export Job and removed (with the file) by a DELETE or when they
+expire: cimi/ops/exported_packages.py.
 """
-import datetime
-import os
-
-from cimi import errors, registry, represent, store
-from cimi.store import db
+from cimi.ops import exported_packages
 from cimi.registry import Kind, register
 
-KIND = "ExportedPackage"
-
-
-def file_of(cloud, row):
-    """The path of a row's OVA (under the export directory)."""
-    from cimi.kinds.ovfexport import export_root
-    return export_root(cloud) / row["data"]["_file"]
-
-
-def record(job, path, source_href, download_href):
-    """Record the OVA an export Job wrote at `path`; return the row's href."""
-    retention = datetime.timedelta(seconds=job.ctx.cloud.config.export_retention)
-    expires = datetime.datetime.now(datetime.timezone.utc) + retention
-    row = store.insert(KIND, {"owner": job.owner, "name": path.name, "state": "AVAILABLE",
-                              "description": f"export of {source_href.rsplit('/', 1)[-1]}",
-                              "data": {"source": {"href": source_href}, "package": {"href": download_href},
-                                       "size": path.stat().st_size,
-                                       "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ"), "_file": path.name}})
-    return represent.href(job.ctx, registry.get(KIND), row)
-
-
-def by_file(name):
-    """The row of the OVA named `name`, or None."""
-    model = db.model_for(KIND)
-    record_ = model.get_or_none(model.name == name)
-    return store.to_row(record_) if record_ else None
-
-
-def readable(ctx, name):
-    """The row of the OVA `name` that ctx's user may read; 404 for any other name, so nothing can be probed."""
-    from cimi.kinds.ovfexport import is_package_name
-    row = by_file(name) if is_package_name(name) else None
-    if row is None or not represent.can_read(ctx.user, row):
-        raise errors.NotFound(f"no exported package {name}")
-    return row
-
-
-def _delete(ctx, row):
-    """Deleting the resource deletes the OVA at once (no Job: it is one unlink)."""
-    file_of(ctx.cloud, row).unlink(missing_ok=True)
-
-
-def expire(cloud, now=None):
-    """Remove the packages whose retention has passed; return how many."""
-    now = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    model = db.model_for(KIND)
-    gone = 0
-    for row in [store.to_row(r) for r in model.select()]:
-        if row["data"].get("expires", "") <= now:
-            file_of(cloud, row).unlink(missing_ok=True)
-            store.delete(KIND, row["id"])
-            gone += 1
-    return gone
-
-
-register(Kind(KIND, "exportedPackages", editable=False, delete=_delete))
+register(Kind(exported_packages.KIND, "exportedPackages", editable=False, delete=exported_packages.delete))

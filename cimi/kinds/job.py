@@ -1,19 +1,8 @@
-"""Job: read-only progress records; queued ones can be stopped, finished ones deleted."""
-from cimi import store
-from cimi.store import db
+"""Job: read-only progress records; queued ones can be stopped (cimi/ops/job_control.py), finished ones deleted."""
 from cimi.jobs import FINAL
-from cimi.represent import iso
+from cimi.ops import job_control
 from cimi.registry import Action, Kind, register
 
-
-def _stop(ctx, row, params):
-    """Stop a job that has not started (running handlers are not interruptible)."""
-    model = db.model_for("Job")
-    if model.update(state="STOPPED").where((model.id == row["id"]) & (model.state == "QUEUED")).execute():
-        store.update("Job", row["id"], {"data": {**row["data"], "progress": 100, "timeOfStatusChange": iso(db.utcnow()),
-                                                 "statusMessage": "stopped before it ran"}})
-
-
 register(Kind("Job", "jobs", editable=False, deletable_states=frozenset(FINAL),
-              actions={"stop": Action("stop", frozenset({"QUEUED"}), immediate=_stop)},
+              actions={"stop": Action("stop", frozenset({"QUEUED"}), immediate=job_control.stop)},
               capabilities=(("JobRetention", "10080", "minutes a finished Job is kept at least"),)))

@@ -1,5 +1,5 @@
 """Addresses from DHCP leases: the reconciliation pass keeps them in line with the networks' leases."""
-from cimi.reconcile import reconcile, reconcile_addresses
+from cimi.ops.reconcile import reconcile, reconcile_addresses
 from tests.conftest import machine_body
 
 CIMI = "http://schemas.dmtf.org/cimi/1"

@@ -54,7 +54,7 @@ def test_the_periodic_pass_settles_an_attachment_the_machine_no_longer_has(cloud
     import datetime
 
     from cimi.store import db
-    from cimi.reconcile import SETTLE_AFTER, reconcile
+    from cimi.ops.reconcile import SETTLE_AFTER, reconcile
     _, machine = alice.create("machines", machine_body(alice, initialState="STOPPED"))
     _, vol = volume(alice)
     resp = alice.post(machine["volumes"]["href"], {"volume": {"href": vol["id"]}})

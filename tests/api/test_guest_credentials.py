@@ -7,7 +7,7 @@ import pytest
 
 from cimi import errors
 from cimi.store import db
-from cimi.kinds.credential import guest_user, password_hash
+from cimi.ops.credentials import guest_user, password_hash
 from tests.conftest import machine_body
 
 CIMI = "http://schemas.dmtf.org/cimi/1"

@@ -13,7 +13,7 @@ from backends.libvirt import LibvirtBackend
 from cimi import auth, naming, store
 from cimi.http.app import create_app
 from cimi.cloud import Cloud, Config
-from cimi.reconcile import reconcile
+from cimi.ops.reconcile import reconcile
 from tests.api.test_xml_schema import check, network_body, xsd  # noqa: F401 (xsd: a fixture)
 from tests.conftest import Client, machine_body
 

@@ -4,7 +4,7 @@ import pytest
 from lxml import etree
 
 from cimi import naming
-from cimi.kinds.ovfimport import controller_bus
+from cimi.ops.ovf_import import controller_bus
 from ovf.hardware import Controller, resolve_hardware
 from ovf.model import (RT_DISK, RT_IDE, RT_MEMORY, RT_OTHER_STORAGE, RT_PROCESSOR, RT_SCSI, Disk, Envelope, File,
                        Item, VirtualSystem)

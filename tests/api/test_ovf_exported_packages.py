@@ -1,7 +1,7 @@
 """Exports are resources of their owner: listed, downloaded with Range, deleted, expired."""
 from pathlib import Path
 
-from cimi.kinds.exportedpackage import expire
+from cimi.ops.exported_packages import expire
 from tests.api.test_ovf_export import download_href, export, exported_files, stopped_machine  # noqa: F401
 
 

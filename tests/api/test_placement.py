@@ -1,11 +1,14 @@
 """Several hosts: placement from capacity minus what was placed, images copied to where Machines go."""
 import shutil
+import threading
 
 import pytest
 from falcon import testing
 
+import backends
 from backends.model import HostInfo
-from cimi import errors, naming, placement, store
+from cimi import errors, naming, store
+from cimi.ops import placement
 from cimi.http.app import create_app
 from cimi.cloud import Cloud, Config
 from tests.conftest import TEST_NODE, Client, machine_body
@@ -13,14 +16,20 @@ from tests.conftest import TEST_NODE, Client, machine_body
 GIB_KIB = 1024 * 1024
 
 
-@pytest.fixture
-def two_hosts(tmp_path, monkeypatch):
-    """A cloud over two test-driver hosts (two node files, so two separate states)."""
+def host_uris(tmp_path, monkeypatch):
+    """The URIs of two test-driver hosts (two node files, so two separate states)."""
     uris = []
     for name in ("host-a.xml", "host-b.xml"):
         shutil.copy(TEST_NODE, tmp_path / name)
         uris.append(f"test://{tmp_path / name}")
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "pw")
+    return uris
+
+
+@pytest.fixture
+def two_hosts(tmp_path, monkeypatch):
+    """A cloud over two test-driver hosts (two node files, so two separate states)."""
+    uris = host_uris(tmp_path, monkeypatch)
     cloud = Cloud(Config(data_dir=str(tmp_path / "var"), libvirt_uris=uris, reconcile_every=0))
     yield cloud, Client(testing.TestClient(create_app(cloud)), "admin", "pw"), uris
     cloud.close()
@@ -60,6 +69,43 @@ def test_an_image_made_on_one_host_is_copied_to_the_next(two_hosts):
     assert set(placed) == set(uris)                           # one of them ran where the image was not made
     keys = store.get("MachineImage", image.rsplit("/", 1)[-1])["data"]["_hosts"]
     assert set(keys) == set(uris)                             # the copy is recorded once, per host
+
+
+class Observed:
+    """Our backend object, recording which thread calls which of its methods (an observation, not a mock)."""
+
+    def __init__(self, backend):
+        self._backend, self.calls = backend, []
+
+    def __getattr__(self, name):
+        value = getattr(self._backend, name)
+        if not callable(value):
+            return value
+
+        def observed(*args, **kwargs):
+            self.calls.append((threading.current_thread().name, name))
+            return value(*args, **kwargs)
+        return observed
+
+
+def test_a_create_request_asks_no_host_and_its_job_places_the_machine(tmp_path, monkeypatch):
+    """Placement reads the hosts' capacity in the worker: the POST itself makes no backend call."""
+    uris = host_uris(tmp_path, monkeypatch)
+    backend = Observed(backends.open_backend(uris[0], hosts=uris))
+    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), libvirt_uris=uris, reconcile_every=0), backend=backend)
+    try:
+        admin = Client(testing.TestClient(create_app(cloud)), "admin", "pw")
+        body = machine_body(admin, "placed-in-the-job")
+        request_thread = threading.current_thread().name      # falcon's TestClient runs the app here
+        before = len(backend.calls)
+        resp = admin.post(admin.cep()["machines"]["href"], body)
+        in_request = [name for thread, name in backend.calls[before:] if thread == request_thread]
+        assert resp.status_code == 202 and in_request == []
+        assert admin.wait(resp.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
+        assert {"hosts", "create_machine"} <= {name for thread, name in backend.calls if thread != request_thread}
+        assert admin.get(resp.headers["Location"]).json["host"] in uris          # chosen and recorded by the Job
+    finally:
+        cloud.close()
 
 
 def hosts(*specs):

@@ -3,7 +3,7 @@ import libvirt
 
 from backends import model
 from cimi import naming
-from cimi.reconcile import reconcile
+from cimi.ops.reconcile import reconcile
 from tests.conftest import machine_body
 
 

@@ -137,14 +137,14 @@ def test_cached_heads_follow_every_write_on_sqlite(tmp_path, monkeypatch):
 
 def test_the_numbered_migrations_make_every_kind_s_table(database_url):
     """Frozen migrations (they never import today's models) still give each registered kind its table, twice safely."""
-    from cimi import registry
+    from cimi.kinds import load_all
     from cimi.store import migrations
     database = db.open_database(database_url)
     try:
         assert migrations.migrate(database) == len(migrations.steps()) >= 4
         assert migrations.migrate(database) == len(migrations.steps())       # a second start applies nothing
         tables = set(database.get_tables())
-        missing = [k.name for k in registry.load_all() if db.model_for(k.name)._meta.table_name not in tables]
+        missing = [k.name for k in load_all() if db.model_for(k.name)._meta.table_name not in tables]
         assert missing == []
         assert {"user", "setting", "schemaversion"} <= tables
     finally:

@@ -265,7 +265,7 @@ def test_json_and_xml_name_the_same_collections(alice):
 
 
 def test_a_nics_addresses_and_the_address_resource_validate(cloud, alice, xsd):
-    from cimi.reconcile import reconcile_addresses
+    from cimi.ops.reconcile import reconcile_addresses
     from tests.api.test_addresses import setup_machine
     _network, machine, mac, key, leases = setup_machine(cloud, alice)
     leases.by_key[key] = [(mac, "192.168.150.23", "web1")]

@@ -18,7 +18,9 @@ import backends
 from cimi import errors, naming, store
 from cimi.store import db
 from cimi.context import Context
-from cimi.kinds.machine import STABLE, backend_key, record_state, seen, settle_attachment
+from cimi.naming import backend_key
+from cimi.ops.attachments import settle_attachment
+from cimi.ops.machines import STABLE, record_state, seen
 
 log = logging.getLogger(__name__)
 SETTLE_AFTER = datetime.timedelta(seconds=60)

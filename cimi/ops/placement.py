@@ -44,6 +44,14 @@ def choose(hosts, load, cpu, memory_kib):
     return max(fitting, key=lambda h: room(h)[0]).name
 
 
+def place(backend, cpu, memory_kib, only=None):
+    """Choose the host of a new Machine, among `only` when given (a Job's step: it asks the hosts)."""
+    hosts = backend.hosts()
+    if only:
+        hosts = [h for h in hosts if h.name in only]
+    return choose(hosts, placed_load() if len(hosts) > 1 else {}, cpu, memory_kib)
+
+
 def image_keys(image, default_host):
     """Return {host: key} of an image's copies (older rows name one key, on the first host)."""
     return image["data"].get("_hosts") or {default_host: image["data"]["_key"]}

@@ -9,17 +9,19 @@ in Config.export_dir. The Job streams each disk out of the backend
 the result by its bytes, then has ovf/writer.py write the OVA (descriptor,
 SHA256 manifest, disks; under its final name only when complete, never
 over an existing file). The package is served read-only by
-cimi/downloads.py at the href the Job lists in affectedResources.
+cimi/http/downloads.py at the href the Job lists in affectedResources.
 """
 import os
 import re
 import shutil
 import tempfile
-from pathlib import Path
 
 from backends import model as backend_model
-from cimi import errors, jobs, localfiles, store
-from cimi.kinds import exportedpackage, machine
+from cimi import errors, localfiles, store
+from cimi.naming import backend_key
+from cimi.ops import exported_packages
+from cimi.ops.exported_packages import export_root, is_package_name
+from cimi.ops.systems import machines_of
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
 from ovf.model import (
@@ -45,13 +47,12 @@ PACKAGE_FORMATS = ("application/ovf",)
 DISK_FORMATS = {"vmdk": ("vmdk", "vmdk-streamOptimized", ".vmdk", ["-o", "subformat=streamOptimized"]),
                 "qcow2": ("qcow2", "qcow2", ".qcow2", [])}
 DEFAULT_DISK_FORMAT = "vmdk"
-DOWNLOADS = "exports"                 # URL segment under the CEP base (cimi/downloads.py)
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}\.ova$")
+DOWNLOADS = "exports"                 # URL segment under the CEP base (cimi/http/downloads.py)
 MIB = 1 << 20
 #: libvirt NIC model -> the ResourceSubType other OVF readers know it by.
 NIC_SUBTYPES = {"e1000": "E1000", "e1000e": "E1000e", "virtio": "virtio", "rtl8139": "rtl8139"}
 #: A disk's bus -> its controller Item (ResourceType, ResourceSubType, name), read back by the import
-#: (cimi/kinds/ovfimport.py): virtio disks sit on a SCSI controller whose subtype list asks for virtio first
+#: (cimi/ops/ovf_import.py): virtio disks sit on a SCSI controller whose subtype list asks for virtio first
 #: (as COT writes it; others take lsilogic), IDE ones on one controller per channel (two disks each).
 BUS_CONTROLLERS = {"virtio": (RT_SCSI, "virtio lsilogic", "SCSI controller"),
                    "scsi": (RT_SCSI, "lsilogic", "SCSI controller"),
@@ -59,14 +60,6 @@ BUS_CONTROLLERS = {"virtio": (RT_SCSI, "virtio lsilogic", "SCSI controller"),
                    "ide": (RT_IDE, "PIIX4", "IDE controller")}
 IDE_UNITS = 2                   # disks per IDE channel (master, slave)
 
-
-def export_root(cloud):
-    return Path(cloud.config.export_dir).resolve()
-
-
-def is_package_name(name):
-    """Whether name is one we would create in the export directory (plain, .ova, no dot first)."""
-    return bool(_NAME.match(name or ""))
 
 
 def download_href(ctx, name):
@@ -117,7 +110,7 @@ class _Exporter:
 
     def machine_system(self, row, n):
         """Export one Machine's disks; return its VirtualSystem."""
-        info = self.job.backend.machine(machine.backend_key(row))
+        info = self.job.backend.machine(backend_key(row))
         if info.state != backend_model.STOPPED:
             raise errors.Conflict(f"Machine {row['id']} is {info.state}; export needs it STOPPED")
         vs_id = _safe_id(row["name"], f"vm{n}")
@@ -201,13 +194,13 @@ class _Exporter:
 
 
 def _run(job, rows, content_of, default_name, network_ids=()):
-    exportedpackage.expire(job.ctx.cloud)          # old packages go before a new one takes room
+    exported_packages.expire(job.ctx.cloud)          # old packages go before a new one takes room
     params = job.payload.get("params") or {}
     _options(params)
     target = destination_path(job.ctx.cloud, params.get("destination"), default_name)
     if target.exists():
         raise errors.Conflict(f"{target.name} already exists in the export directory")
-    expected = sum(len(job.backend.machine(machine.backend_key(r)).disks) for r in rows)
+    expected = sum(len(job.backend.machine(backend_key(r)).disks) for r in rows)
     exporter = _Exporter(job, params, tempfile.mkdtemp(prefix="cimi-export-", dir=job.ctx.cloud.config.data_dir),
                          expected)
     try:
@@ -216,7 +209,7 @@ def _run(job, rows, content_of, default_name, network_ids=()):
             if store.find("Network", network_id):
                 exporter.network(store.get("Network", network_id))
         for row in rows:                  # started while we copied: the copy may be torn
-            if job.backend.machine(machine.backend_key(row)).state != backend_model.STOPPED:
+            if job.backend.machine(backend_key(row)).state != backend_model.STOPPED:
                 raise errors.Conflict(f"Machine {row['id']} was started during the export")
         exporter.write(content_of(systems), target)
     except OVFError as exc:
@@ -225,19 +218,16 @@ def _run(job, rows, content_of, default_name, network_ids=()):
         shutil.rmtree(exporter.work, ignore_errors=True)
     href = download_href(job.ctx, target.name)
     job.affect(href)
-    job.affect(exportedpackage.record(job, target, job.row["data"]["targetResource"]["href"], href))
+    job.affect(exported_packages.record(job, target, job.row["data"]["targetResource"]["href"], href))
     job.progress(100, f"exported to {href}")
 
 
-@jobs.handler("Machine.export")
-def _run_machine_export(job):
+def machine_export(job):
     row = store.get("Machine", job.payload["id"])
     _run(job, [row], lambda systems: systems[0], f"machine-{row['id']}-{job.row['id'][:8]}.ova")
 
 
-@jobs.handler("System.export")
-def _run_system_export(job):
-    from cimi.kinds.system import machines_of  # system imports this module
+def system_export(job):
     row = store.get("System", job.payload["id"])
     members = machines_of(row["id"])
     if not members:

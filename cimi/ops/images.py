@@ -1,0 +1,117 @@
+"""MachineImage operations: capture a Machine, register an uploaded or local file, delete every copy.
+
+A POST whose imageLocation is a Machine captures it (DSP0263 5.14.7.1): a
+clean copy when it is stopped, a crash-consistent one while it runs; one
+whose imageLocation is a file: URI or path under the import directory
+registers that file.
+"""
+from cimi import errors, imagefiles, registry, represent, store, templates
+from cimi.naming import backend_key
+from cimi.ops import placement
+from cimi.ops.ovf_import import source_path
+from cimi.ops.resources import Created
+from cimi.store import db
+
+
+def _is_cimi_href(ctx, location):
+    try:
+        represent.parse_href(ctx, location)
+    except errors.CimiError:
+        return False
+    return True
+
+
+def prepare(ctx, body, parent):
+    """Check a capture or registration request; the Job copies the disk."""
+    location = body.get("imageLocation")
+    if not location:
+        raise errors.BadRequest("imageLocation must name the Machine to capture or the image file to register")
+    if not _is_cimi_href(ctx, location):
+        return _register(ctx, body, location)
+    machine = templates.source(ctx, location, "Machine", registry.get("Machine").actions["capture"].from_states,
+                               "capture")
+    kind_of_image = (body.get("type") or "IMAGE").upper()
+    if kind_of_image != "IMAGE":
+        raise errors.BadRequest("only type IMAGE captures are offered (no snapshots)")
+    return Created({"state": "CREATING", "data": {"type": "IMAGE", "imageLocation": location,
+                                                  "_machine": machine["id"]}},
+                   job=capture)
+
+
+def capture(job):
+    row = store.get("MachineImage", job.payload["id"])
+    machine = store.get("Machine", row["data"]["_machine"])
+    job.affect(represent.href(job.ctx, registry.get("Machine"), machine))
+    info = job.backend.capture_machine(backend_key(machine), f"cimi-image-{row['id']}")
+    data = {k: v for k, v in row["data"].items() if k != "_machine"}
+    data.update({"imageLocation": info.key, "_key": info.key, "_bytes": info.capacity_bytes, "_format": info.format,
+                 "_hosts": {info.host: info.key}})             # made on the machine's host
+    store.update("MachineImage", row["id"], {"state": "AVAILABLE", "data": data})
+
+
+def _register(ctx, body, location):
+    """Register a file under the import directory (the Job copies, checks and stores it)."""
+    if (body.get("type") or "IMAGE").upper() != "IMAGE":
+        raise errors.BadRequest("a registered image is of type IMAGE")
+    # NOTE: resources.insert keeps properties (sha256, format) from create hooks; the Job reads them from the row.
+    path = source_path(ctx, location)
+    if path.stat().st_size > ctx.cloud.config.max_upload:
+        raise errors.PayloadTooLarge(f"images are limited to {ctx.cloud.config.max_upload} bytes")
+    return Created({"state": "CREATING", "data": {"type": "IMAGE", "imageLocation": location.strip(),
+                                                  "_source": "file"}},
+                   job=register, payload={"path": str(path)})
+
+
+def register(job):
+    p = job.payload
+    row = store.get("MachineImage", p["id"])
+    config = job.ctx.cloud.config
+    staged = p.get("staged")
+    try:
+        if staged is None:
+            declared = row["properties"] or {}
+            sha256 = imagefiles.checked_sha256(declared.get("sha256"))
+            p["format"] = imagefiles.checked_format(declared.get("format"))
+            staged = imagefiles.staging_path(config)
+            job.progress(0, "copying and checking the image file")
+            size, digest = imagefiles.stage_file(p["path"], staged, config.max_upload, sha256,
+                                                 keepalive=job.keepalive)
+        else:
+            size, digest = row["data"].get("_uploaded"), p["sha256"]
+        job.progress(50, f"checked {size} bytes (sha256 {digest}); storing the image")
+        job.checkpoint()
+    except BaseException:
+        if staged:
+            imagefiles.remove(staged)
+        raise
+    info = imagefiles.register(job.backend, f"cimi-image-{row['id']}", staged, p.get("format"))
+    data = {k: v for k, v in row["data"].items() if k not in ("_source", "_uploaded", "_staged")}
+    data.update({"imageLocation": info.key, "_key": info.key, "_bytes": info.capacity_bytes, "_format": info.format,
+                 "_hosts": {info.host: info.key}})             # made on the machine's host
+    store.update("MachineImage", row["id"], {"state": "AVAILABLE", "data": data,
+                                             "properties": {**row["properties"], "sha256": digest}})
+
+
+def delete(job):
+    row = store.get("MachineImage", job.payload["id"])
+    if row["data"].get("_key"):
+        for key in set(placement.image_keys(row, None).values()) | {row["data"]["_key"]}:
+            job.backend.delete_image(key)              # every host's copy
+    if row["data"].get("_staged"):                     # an upload cancelled before it was stored
+        imagefiles.remove(row["data"]["_staged"])
+    store.delete("MachineImage", row["id"])
+
+
+def check_delete(ctx, row):
+    machines = db.model_for("Machine")
+    if machines.select().where(machines.data.contains(f'"_image": "{row["id"]}"')).exists():
+        raise errors.Conflict("Machines still use this image (their disks are overlays of it)")
+    return delete
+
+
+def refresh(ctx, row):
+    """A failed capture shows ERROR; a failed registration leaves nothing behind."""
+    if row["state"] == "CREATING" and row["data"].get("_source"):
+        store.delete("MachineImage", row["id"])
+        return
+    store.update("MachineImage", row["id"], {"state": "ERROR"})
