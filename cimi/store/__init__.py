@@ -177,6 +177,55 @@ def all_rows(kind_name):
     return [to_row(r) for r in db.model_for(kind_name).select()]
 
 
+def _where(model, conditions):
+    """Equality conditions on columns as one expression: a tuple or list means any of its values."""
+    clauses = []
+    for name, value in conditions.items():
+        column = getattr(model, name)
+        if isinstance(value, (tuple, list, set, frozenset)):
+            clauses.append(column.in_(list(value)))
+        elif value is None:
+            clauses.append(column.is_null())
+        else:
+            clauses.append(column == value)
+    return clauses
+
+
+def rows(kind_name, created_before=None, **conditions):
+    """Return the rows of a kind whose columns have the given values (read in full before any write).
+
+    rows("Machine", state="STARTED"); rows("Job", state=("QUEUED", "RUNNING"));
+    owner=None means the provider's.
+    """
+    model = db.model_for(kind_name)
+    clauses = _where(model, conditions)
+    if created_before is not None:
+        clauses.append(model.created < created_before)
+    query = model.select()
+    if clauses:
+        query = query.where(*clauses)
+    return [to_row(r) for r in list(query)]
+
+
+def exists(kind_name, **conditions):
+    """Tell whether a row of the kind has the given column values."""
+    model = db.model_for(kind_name)
+    clauses = _where(model, conditions)
+    return (model.select().where(*clauses) if clauses else model.select()).exists()
+
+
+def first(kind_name, **conditions):
+    """Return one row with the given column values, or None."""
+    model = db.model_for(kind_name)
+    record = model.select().where(*_where(model, conditions)).first()
+    return to_row(record) if record else None
+
+
+def atomic():
+    """A transaction: all the writes inside happen, or none."""
+    return db.database.atomic()
+
+
 def select(kind_name, user, query, parent=None):
     """Return (rows, count) of a collection query; count is before paging (DSP0263 4.1.6.2).
 
