@@ -9,7 +9,6 @@ import datetime
 import os
 
 from cimi import registry, represent, store
-from cimi.store import db
 from cimi.registry import Kind, register
 
 KIND = "ExportedPackage"
@@ -34,9 +33,7 @@ def record(job, path, source_href, download_href):
 
 def by_file(name):
     """The row of the OVA named `name`, or None."""
-    model = db.model_for(KIND)
-    record_ = model.get_or_none(model.name == name)
-    return store.to_row(record_) if record_ else None
+    return store.first(KIND, name=name)
 
 
 def _delete(ctx, row):
@@ -47,9 +44,8 @@ def _delete(ctx, row):
 def expire(cloud, now=None):
     """Remove the packages whose retention has passed; return how many."""
     now = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    model = db.model_for(KIND)
     gone = 0
-    for row in [store.to_row(r) for r in model.select()]:
+    for row in store.rows(KIND):
         if row["data"].get("expires", "") <= now:
             _file(cloud, row).unlink(missing_ok=True)
             store.delete(KIND, row["id"])

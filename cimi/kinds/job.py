@@ -1,6 +1,6 @@
 """Job: read-only progress records; queued ones can be stopped, finished ones deleted."""
 from cimi import store
-from cimi.store import db
+from cimi.store import db, jobs as claims
 from cimi.jobs import FINAL
 from cimi.represent import iso
 from cimi.registry import Action, Kind, register
@@ -8,8 +8,7 @@ from cimi.registry import Action, Kind, register
 
 def _stop(ctx, row, params):
     """Stop a job that has not started (running handlers are not interruptible)."""
-    model = db.model_for("Job")
-    if model.update(state="STOPPED").where((model.id == row["id"]) & (model.state == "QUEUED")).execute():
+    if claims.change_state(row["id"], "STOPPED", ("QUEUED",)):
         store.update("Job", row["id"], {"data": {**row["data"], "progress": 100, "timeOfStatusChange": iso(db.utcnow()),
                                                  "statusMessage": "stopped before it ran"}})
 

@@ -179,11 +179,10 @@ def default_network(config):
     Its libvirt network (named as the option says) is defined and started by
     the first Machine that needs it; one already there is adopted.
     """
-    networks = db.model_for("Network")
     with _DEFAULT_NETWORK:
-        found = networks.get_or_none((networks.name == config.default_network) & networks.owner.is_null())
+        found = store.first("Network", name=config.default_network, owner=None)
         if found is not None:
-            return found.id
+            return found["id"]
         return store.insert("Network", {
             "owner": None, "name": config.default_network, "state": "CREATING",
             "description": "the default NAT network of Machines created without networkInterfaces",

@@ -107,15 +107,13 @@ def _check_stop(ctx, row, params):
 
 def record_links(backend, row):
     """Show on each running machine's MachineNetworkInterface (and NetworkPort) whether it is plugged in."""
-    nics, ports = db.model_for("MachineNetworkInterface"), db.model_for("NetworkPort")
     for name, mac, connected in backend.network_links(row["data"]["_key"]):
         machine_id = naming.machine_id(name)
-        found = [r.id for r in nics.select(nics.id).where((nics.parent == machine_id)
-                                                          & nics.data.contains(f'"macAddress": "{mac}"'))]
-        for nic_id in found:
-            store.set_state("MachineNetworkInterface", nic_id, "ACTIVE" if connected else "DISABLED")
-        for port in list(ports.select(ports.id).where((ports.parent == machine_id) & (ports.name == mac))):
-            store.set_state("NetworkPort", port.id, "STARTED" if connected else "STOPPED")
+        for nic in store.rows("MachineNetworkInterface", parent=machine_id):
+            if (nic["data"].get("macAddress") or "").lower() == mac.lower():
+                store.set_state("MachineNetworkInterface", nic["id"], "ACTIVE" if connected else "DISABLED")
+        for port in store.rows("NetworkPort", parent=machine_id, name=mac):
+            store.set_state("NetworkPort", port["id"], "STARTED" if connected else "STOPPED")
 
 
 def _delete(ctx, row):

@@ -221,9 +221,13 @@ def first(kind_name, **conditions):
     return to_row(record) if record else None
 
 
-def atomic():
-    """A transaction: all the writes inside happen, or none."""
-    return db.database.atomic()
+def replace_all(kind_name, new_rows):
+    """Make the rows of a kind exactly `new_rows` (field dicts, with their ids), in one transaction."""
+    model = db.model_for(kind_name)
+    with db.database.atomic():
+        model.delete().execute()
+        for fields in new_rows:
+            insert(kind_name, fields)
 
 
 def select(kind_name, user, query, parent=None):
