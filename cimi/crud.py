@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import schemas
 from cimi import errors, jobs, registry, represent, store
+from cimi.store.links import BLOCK
 from cimi.vocabulary import action_name, action_uri, type_uri
 
 COMMON_WRITABLE = ("name", "description", "properties")
@@ -144,6 +145,7 @@ def delete(ctx, kind, row, if_match=None):
     _if_match(row, if_match)
     if kind.deletable_states is not None and row["state"] not in kind.deletable_states:
         raise errors.Conflict(f"{kind.name} {row['id']} cannot be deleted while {row['state']}")
+    refuse_if_referenced(ctx, kind, row)
     if row["state"] == "CREATING" and "CREATING" in (kind.deletable_states or ()):
         job = jobs.cancel_creation(kind.name, row["id"])     # its handler undoes what it made
         if job is not None:
@@ -161,6 +163,20 @@ def delete(ctx, kind, row, if_match=None):
     job = jobs.submit(ctx, jobs.JobSpec(handler, represent.href(ctx, kind, row), "delete",
                                         {"id": row["id"]}, target=(kind.name, row["id"])))
     return 202, job
+
+
+def refuse_if_referenced(ctx, kind, row):
+    """Refuse (409) to delete what others still refer to through a blocking link, naming them."""
+    found = dict.fromkeys((r.kind, r.id) for r in store.referrers(kind.name, row["id"]) if r.on_delete == BLOCK)
+    names = []
+    for kind_name, row_id in found:
+        referrer = store.find(kind_name, row_id)
+        if referrer is not None:
+            named = f" ({referrer['name']})" if referrer["name"] else ""
+            names.append(f"{kind_name} {represent.href(ctx, registry.get(kind_name), referrer)}{named}")
+    if names:
+        raise errors.Conflict(f"{kind.name} {row['id']} is still used by {'; '.join(names)}: "
+                              "delete them or change their references first")
 
 
 def remove(kind, row):

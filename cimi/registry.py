@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import schemas
+from cimi.store import links as store_links
 from cimi.vocabulary import items_key
 
 
@@ -68,6 +69,7 @@ class Kind:
     refresh: Callable | None = None            # refresh(ctx, row): re-read the real state after a failure
     uploads: dict = field(default_factory=dict)  # media type -> fn(ctx, kind, req): raw bodies POSTed to the collection
     views: dict = field(default_factory=dict)    # name -> View: text served under an item (a console)
+    links: tuple = ()                            # store Links beyond the schema's hrefs (internal keys), or overriding them
 
     @property
     def items_key(self):
@@ -88,9 +90,16 @@ def register(kind):
     if kind.name in _kinds or key in _by_collection:
         raise RuntimeError(f"kind {kind.name} ({kind.collection}) registered twice")
     schemas.load(kind.name)                    # fail at import when the schema is missing
+    store_links.declare(kind.name, [*reference_links(kind), *kind.links])
     _kinds[kind.name] = kind
     _by_collection[key] = kind
     return kind
+
+
+def reference_links(kind):
+    """The store links of a kind's href attributes: what a client wrote blocks a delete, what the server wrote informs."""
+    return [store_links.Link("/".join(path), target, store_links.KEEP if read_only else store_links.BLOCK)
+            for path, target, read_only in schemas.reference_paths(kind.schema)]
 
 
 def get(name):

@@ -8,10 +8,10 @@ registers that file; a POST of the raw bytes (application/octet-stream,
 images are made by the provider (seeded) or by an OVF import.
 """
 from cimi import errors, imagefiles, jobs, placement, registry, represent, store, templates
-from cimi.store import db
 from cimi.crud import Created
 from cimi.kinds.machine import backend_key
 from cimi.registry import Kind, register
+from cimi.store.links import KEEP, Link
 
 OCTET_STREAM = "application/octet-stream"
 
@@ -139,10 +139,7 @@ def _run_delete(job):
 
 
 def _delete(ctx, row):
-    machines = db.model_for("Machine")
-    if machines.select().where(machines.data.contains(f'"_image": "{row["id"]}"')).exists():
-        raise errors.Conflict("Machines still use this image (their disks are overlays of it)")
-    return "MachineImage.delete"
+    return "MachineImage.delete"           # Machines using it block it (their disks are overlays of it)
 
 
 def refresh(ctx, row):
@@ -155,7 +152,7 @@ def refresh(ctx, row):
 
 register(Kind("MachineImage", "machineImages", create_schema="MachineImage", create=_create, delete=_delete,
               refresh=refresh, deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),
-              uploads={OCTET_STREAM: receive_upload},
+              uploads={OCTET_STREAM: receive_upload}, links=(Link("_machine", "Machine", KEEP),),
               capabilities=(("ImageRegistration", "true",
                              "imageLocation may be a file: URI or path under the provider's import directory; "
                              "properties sha256 (checked) and format (qcow2, raw, vmdk) are optional"),

@@ -4,6 +4,7 @@ from cimi.store import db, jobs as claims
 from cimi.jobs import FINAL
 from cimi.represent import iso
 from cimi.registry import Action, Kind, register
+from cimi.store.links import KEEP, Link
 
 
 def _stop(ctx, row, params):
@@ -13,6 +14,6 @@ def _stop(ctx, row, params):
                                                  "statusMessage": "stopped before it ran"}})
 
 
-register(Kind("Job", "jobs", editable=False, deletable_states=frozenset(FINAL),
+register(Kind("Job", "jobs", editable=False, deletable_states=frozenset(FINAL), links=(Link("_target", None, KEEP),),
               actions={"stop": Action("stop", frozenset({"QUEUED"}), immediate=_stop)},
               capabilities=(("JobRetention", "10080", "minutes a finished Job is kept at least"),)))

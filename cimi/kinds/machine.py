@@ -13,11 +13,11 @@ import time
 import backends
 from backends import model
 from cimi import errors, jobs, naming, placement, registry, represent, store, templates
-from cimi.store import db
 from cimi.crud import Created
 from cimi.kinds.credential import guest_user
 from cimi.kinds.network import forget_addresses
 from cimi.registry import Action, Kind, View, register
+from cimi.store.links import Link
 from cimi.vocabulary import extension_uri
 
 STABLE = frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"})   # no Job is changing them
@@ -203,8 +203,8 @@ def _network_key(job, network_id, host):
 
 def attached_to(volume_id):
     """Return the ids of the machines a volume is attached to."""
-    mv = db.model_for("MachineVolume")
-    return [r.parent for r in mv.select(mv.parent).where(mv.data.contains(f'"_volume": "{volume_id}"'))]
+    held = [store.find("MachineVolume", r.id) for r in store.referrers("Volume", volume_id, "MachineVolume", "_volume")]
+    return [row["parent"] for row in held if row is not None]
 
 
 def _run_create(job):
@@ -484,11 +484,12 @@ register(Kind(
                   ("MachineStopForce", "true", "stop and restart accept force"),
                   ("MachineStopForceDefault", "false", "stop without force shuts down cleanly"),
                   ("RestoreFromImage", "false", "restore is not offered"),
-                  ("UserData", "disk", "userData reaches the guest on a config drive"))))
+                  ("UserData", "disk", "userData reaches the guest on a config drive")),
+    links=(Link("_image", "MachineImage"),)))          # its disks are overlays of the image
 
 register(Kind("Disk", "disks", parent="Machine", editable=False, deletable_states=frozenset()))
 register(Kind("MachineNetworkInterface", "networkInterfaces", parent="Machine", editable=False,
-              deletable_states=frozenset()))
+              deletable_states=frozenset(), links=(Link("network", "Network"),)))
 
 
 def _attach(ctx, body, parent):
@@ -557,4 +558,5 @@ def settle_attachment(ctx, row):
 
 
 register(Kind("MachineVolume", "volumes", parent="Machine", create_schema="MachineVolume", create=_attach,
-              editable=False, delete=lambda ctx, row: "MachineVolume.detach", refresh=settle_attachment))
+              editable=False, delete=lambda ctx, row: "MachineVolume.detach", refresh=settle_attachment,
+              links=(Link("_volume", "Volume"),)))

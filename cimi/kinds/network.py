@@ -4,9 +4,9 @@ import ipaddress
 import backends
 from backends import model
 from cimi import errors, jobs, naming, represent, store, templates
-from cimi.store import db
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register
+from cimi.store.links import CASCADE, Link
 
 MODES = {"PUBLIC": "nat", "PRIVATE": "isolated"}
 MIN_PREFIX, MAX_PREFIX = 16, 30     # up to 65533 DHCP addresses, down to one
@@ -117,10 +117,7 @@ def record_links(backend, row):
 
 
 def _delete(ctx, row):
-    ports = db.model_for("NetworkPort")
-    if ports.select().where(ports.data.contains(f'/networks/{row["id"]}"')).exists():
-        raise errors.Conflict("Machines still have interfaces on this Network")
-    return "Network.delete"
+    return "Network.delete"                # interfaces and templates on it block it
 
 
 jobs.backend_delete("Network", "delete_network")
@@ -145,12 +142,13 @@ register(Kind("Network", "networks", create_schema="NetworkCreate", create=_crea
                        "stop": Action("stop", frozenset({"STARTED"}), "STOPPING", check=_check_stop)},
               capabilities=(("NetworkTemplateByValue", "true", "networkTemplate may be given by value"),
                             ("NetworkConfigByValue", "true", "networkConfig may be given by value"))))
-register(Kind("NetworkPort", "networkPorts", editable=False, deletable_states=frozenset()))
-register(Kind("Address", "addresses", editable=False, deletable_states=frozenset()))
+register(Kind("NetworkPort", "networkPorts", editable=False, deletable_states=frozenset(),
+              links=(Link("network", "Network"),)))
+register(Kind("Address", "addresses", editable=False, deletable_states=frozenset(),   # a lease's record
+              links=(Link("_machine", "Machine", CASCADE), Link("_network", "Network", CASCADE))))
 
 
 def forget_addresses(machine_id):
     """Remove the Addresses leased to a Machine that is going away."""
-    addresses = db.model_for("Address")
-    for record in list(addresses.select(addresses.id).where(addresses.data.contains(f'"_machine": "{machine_id}"'))):
-        store.delete("Address", record.id)
+    for address in store.referrers("Machine", machine_id, source_kind="Address"):
+        store.delete("Address", address.id)

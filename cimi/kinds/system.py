@@ -4,10 +4,10 @@ A System's components are created, acted on and deleted inside the System's
 own Job (handlers run inline), so a busy server cannot deadlock on workers.
 """
 from cimi import crud, errors, jobs, registry, represent, store, templates
-from cimi.store import db
 from cimi.kinds import machine, ovfexport, ovfimport  # noqa: F401 (ovfexport registers the export Jobs)
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register
+from cimi.store.links import CASCADE, Link
 
 # component type -> (its template attribute in a create body, its System sub-collection)
 COMPONENTS = {"Machine": ("machineTemplate", "machines"), "Volume": ("volumeTemplate", "volumes"),
@@ -65,9 +65,10 @@ def _add_inline(job, kind, body):
 
 def _machine_changed(machine_id):
     """Keep the state of the Systems holding a machine in line with it."""
-    links = db.model_for("SystemMachine")
-    for link in list(links.select(links.parent).where(links.data.contains(f'"_member": "{machine_id}"'))):
-        record_state(link.parent)
+    for member in store.referrers("Machine", machine_id, source_kind="SystemMachine"):
+        entry = store.find("SystemMachine", member.id)
+        if entry is not None:
+            record_state(entry["parent"])
 
 
 machine.STATE_LISTENERS.append(_machine_changed)
@@ -143,7 +144,8 @@ register(Kind("System", "systems", create_schema="SystemCreate", create=_create,
                        "export": Action("export", frozenset({"STOPPED"}))},   # all machines STOPPED
               capabilities=(("SystemComponentTemplateByValue", "true", "component templates may be given by value"),)))
 for _type, (_, _collection) in COMPONENTS.items():
-    register(Kind("System" + _type, _collection, parent="System", editable=False, deletable_states=frozenset()))
+    register(Kind("System" + _type, _collection, parent="System", editable=False, deletable_states=frozenset(),
+                  links=(Link("_member", _type, CASCADE),)))      # a member deleted alone leaves the System
 register(Kind("SystemTemplate", "systemTemplates", create_schema="SystemTemplate",
               collection_actions={"import": ovfimport.start_import}, refresh=ovfimport.import_failed,
               uploads={media: ovfimport.receive_package for media in ovfimport.PACKAGE_TYPES}))

@@ -10,6 +10,7 @@ from cimi import errors, jobs, naming, registry, represent, store, templates
 from cimi.crud import Created
 from cimi.kinds.machine import KIB, attached_to
 from cimi.registry import Kind, register
+from cimi.store.links import KEEP, Link
 
 MAPPED = "http://schemas.dmtf.org/cimi/1/mapped"
 
@@ -127,4 +128,4 @@ jobs.backend_delete("VolumeImage", "delete_image")
 
 register(Kind("VolumeImage", "volumeImages", create_schema="VolumeImage", create=_snapshot,
               delete=lambda ctx, row: "VolumeImage.delete", refresh=_snapshot_failed,
-              deletable_states=frozenset({"AVAILABLE", "ERROR"})))
+              deletable_states=frozenset({"AVAILABLE", "ERROR"}), links=(Link("_volume", "Volume", KEEP),)))

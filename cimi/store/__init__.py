@@ -3,13 +3,14 @@
 Rows look like {"id", "owner", "parent", "name", "description", "created",
 "updated", "state", "version", "properties": {...}, "data": {...}}; `data`
 holds the kind's other attributes; keys starting with "_" are internal
-(backend keys) and never shown to clients.
+(backend keys) and never shown to clients. Writes keep the links between
+rows (cimi/store/links.py) equal to what the rows' data say.
 """
 import json
 import uuid
 
 from cimi import errors
-from cimi.store import db
+from cimi.store import db, links
 
 COLUMNS = ("id", "owner", "parent", "name", "description", "created", "updated", "state", "version")
 
@@ -41,7 +42,9 @@ def insert(kind_name, fields):
     fields = {"id": new_id(), "created": db.utcnow(), **fields}
     fields.setdefault("updated", fields["created"])
     model = db.model_for(kind_name)
-    model.insert(**_columns(fields)).execute()
+    with db.database.atomic():
+        model.insert(**_columns(fields)).execute()
+        links.write(kind_name, fields["id"], fields.get("data"))
     return get(kind_name, fields["id"])
 
 
@@ -130,10 +133,13 @@ def update(kind_name, row_id, fields, version=None, touch=False):
     query = model.update(**values).where(model.id == row_id)
     if version is not None:
         query = query.where(model.version == version)
-    if query.execute() == 0:
-        if find(kind_name, row_id) is None:
-            raise errors.NotFound(f"no {kind_name} {row_id}")
-        raise errors.PreconditionFailed(f"{kind_name} {row_id} was changed meanwhile; read it again")
+    with db.database.atomic():
+        if query.execute() == 0:
+            if find(kind_name, row_id) is None:
+                raise errors.NotFound(f"no {kind_name} {row_id}")
+            raise errors.PreconditionFailed(f"{kind_name} {row_id} was changed meanwhile; read it again")
+        if "data" in fields:
+            links.write(kind_name, row_id, fields["data"])
     return get(kind_name, row_id)
 
 
@@ -149,13 +155,20 @@ def set_state(kind_name, row_id, state, **data_changes):
 
 
 def delete(kind_name, row_id):
+    """Delete a row with its links, and the rows whose link to it cascades (links.CASCADE)."""
     model = db.model_for(kind_name)
-    model.delete().where(model.id == row_id).execute()
+    with db.database.atomic():
+        model.delete().where(model.id == row_id).execute()
+        links.forget(kind_name, [row_id])
+        for referrer in links.referrers(kind_name, row_id):
+            if referrer.on_delete == links.CASCADE:
+                delete(referrer.kind, referrer.id)
 
 
 def delete_children(kind_name, parent_id):
     model = db.model_for(kind_name)
-    model.delete().where(model.parent == parent_id).execute()
+    for record in list(model.select(model.id).where(model.parent == parent_id)):
+        delete(kind_name, record.id)
 
 
 def visible(model, user, query):
@@ -219,6 +232,11 @@ def first(kind_name, **conditions):
     model = db.model_for(kind_name)
     record = model.select().where(*_where(model, conditions)).first()
     return to_row(record) if record else None
+
+
+def referrers(kind_name, row_id, source_kind=None, role=None):
+    """Who refers to a row (links.Referrer: kind, id, role, on_delete)."""
+    return links.referrers(kind_name, row_id, source_kind, role)
 
 
 def replace_all(kind_name, new_rows):

@@ -5,7 +5,8 @@ worker that loses a race changes nothing and is told so.
 """
 import json
 
-from cimi.store import db
+from cimi import store
+from cimi.store import db, links
 
 ACTIVE = ("RUNNING", "STOPPING")
 
@@ -85,9 +86,7 @@ def change_state(job_id, state, from_states):
 
 
 def creating(kind_name, row_id, states):
-    """Ids of the jobs in one of the states that create the row."""
-    model = _jobs()
-    target = json.dumps([kind_name, row_id])
-    return [r.id for r in model.select(model.id).where(model.data.contains(f'"_target": {target}')
-                                                       & model.data.contains('"action": "add"')
-                                                       & model.state.in_(tuple(states)))]
+    """Ids of the jobs in one of the states that create the row (its links say which Jobs target it)."""
+    ids = [r.id for r in links.referrers(kind_name, row_id, "Job", "_target")]
+    return [job["id"] for job in store.rows("Job", id=ids, state=tuple(states)) if job["data"].get("action") == "add"] \
+        if ids else []
