@@ -376,7 +376,9 @@ def _run_import(job):
             components.append({"type": type_uri("Machine"), "name": template["name"],
                                "machineTemplate": {"href": _href(job, "MachineTemplate", template)}})
         row = store.get("SystemTemplate", job.payload["id"])
-        store.update("SystemTemplate", row["id"], {"data": {**row["data"], "componentDescriptors": components},
+        made = [["Network", n] for n in undo.networks] + [list(r) for r in undo.rows]   # deleted with it, in reverse
+        store.update("SystemTemplate", row["id"], {"data": {**row["data"], "componentDescriptors": components,
+                                                            "_made": made},
                                                    "properties": {"ovf:signature": package.signature.status,
                                                                   **({"ovf:profile": profile} if profile else {})}})
         job.progress(100, "imported" + "".join(f"; warning: {w}" for w in env.warnings))

@@ -7,7 +7,7 @@ from cimi import crud, errors, jobs, registry, represent, store, templates
 from cimi.kinds import machine, ovfexport, ovfimport  # noqa: F401 (ovfexport registers the export Jobs)
 from cimi.crud import Created
 from cimi.registry import Action, Kind, register
-from cimi.store.links import CASCADE, Link
+from cimi.store.links import BLOCK, CASCADE, KEEP, Link
 
 # component type -> (its template attribute in a create body, its System sub-collection)
 COMPONENTS = {"Machine": ("machineTemplate", "machines"), "Volume": ("volumeTemplate", "volumes"),
@@ -111,22 +111,40 @@ for _name in SYSTEM_ACTIONS:
     jobs.handler(f"System.{_name}")(_fan_out(_name))
 
 
+def _delete_owned(job, kind_name, row_id):
+    """Delete a resource that a System or an import owns with its kind's own delete, in this Job.
+
+    One still used through a blocking link (a Machine made from an imported
+    image) stays.
+    """
+    row = store.find(kind_name, row_id)
+    if row is None or any(r.on_delete == BLOCK for r in store.referrers(kind_name, row_id)):
+        return
+    kind = registry.get(kind_name)
+    handler = kind.delete(job.ctx, row) if kind.delete else None
+    if handler:
+        jobs.run_inline(job, handler, {"id": row["id"]})
+    else:
+        crud.remove(kind, row)
+
+
 @jobs.handler("System.delete")
 def _run_delete(job):
     system = store.get("System", job.payload["id"])
     for type_name in reversed(ORDER):
         member = registry.by_collection(COMPONENTS[type_name][1], "System")
         for link in store.children(member.name, system["id"]):
-            row = store.find(type_name, link["data"]["_member"])
-            if row is None:
-                continue
-            kind = registry.get(type_name)
-            handler = kind.delete(job.ctx, row) if kind.delete else None
-            if handler:
-                jobs.run_inline(job, handler, {"id": row["id"]})
-            else:
-                crud.remove(kind, row)
+            _delete_owned(job, type_name, link["data"]["_member"])
     crud.remove(registry.get("System"), system)
+
+
+@jobs.handler("SystemTemplate.delete")
+def _run_delete_template(job):
+    """An imported SystemTemplate owns what its import made: they go with it, newest first."""
+    template = store.get("SystemTemplate", job.payload["id"])
+    crud.remove(registry.get("SystemTemplate"), template)
+    for kind_name, row_id in reversed(template["data"]["_made"]):
+        _delete_owned(job, kind_name, row_id)
 
 
 def refresh(ctx, row):
@@ -147,5 +165,7 @@ for _type, (_, _collection) in COMPONENTS.items():
     register(Kind("System" + _type, _collection, parent="System", editable=False, deletable_states=frozenset(),
                   links=(Link("_member", _type, CASCADE),)))      # a member deleted alone leaves the System
 register(Kind("SystemTemplate", "systemTemplates", create_schema="SystemTemplate",
+              delete=lambda ctx, row: "SystemTemplate.delete" if row["data"].get("_made") else None,
+              links=(Link("_made/[]", None, KEEP),),
               collection_actions={"import": ovfimport.start_import}, refresh=ovfimport.import_failed,
               uploads={media: ovfimport.receive_package for media in ovfimport.PACKAGE_TYPES}))

@@ -7,6 +7,7 @@ from cimi.http.app import create_app
 from cimi.store import db, migrations
 from cimi.store.migrations.v0001_initial import resource_table
 from cimi.vocabulary import type_uri
+from tests.api.test_ovf_import import CIMI, counts, import_dir, import_op, ova  # noqa: F401 (fixtures)
 from tests.api.test_resources import finish
 from tests.api.test_store import database_url, make_cloud  # noqa: F401 (fixture)
 from tests.conftest import Client, machine_body
@@ -124,4 +125,38 @@ def test_a_database_made_before_links_gets_them(tmp_path, database_url, monkeypa
 def test_every_href_a_client_writes_is_a_blocking_link(cloud, kind_name):
     from cimi.store import links
     roles = {link.role: link.on_delete for link in links.declared(kind_name)}
-    assert roles and all(on_delete == links.BLOCK for role, on_delete in roles.items() if "relatedImage" not in role)
+    assert roles and all(on_delete == links.BLOCK for role, on_delete in roles.items()
+                         if "relatedImage" not in role and not role.startswith("_"))      # internal keys say their own
+
+
+def imported(alice, ova):
+    resp = alice.post(import_op(alice), {"resourceURI": f"{CIMI}/Action", "action": f"{CIMI}/action/import",
+                                         "source": f"file://{ova}"})
+    assert alice.wait(resp.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
+    return alice.get(resp.headers["Location"]).json
+
+
+def test_an_imported_system_template_takes_what_its_import_made_with_it(alice, ova):
+    before = counts(alice)
+    networks = alice.get(alice.cep()["networks"]["href"]).json["count"]
+    template = imported(alice, ova)
+    assert counts(alice) != before
+    machine_template = template["componentDescriptors"][0]["machineTemplate"]["href"]
+    refused = alice.delete(machine_template)                 # the SystemTemplate uses it
+    assert refused.status_code == 409 and template["id"] in refused.json["message"]
+    finish(alice, alice.delete(template["id"]))
+    assert counts(alice) == before
+    assert alice.get(alice.cep()["networks"]["href"]).json["count"] == networks
+
+
+def test_what_an_import_made_and_a_machine_uses_stays(alice, ova):
+    template = imported(alice, ova)
+    machine_template = alice.get(template["componentDescriptors"][0]["machineTemplate"]["href"]).json
+    _, machine = alice.create("machines", {"name": "keeps-the-image", "machineTemplate": {
+        "machineConfig": machine_template["machineConfig"], "machineImage": machine_template["machineImage"]}})
+    finish(alice, alice.delete(template["id"]))
+    assert alice.get(template["id"]).status_code == 404
+    assert alice.get(machine_template["id"]).status_code == 404
+    assert alice.get(machine_template["machineImage"]["href"]).json["state"] == "AVAILABLE"
+    finish(alice, alice.delete(machine["id"]))
+    finish(alice, alice.delete(machine_template["machineImage"]["href"]))
