@@ -17,7 +17,7 @@ from cimi.crud import Created
 from cimi.kinds.credential import guest_user
 from cimi.kinds.network import forget_addresses
 from cimi.registry import Action, Kind, View, register
-from cimi.store.links import Link
+from cimi.store.links import KEEP, Link
 from cimi.vocabulary import extension_uri
 
 STABLE = frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"})   # no Job is changing them
@@ -485,7 +485,8 @@ register(Kind(
                   ("MachineStopForceDefault", "false", "stop without force shuts down cleanly"),
                   ("RestoreFromImage", "false", "restore is not offered"),
                   ("UserData", "disk", "userData reaches the guest on a config drive")),
-    links=(Link("_image", "MachineImage"),)))          # its disks are overlays of the image
+    links=(Link("_image", "MachineImage"),               # its disks are overlays of the image
+           Link("_madeVolumes/[]/id", "Volume", KEEP))))   # made from its template's volumeTemplates
 
 register(Kind("Disk", "disks", parent="Machine", editable=False, deletable_states=frozenset()))
 register(Kind("MachineNetworkInterface", "networkInterfaces", parent="Machine", editable=False,

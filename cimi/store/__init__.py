@@ -44,7 +44,7 @@ def insert(kind_name, fields):
     model = db.model_for(kind_name)
     with db.database.atomic():
         model.insert(**_columns(fields)).execute()
-        links.write(kind_name, fields["id"], fields.get("data"))
+        links.write(kind_name, fields["id"], fields.get("data"), new=True)
     return get(kind_name, fields["id"])
 
 

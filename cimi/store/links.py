@@ -82,15 +82,15 @@ def targets(kind_name, data):
     return out
 
 
-def write(kind_name, row_id, data):
-    """Make the links of a row those its data holds (no write when they are already)."""
+def write(kind_name, row_id, data, new=False):
+    """Make the links of a row those its data holds (no write when they are already; new: it has none yet)."""
     if kind_name not in _declared:
         return
     wanted = targets(kind_name, data)
     model = db.Link
     mine = (model.source_kind == kind_name) & (model.source_id == row_id)
-    held = {(r.role, r.target_kind, r.target_id)
-            for r in model.select(model.role, model.target_kind, model.target_id).where(mine)}
+    held = set() if new else {(r.role, r.target_kind, r.target_id)
+                              for r in model.select(model.role, model.target_kind, model.target_id).where(mine)}
     if held == wanted:
         return
     for role, target_kind, target_id in held - wanted:
