@@ -6,6 +6,7 @@ holds the kind's other attributes; keys starting with "_" are internal
 (backend keys) and never shown to clients. Writes keep the links between
 rows (cimi/store/links.py) equal to what the rows' data say.
 """
+import contextlib
 import json
 import uuid
 
@@ -42,10 +43,15 @@ def insert(kind_name, fields):
     fields = {"id": new_id(), "created": db.utcnow(), **fields}
     fields.setdefault("updated", fields["created"])
     model = db.model_for(kind_name)
-    with db.database.atomic():
+    with _linked(kind_name):
         model.insert(**_columns(fields)).execute()
         links.write(kind_name, fields["id"], fields.get("data"), new=True)
     return get(kind_name, fields["id"])
+
+
+def _linked(kind_name):
+    """A transaction around a write of a kind with links (the row and its links change together)."""
+    return db.database.atomic() if links.declares(kind_name) else contextlib.nullcontext()
 
 
 _statements = {}
@@ -133,7 +139,7 @@ def update(kind_name, row_id, fields, version=None, touch=False):
     query = model.update(**values).where(model.id == row_id)
     if version is not None:
         query = query.where(model.version == version)
-    with db.database.atomic():
+    with _linked(kind_name):
         if query.execute() == 0:
             if find(kind_name, row_id) is None:
                 raise errors.NotFound(f"no {kind_name} {row_id}")
@@ -157,10 +163,11 @@ def set_state(kind_name, row_id, state, **data_changes):
 def delete(kind_name, row_id):
     """Delete a row with its links, and the rows whose link to it cascades (links.CASCADE)."""
     model = db.model_for(kind_name)
-    with db.database.atomic():
+    cascades = links.cascades_to(kind_name)
+    with db.database.atomic() if cascades else _linked(kind_name):
         model.delete().where(model.id == row_id).execute()
         links.forget(kind_name, [row_id])
-        for referrer in links.referrers(kind_name, row_id):
+        for referrer in links.referrers(kind_name, row_id) if cascades else ():
             if referrer.on_delete == links.CASCADE:
                 delete(referrer.kind, referrer.id)
 

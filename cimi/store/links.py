@@ -49,6 +49,17 @@ def declared(kind_name):
     return list(_declared.get(kind_name, {}).values())
 
 
+def declares(kind_name):
+    """Whether rows of the kind may refer to others (their writes keep links)."""
+    return bool(_declared.get(kind_name))
+
+
+def cascades_to(kind_name):
+    """Whether deleting a row of the kind may delete others (a link to it cascades)."""
+    return any(link.on_delete == CASCADE and link.target == kind_name
+               for links in _declared.values() for link in links.values())
+
+
 def _id(value):
     if isinstance(value, dict):
         value = value.get("href")
@@ -88,11 +99,10 @@ def write(kind_name, row_id, data, new=False):
         return
     wanted = targets(kind_name, data)
     model = db.Link
-    mine = (model.source_kind == kind_name) & (model.source_id == row_id)
-    held = set() if new else {(r.role, r.target_kind, r.target_id)
-                              for r in model.select(model.role, model.target_kind, model.target_id).where(mine)}
+    held = set() if new else _held(kind_name, row_id)
     if held == wanted:
         return
+    mine = (model.source_kind == kind_name) & (model.source_id == row_id)
     for role, target_kind, target_id in held - wanted:
         model.delete().where(mine & (model.role == role) & (model.target_kind == target_kind)
                              & (model.target_id == target_id)).execute()
@@ -100,6 +110,24 @@ def write(kind_name, row_id, data, new=False):
              "target_id": target_id} for role, target_kind, target_id in sorted(wanted - held)]
     if rows:
         model.insert_many(rows).execute()
+
+
+_held_sql = {}
+
+
+def _held(kind_name, row_id):
+    """The links a row has: (role, target kind, target id).
+
+    NOTE: read on every update of a kind with links; its SQL is built once per
+    dialect (peewee takes longer to build a SELECT than SQLite to run it).
+    """
+    key = type(db.database.obj)
+    sql = _held_sql.get(key)
+    if sql is None:
+        model = db.Link
+        sql = _held_sql[key] = model.select(model.role, model.target_kind, model.target_id).where(
+            (model.source_kind == "") & (model.source_id == "")).sql()[0]
+    return set(map(tuple, db.database.execute_sql(sql, (kind_name, row_id)).fetchall()))
 
 
 def forget(kind_name, row_ids):
