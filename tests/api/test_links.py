@@ -69,7 +69,16 @@ def test_a_template_changed_to_another_credential_frees_the_first(alice):
     assert refused.status_code == 409 and template["id"] in refused.json["message"]
 
 
-def test_a_machine_deleted_alone_leaves_its_system(alice):
+def test_a_machine_deleted_alone_leaves_its_system(tmp_path, database_url, monkeypatch):  # noqa: F811
+    cloud = make_cloud(tmp_path, database_url, monkeypatch)
+    try:
+        admin = Client(testing.TestClient(create_app(cloud)), "admin", "admin-pw")
+        a_machine_deleted_alone_leaves_its_system(admin)
+    finally:
+        cloud.close()
+
+
+def a_machine_deleted_alone_leaves_its_system(alice):
     _, system_template = alice.create("systemTemplates", {"name": "pair", "componentDescriptors": [
         {"type": type_uri("Machine"), "machineTemplate": machine_body(alice)["machineTemplate"]}]})
     _, system = alice.create("systems", {"name": "sys", "systemTemplate": {"href": system_template["id"]}})
@@ -82,7 +91,15 @@ def test_a_machine_deleted_alone_leaves_its_system(alice):
     assert alice.get(system["id"]).status_code == 404
 
 
-def test_rows_removed_with_what_they_cascade_from(cloud):
+def test_rows_removed_with_what_they_cascade_from(tmp_path, database_url, monkeypatch):  # noqa: F811
+    cloud = make_cloud(tmp_path, database_url, monkeypatch)
+    try:
+        rows_removed_with_what_they_cascade_from()
+    finally:
+        cloud.close()
+
+
+def rows_removed_with_what_they_cascade_from():
     machine = store.insert("Machine", {"state": "STOPPED", "data": {}})
     address = store.insert("Address", {"data": {"ip": "10.0.0.9", "_machine": machine["id"], "_network": "n1"}})
     assert [(r.kind, r.id, r.role) for r in store.referrers("Machine", machine["id"])] == \
