@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from cimi import errors
-from cimi.store import db
+from cimi.store import users as stored_users
 
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}
 _CACHE_TTL = 300
@@ -35,22 +35,20 @@ def add_user(name, password, admin=False):
                          "without ':', '/', '\\', control characters, or leading or trailing spaces")
     salt = os.urandom(16)
     digest = hash_password(password, salt)
-    db.User.insert(name=name, salt=salt, hash=digest, admin=admin).on_conflict(
-        conflict_target=[db.User.name], update={db.User.salt: salt, db.User.hash: digest,
-                                                db.User.admin: admin}).execute()
+    stored_users.put(name, salt, digest, admin)
 
 
 def delete_user(name):
-    return db.User.delete().where(db.User.name == name).execute()
+    return stored_users.remove(name)
 
 
 def users():
-    return list(db.User.select().order_by(db.User.name))
+    return stored_users.all_users()
 
 
 def ensure_admin(log):
     """On a first start with no users, create `admin` (password from CIMI_ADMIN_PASSWORD or generated)."""
-    if db.User.select().exists():
+    if stored_users.any_user():
         return
     password = os.environ.get("CIMI_ADMIN_PASSWORD")
     if password:
@@ -94,7 +92,7 @@ class Authenticator:
         except (binascii.Error, ValueError):          # not base64, not ASCII, not UTF-8
             raise errors.Unauthorized("malformed Basic credentials") from None
         self._check_rate(name, address, now)
-        user = db.User.get_or_none(db.User.name == name)
+        user = stored_users.get(name)
         if user is None or not hmac.compare_digest(hash_password(password, user.salt), user.hash):
             with self._lock:
                 key = (name, address)

@@ -8,7 +8,7 @@ from pathlib import Path
 import backends
 import schemas
 from cimi import auth, kinds, naming, registry, represent, store
-from cimi.store import db, migrations
+from cimi.store import db, migrations, settings
 from cimi.ops import metadata
 from cimi.vocabulary import type_uri
 
@@ -67,7 +67,7 @@ class Cloud:
         migrations.migrate(self.database)
         with db.exclusive(self.database):          # once, however many front ends start together
             auth.ensure_admin(log)
-        self.cloud_id = db.Setting.get_by_id("cloud_id").value
+        self.cloud_id = settings.get("cloud_id")
         naming.set_identity(self.cloud_id)
         self.backend = backend or backends.open_backend(config.libvirt_uris[0], hosts=config.libvirt_uris,
                                                         image_pool=config.image_pool,
@@ -91,16 +91,14 @@ class Cloud:
     # --- seeding ---------------------------------------------------------------------
     def seed(self):
         """On an empty store, add configurations and a blank image (provider-owned)."""
-        configs = db.model_for("MachineConfiguration")
-        if not configs.select().exists():
+        if not store.exists("MachineConfiguration"):
             for name, cpu, memory, disk_gib in SEED_CONFIGS:
                 store.insert("MachineConfiguration", {
                     "name": name, "description": f"{cpu} vCPU, {memory // 1024} MiB",
                     "data": {"cpu": cpu, "memory": memory, "cpuArch": "x86_64",
                              "disks": [{"capacity": disk_gib * 1024 * 1024, "format": "raw",
                                         "initialLocation": "vda"}]}})
-        images = db.model_for("MachineImage")
-        if not images.select().where(images.owner.is_null()).exists():
+        if not store.exists("MachineImage", owner=None):
             name, size = SEED_IMAGE
             copies = [self.backend.create_image(naming.seed_name(name), size, host=host.name)
                       for host in self.backend.hosts()]           # one on every host

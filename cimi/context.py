@@ -5,7 +5,7 @@ from typing import Any
 
 @dataclass
 class Context:
-    user: Any              # cimi.store.db.User, or None for the server itself (jobs, seeding)
+    user: Any              # cimi.store.users.User, or None for the server itself (jobs, seeding)
     base: str              # absolute base URI ending in "/", e.g. http://h:8080/cimi/
     cloud: Any             # cimi.cloud.Cloud
 

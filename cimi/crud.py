@@ -7,6 +7,7 @@ import schemas
 from cimi import errors, jobs, registry, represent, store
 from cimi.ops.resources import COMMON_WRITABLE, check_body, check_references, insert, remove
 from cimi.ops.resources import writable as _writable
+from cimi.store.links import BLOCK
 from cimi.vocabulary import action_name, action_uri, type_uri
 
 
@@ -89,6 +90,7 @@ def delete(ctx, kind, row, if_match=None):
     _if_match(row, if_match)
     if kind.deletable_states is not None and row["state"] not in kind.deletable_states:
         raise errors.Conflict(f"{kind.name} {row['id']} cannot be deleted while {row['state']}")
+    refuse_if_referenced(ctx, kind, row)
     if row["state"] == "CREATING" and "CREATING" in (kind.deletable_states or ()):
         job = jobs.cancel_creation(kind.name, row["id"])     # its handler undoes what it made
         if job is not None:
@@ -106,6 +108,20 @@ def delete(ctx, kind, row, if_match=None):
     job = jobs.submit(ctx, jobs.JobSpec(registry.job_name(operation), represent.href(ctx, kind, row), "delete",
                                         {"id": row["id"]}, target=(kind.name, row["id"])))
     return 202, job
+
+
+def refuse_if_referenced(ctx, kind, row):
+    """Refuse (409) to delete what others still refer to through a blocking link, naming them."""
+    found = dict.fromkeys((r.kind, r.id) for r in store.referrers(kind.name, row["id"]) if r.on_delete == BLOCK)
+    names = []
+    for kind_name, row_id in found:
+        referrer = store.find(kind_name, row_id)
+        if referrer is not None:
+            named = f" ({referrer['name']})" if referrer["name"] else ""
+            names.append(f"{kind_name} {represent.href(ctx, registry.get(kind_name), referrer)}{named}")
+    if names:
+        raise errors.Conflict(f"{kind.name} {row['id']} is still used by {'; '.join(names)}: "
+                              "delete them or change their references first")
 
 
 def check_action(body, name):

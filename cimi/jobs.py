@@ -7,7 +7,6 @@ is failed explicitly and its target re-read from the backend, so no job stays
 RUNNING for ever. QUEUED jobs left by a dead server are simply run.
 """
 import datetime
-import json
 import logging
 import threading
 import time
@@ -17,7 +16,8 @@ from dataclasses import dataclass, field
 
 import backends
 from cimi import errors, registry, store
-from cimi.store import db
+from cimi.store import db, users
+from cimi.store import jobs as claims
 from cimi.context import Context
 from cimi.represent import iso
 from cimi.vocabulary import action_uri
@@ -51,10 +51,9 @@ class RunningJob:
 
     def __init__(self, runner, row):
         self.runner, self.row = runner, row
-        record = db.model_for("Job").get_by_id(row["id"])      # the worker columns to_row leaves out
-        self.handler, self.payload = record.handler, json.loads(record.payload or "{}")
+        self.handler, self.payload = claims.worker_columns(row["id"])    # the columns rows leave out
         self.owner = row["owner"]
-        user = db.User.get_or_none(db.User.name == self.owner) if self.owner else None
+        user = users.get(self.owner) if self.owner else None
         self.ctx = Context(user=user, base=row["data"]["_base"], cloud=runner.cloud)
 
     @property
@@ -123,16 +122,10 @@ def cancel_creation(kind_name, row_id):
     Job that already finished is left alone (None), and the caller deletes
     the resource as usual.
     """
-    model = db.model_for("Job")
-    target = json.dumps([kind_name, row_id])
-    found = model.select(model.id).where(model.data.contains(f'"_target": {target}')
-                                         & model.data.contains('"action": "add"')
-                                         & model.state.in_(("QUEUED", "RUNNING", "STOPPING")))
-    for record in list(found):
-        asked = (model.update(state="STOPPING", version=model.version + 1)
-                 .where((model.id == record.id) & model.state.in_(("QUEUED", "RUNNING", "STOPPING"))).execute())
-        if asked:
-            return store.get("Job", record.id)
+    unfinished = ("QUEUED", "RUNNING", "STOPPING")
+    for job_id in claims.creating(kind_name, row_id, unfinished):
+        if claims.change_state(job_id, "STOPPING", unfinished):
+            return store.get("Job", job_id)
     return None
 
 
@@ -176,11 +169,9 @@ class Runner:
 
     def _heartbeat_loop(self):
         """Renew the leases of the jobs this process runs; fail those of dead servers."""
-        model = db.model_for("Job")
         while not self._stop.wait(self.lease.total_seconds() / 3):
             try:
-                (model.update(lease_until=db.utcnow() + self.lease)
-                 .where((model.worker == self.worker_id) & model.state.in_(("RUNNING", "STOPPING"))).execute())
+                claims.renew_leases(self.worker_id, db.utcnow() + self.lease)
                 self.recover()
             except Exception:                      # noqa: BLE001 - the next beat tries again
                 log.exception("job heartbeat failed")
@@ -237,22 +228,12 @@ class Runner:
 
     def claim(self):
         """Claim the oldest QUEUED job (or one cancelled before it ran); return its row or None."""
-        model = db.model_for("Job")
-        waiting = (model.state == "QUEUED") | ((model.state == "STOPPING") & model.worker.is_null())
-        # NOTE: the candidates are read in full first: an UPDATE issued while a SELECT
-        # cursor is open upgrades SQLite's read lock and fails at once with "locked".
-        candidates = [(r.id, r.state) for r in model.select(model.id, model.state).where(waiting)
-                      .order_by(model.created).limit(8)]
-        for job_id, state in candidates:
-            # A cancelled job is claimed STOPPING: its handler stops at its first checkpoint.
-            claimed = (model.update(state="RUNNING" if state == "QUEUED" else state, worker=self.worker_id,
-                                    lease_until=db.utcnow() + self.lease, version=model.version + 1)
-                       .where((model.id == job_id) & (model.state == state) & model.worker.is_null()).execute())
-            if claimed:
-                row = store.get("Job", job_id)
-                self._set(row["id"], {"timeOfStatusChange": iso(db.utcnow())})
-                return row
-        return None
+        job_id = claims.claim(self.worker_id, db.utcnow() + self.lease)
+        if job_id is None:
+            return None
+        row = store.get("Job", job_id)
+        self._set(row["id"], {"timeOfStatusChange": iso(db.utcnow())})
+        return row
 
     def run_one(self):
         """Run one queued job if there is one; return whether one ran."""
@@ -302,8 +283,7 @@ class Runner:
         self.finish(row["id"], state, message, code)
 
     def state_of(self, job_id):
-        model = db.model_for("Job")
-        return model.select(model.state).where(model.id == job_id).scalar()
+        return claims.state_of(job_id)
 
     def _run_waiting_for_backend(self, job, fn):
         """Run a handler; while the hypervisor is unreachable (libvirtd restarting), wait and retry.
@@ -322,8 +302,7 @@ class Runner:
                 time.sleep(delay)
 
     def touch(self, job_id, changes, affected=None):
-        model = db.model_for("Job")
-        model.update(lease_until=db.utcnow() + self.lease).where(model.id == job_id).execute()
+        claims.renew_lease(job_id, db.utcnow() + self.lease)
         if changes or affected:
             row = store.get("Job", job_id)
             data = {**row["data"], **changes}
@@ -357,7 +336,7 @@ class Runner:
             if store.get("Job", job_id)["state"] != "STOPPING":
                 log.warning("job %s was ended meanwhile (its lease expired); its outcome %s is dropped", job_id, state)
             return False
-        db.model_for("Job").update(lease_until=None).where(db.model_for("Job").id == job_id).execute()
+        claims.end_lease(job_id)
         return True
 
     def refresh_target(self, job_row):
@@ -381,16 +360,12 @@ class Runner:
 
     def recover(self):
         """Fail jobs whose server died while running them (expired lease)."""
-        model = db.model_for("Job")
-        stale = list(model.select(model.id).where((model.state.in_(("RUNNING", "STOPPING")))
-                                                  & (model.lease_until < db.utcnow())))
-        for record in stale:
-            claimed = (model.update(lease_until=None, state="FAILED", version=model.version + 1)
-                       .where((model.id == record.id) & (model.lease_until < db.utcnow())).execute())
-            if claimed:
-                row = store.get("Job", record.id)
-                log.warning("job %s was interrupted (its server stopped); failing it", record.id)
-                self._set(record.id, {"progress": 100, "returnCode": 500, "timeOfStatusChange": iso(db.utcnow()),
+        stale = claims.expired(db.utcnow())
+        for job_id in stale:
+            if claims.fail_expired(job_id, db.utcnow()):
+                row = store.get("Job", job_id)
+                log.warning("job %s was interrupted (its server stopped); failing it", job_id)
+                self._set(job_id, {"progress": 100, "returnCode": 500, "timeOfStatusChange": iso(db.utcnow()),
                                       "statusMessage": "interrupted: the server running this job stopped"})
                 self.refresh_target(row)
         return len(stale)

@@ -6,9 +6,9 @@ module knows which attributes each kind has, from its schema.
 import functools
 
 from cimi import errors, registry
-from cimi.store import db
-from cimi.query import ALL, QueryError, make_resolver, parse_query
+from cimi.query import ALL, QueryError, parse_query
 from cimi.query.params import parse_expand, parse_select
+from cimi.store.sql import table_resolver
 
 COLUMNS = {"name": "string", "description": "string", "created": "dateTime", "updated": "dateTime",
            "state": "string"}
@@ -35,7 +35,7 @@ def attribute_types(kind):
 @functools.cache
 def resolver(kind_name):
     kind = registry.get(kind_name)
-    return make_resolver(db.model_for(kind_name), attribute_types(kind), set(COLUMNS) | {"properties"})
+    return table_resolver(kind_name, attribute_types(kind), set(COLUMNS) | {"properties"})
 
 
 def parse(params, kind):

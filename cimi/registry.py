@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import schemas
+from cimi.store import links as store_links
 from cimi.vocabulary import items_key
 
 
@@ -73,6 +74,7 @@ class Kind:
     # The operations its create and delete hooks (and uploads) queue, besides its actions'
     # handlers: name -> fn(job). Job rows written before 2026-11 name them `<Kind>.<name>`.
     jobs: dict = field(default_factory=dict)
+    links: tuple = ()                            # store Links beyond the schema's hrefs (internal keys), or overriding them
 
     @property
     def items_key(self):
@@ -124,9 +126,16 @@ def register(kind):
             _declare(f"{kind.name}.{action.name}", action.handler)
     for name, fn in kind.jobs.items():
         _declare(f"{kind.name}.{name}", fn)
+    store_links.declare(kind.name, [*reference_links(kind), *kind.links])
     _kinds[kind.name] = kind
     _by_collection[key] = kind
     return kind
+
+
+def reference_links(kind):
+    """The store links of a kind's href attributes: what a client wrote blocks a delete, what the server wrote informs."""
+    return [store_links.Link("/".join(path), target, store_links.KEEP if read_only else store_links.BLOCK)
+            for path, target, read_only in schemas.reference_paths(kind.schema)]
 
 
 def get(name):

@@ -183,6 +183,37 @@ def references(schema, value):
             yield from references(props.get(name), item)
 
 
+def reference_paths(schema):
+    """Yield (path, type, read-only) of every reference a document of this schema can hold.
+
+    A path is a tuple of attribute names, "[]" standing for the items of a
+    list; references given by value are followed into the value, once per
+    type (a MachineTemplate's machineConfig, its volumeTemplates' volumeImage).
+    """
+    yield from _reference_paths(schema.get("properties", {}), (), frozenset())
+
+
+def _reference_paths(props, path, seen):
+    for name, prop in props.items():
+        yield from _reference_path(prop, (*path, name), seen)
+
+
+def _reference_path(prop, path, seen):
+    if not isinstance(prop, dict):
+        return
+    if "items" in prop:
+        yield from _reference_path(prop["items"], (*path, "[]"), seen)
+        return
+    target = prop.get("x-ref") or prop.get("x-refOrValue")
+    if target:
+        if target != "*":
+            yield path, target, bool(prop.get("readOnly"))
+        if "x-refOrValue" in prop and target not in seen:
+            yield from _reference_paths(_props_of(prop), path, seen | {target})
+    elif "properties" in prop:
+        yield from _reference_paths(prop["properties"], path, seen)
+
+
 def redact(schema, value):
     """Drop `x-secret` attributes from a value, however deeply nested (passwords)."""
     if isinstance(value, list):

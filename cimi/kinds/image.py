@@ -10,6 +10,7 @@ images are made by the provider (seeded) or by an OVF import.
 from cimi import errors, imagefiles, jobs, registry, represent, store
 from cimi.ops import images
 from cimi.registry import Kind, register
+from cimi.store.links import KEEP, Link
 
 OCTET_STREAM = "application/octet-stream"
 
@@ -45,10 +46,10 @@ def receive_upload(ctx, kind, upload):
 
 
 register(Kind("MachineImage", "machineImages", create_schema="MachineImage", create=images.prepare,
-              delete=images.check_delete, refresh=images.refresh,
+              delete=lambda ctx, row: images.delete, refresh=images.refresh,
               deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),
               jobs={"capture": images.capture, "register": images.register, "delete": images.delete},
-              uploads={OCTET_STREAM: receive_upload},
+              uploads={OCTET_STREAM: receive_upload}, links=(Link("_machine", "Machine", KEEP),),
               capabilities=(("ImageRegistration", "true",
                              "imageLocation may be a file: URI or path under the provider's import directory; "
                              "properties sha256 (checked) and format (qcow2, raw, vmdk) are optional"),

@@ -5,6 +5,7 @@ What each action does is in cimi/ops/machines.py and cimi/ops/attachments.py.
 from cimi.ops import attachments, machines, ovf_export
 from cimi.ops.machines import DEFAULT_INITIAL_STATE, INITIAL_STATES, STABLE
 from cimi.registry import Action, Kind, View, register
+from cimi.store.links import KEEP, Link
 from cimi.vocabulary import extension_uri
 
 ACTIONS = [("start", {"STOPPED", "PAUSED", "SUSPENDED", "ERROR"}, "STARTING", machines.start),
@@ -41,13 +42,16 @@ register(Kind(
                   ("MachineStopForce", "true", "stop and restart accept force"),
                   ("MachineStopForceDefault", "false", "stop without force shuts down cleanly"),
                   ("RestoreFromImage", "false", "restore is not offered"),
-                  ("UserData", "disk", "userData reaches the guest on a config drive"))))
+                  ("UserData", "disk", "userData reaches the guest on a config drive")),
+    links=(Link("_image", "MachineImage"),               # its disks are overlays of the image
+           Link("_madeVolumes/[]/id", "Volume", KEEP))))   # made from its template's volumeTemplates
 
 register(Kind("Disk", "disks", parent="Machine", editable=False, deletable_states=frozenset()))
 register(Kind("MachineNetworkInterface", "networkInterfaces", parent="Machine", editable=False,
-              deletable_states=frozenset()))
+              deletable_states=frozenset(), links=(Link("network", "Network"),)))
 
 
 register(Kind("MachineVolume", "volumes", parent="Machine", create_schema="MachineVolume", create=attachments.prepare,
               editable=False, delete=lambda ctx, row: attachments.delete, refresh=attachments.settle_attachment,
-              jobs={"attach": attachments.create, "detach": attachments.delete}))
+              jobs={"attach": attachments.create, "detach": attachments.delete},
+              links=(Link("_volume", "Volume"),)))

@@ -7,6 +7,7 @@ from cimi import registry
 from cimi.kinds import machine, ovfimport  # noqa: F401 (Machine first: Systems take its actions' states)
 from cimi.ops import ovf_export, ovf_import, systems
 from cimi.registry import Action, Kind, register
+from cimi.store.links import CASCADE, KEEP, Link
 
 #: Machine actions a System fans out to its machines, and the operation doing it.
 FAN_OUT = {"start": systems.start, "stop": systems.stop, "restart": systems.restart, "pause": systems.pause,
@@ -23,8 +24,11 @@ register(Kind("System", "systems", create_schema="SystemCreate", create=systems.
               jobs={"create": systems.create, "delete": systems.delete},
               capabilities=(("SystemComponentTemplateByValue", "true", "component templates may be given by value"),)))
 for _type, (_, _collection) in systems.COMPONENTS.items():
-    register(Kind("System" + _type, _collection, parent="System", editable=False, deletable_states=frozenset()))
+    register(Kind("System" + _type, _collection, parent="System", editable=False, deletable_states=frozenset(),
+                  links=(Link("_member", _type, CASCADE),)))      # a member deleted alone leaves the System
 register(Kind("SystemTemplate", "systemTemplates", create_schema="SystemTemplate",
+              delete=lambda ctx, row: systems.delete_template if row["data"].get("_made") else None,
+              links=(Link("_made/[]", None, KEEP),),
               collection_actions={"import": ovfimport.start_import}, refresh=ovf_import.import_failed,
               uploads={media: ovfimport.receive_package for media in ovfimport.PACKAGE_TYPES},
-              jobs={"import": ovf_import.run}))
+              jobs={"import": ovf_import.run, "delete": systems.delete_template}))

@@ -5,6 +5,7 @@ that Volume (DSP0263 5.15.8.1).
 """
 from cimi.ops import volumes
 from cimi.registry import Kind, register
+from cimi.store.links import KEEP, Link
 
 register(Kind("Volume", "volumes", create_schema="VolumeCreate", create=volumes.prepare,
               delete=volumes.check_delete, refresh=volumes.refresh,
@@ -18,4 +19,5 @@ register(Kind("Volume", "volumes", create_schema="VolumeCreate", create=volumes.
 register(Kind("VolumeImage", "volumeImages", create_schema="VolumeImage", create=volumes.prepare_snapshot,
               delete=lambda ctx, row: volumes.delete_image, refresh=volumes.snapshot_failed,
               deletable_states=frozenset({"AVAILABLE", "ERROR"}),
-              jobs={"snapshot": volumes.snapshot, "delete": volumes.delete_image}))
+              jobs={"snapshot": volumes.snapshot, "delete": volumes.delete_image},
+              links=(Link("_volume", "Volume", KEEP),)))

@@ -6,15 +6,14 @@ import backends
 from cimi import errors, registry, represent, store, templates
 from cimi.naming import backend_key
 from cimi.ops.resources import Created
-from cimi.store import db
 
 log = logging.getLogger(__name__)
 
 
 def attached_to(volume_id):
     """Return the ids of the machines a volume is attached to."""
-    mv = db.model_for("MachineVolume")
-    return [r.parent for r in mv.select(mv.parent).where(mv.data.contains(f'"_volume": "{volume_id}"'))]
+    held = [store.find("MachineVolume", r.id) for r in store.referrers("Volume", volume_id, "MachineVolume", "_volume")]
+    return [row["parent"] for row in held if row is not None]
 
 
 def device(location):

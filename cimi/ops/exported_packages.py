@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 from cimi import errors, registry, represent, store
-from cimi.store import db
 
 KIND = "ExportedPackage"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}\.ova$")
@@ -44,9 +43,7 @@ def record(job, path, source_href, download_href):
 
 def by_file(name):
     """The row of the OVA named `name`, or None."""
-    model = db.model_for(KIND)
-    record_ = model.get_or_none(model.name == name)
-    return store.to_row(record_) if record_ else None
+    return store.first(KIND, name=name)
 
 
 def readable(ctx, name):
@@ -65,9 +62,8 @@ def delete(ctx, row):
 def expire(cloud, now=None):
     """Remove the packages whose retention has passed; return how many."""
     now = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    model = db.model_for(KIND)
     gone = 0
-    for row in [store.to_row(r) for r in model.select()]:
+    for row in store.rows(KIND):
         if row["data"].get("expires", "") <= now:
             file_of(cloud, row).unlink(missing_ok=True)
             store.delete(KIND, row["id"])

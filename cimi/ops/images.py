@@ -10,7 +10,6 @@ from cimi.naming import backend_key
 from cimi.ops import placement
 from cimi.ops.ovf_import import source_path
 from cimi.ops.resources import Created
-from cimi.store import db
 
 
 def _is_cimi_href(ctx, location):
@@ -100,13 +99,6 @@ def delete(job):
     if row["data"].get("_staged"):                     # an upload cancelled before it was stored
         imagefiles.remove(row["data"]["_staged"])
     store.delete("MachineImage", row["id"])
-
-
-def check_delete(ctx, row):
-    machines = db.model_for("Machine")
-    if machines.select().where(machines.data.contains(f'"_image": "{row["id"]}"')).exists():
-        raise errors.Conflict("Machines still use this image (their disks are overlays of it)")
-    return delete
 
 
 def refresh(ctx, row):

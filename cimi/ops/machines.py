@@ -20,7 +20,6 @@ from cimi.ops.attachments import attach, attached_to, record_holder
 from cimi.ops.credentials import guest_user
 from cimi.ops.networks import forget_addresses
 from cimi.ops.resources import Created, insert, remove
-from cimi.store import db
 
 
 STABLE = frozenset({"STARTED", "STOPPED", "PAUSED", "SUSPENDED", "ERROR"})   # no Job is changing them
@@ -187,11 +186,10 @@ def default_network(config):
     Its libvirt network (named as the option says) is defined and started by
     the first Machine that needs it; one already there is adopted.
     """
-    networks = db.model_for("Network")
     with _DEFAULT_NETWORK:
-        found = networks.get_or_none((networks.name == config.default_network) & networks.owner.is_null())
+        found = store.first("Network", name=config.default_network, owner=None)
         if found is not None:
-            return found.id
+            return found["id"]
         return store.insert("Network", {
             "owner": None, "name": config.default_network, "state": "CREATING",
             "description": "the default NAT network of Machines created without networkInterfaces",

@@ -3,11 +3,9 @@
 Kept in the store (refreshed at every start) so that the generic collection
 machinery ($filter, $select, paging) serves it like any other kind.
 """
-import json
 
 import schemas
-from cimi import registry
-from cimi.store import db
+from cimi import registry, store
 from cimi.vocabulary import EXTENSION_NS, capability_uri, type_uri
 
 
@@ -53,13 +51,9 @@ def describe(kind):
 
 def publish(cep_capabilities=CEP_CAPABILITIES):
     """Write one ResourceMetadata row per kind (and the CloudEntryPoint)."""
-    model = db.model_for("ResourceMetadata")
     entries = [(k.name, describe(k)) for k in registry.all_kinds() if k.name != "ResourceMetadata"]
     entries.append(("CloudEntryPoint", {"typeURI": type_uri("CloudEntryPoint"), "typeUri": type_uri("CloudEntryPoint"),
                                         "capabilities": [{"name": n, "uri": capability_uri("CloudEntryPoint", n),
                                                           "description": d, "value": v} for n, v, d in cep_capabilities],
                                         "attributes": [], "actions": []}))
-    with db.database.atomic():
-        model.delete().execute()
-        for name, data in entries:
-            model.insert(id=name.lower(), name=name, data=json.dumps(data)).execute()
+    store.replace_all("ResourceMetadata", [{"id": name.lower(), "name": name, "data": data} for name, data in entries])

@@ -5,7 +5,6 @@ import backends
 from backends import model
 from cimi import errors, naming, represent, store, templates
 from cimi.ops.resources import Created, delete_backend_object
-from cimi.store import db
 
 
 MODES = {"PUBLIC": "nat", "PRIVATE": "isolated"}
@@ -109,22 +108,13 @@ def check_stop(ctx, row, params):
 
 def record_links(backend, row):
     """Show on each running machine's MachineNetworkInterface (and NetworkPort) whether it is plugged in."""
-    nics, ports = db.model_for("MachineNetworkInterface"), db.model_for("NetworkPort")
     for name, mac, connected in backend.network_links(row["data"]["_key"]):
         machine_id = naming.machine_id(name)
-        found = [r.id for r in nics.select(nics.id).where((nics.parent == machine_id)
-                                                          & nics.data.contains(f'"macAddress": "{mac}"'))]
-        for nic_id in found:
-            store.set_state("MachineNetworkInterface", nic_id, "ACTIVE" if connected else "DISABLED")
-        for port in list(ports.select(ports.id).where((ports.parent == machine_id) & (ports.name == mac))):
-            store.set_state("NetworkPort", port.id, "STARTED" if connected else "STOPPED")
-
-
-def check_delete(ctx, row):
-    ports = db.model_for("NetworkPort")
-    if ports.select().where(ports.data.contains(f'/networks/{row["id"]}"')).exists():
-        raise errors.Conflict("Machines still have interfaces on this Network")
-    return delete
+        for nic in store.rows("MachineNetworkInterface", parent=machine_id):
+            if (nic["data"].get("macAddress") or "").lower() == mac.lower():
+                store.set_state("MachineNetworkInterface", nic["id"], "ACTIVE" if connected else "DISABLED")
+        for port in store.rows("NetworkPort", parent=machine_id, name=mac):
+            store.set_state("NetworkPort", port["id"], "STARTED" if connected else "STOPPED")
 
 
 def delete(job):
@@ -146,6 +136,5 @@ def refresh(ctx, row):
 
 def forget_addresses(machine_id):
     """Remove the Addresses leased to a Machine that is going away."""
-    addresses = db.model_for("Address")
-    for record in list(addresses.select(addresses.id).where(addresses.data.contains(f'"_machine": "{machine_id}"'))):
-        store.delete("Address", record.id)
+    for address in store.referrers("Machine", machine_id, source_kind="Address"):
+        store.delete("Address", address.id)

@@ -21,7 +21,7 @@ from cimi.vocabulary import type_uri
 from ovf import disks as ovf_disks
 from ovf.errors import OVFError
 from ovf.hardware import resolve_hardware
-from ovf.model import RT_IDE, RT_OTHER_STORAGE, RT_SCSI
+from ovf.model import RT_IDE, RT_SCSI
 from ovf.package import open_package
 
 KIB = 1024
@@ -299,7 +299,9 @@ def run(job):
             components.append({"type": type_uri("Machine"), "name": template["name"],
                                "machineTemplate": {"href": _href(job, "MachineTemplate", template)}})
         row = store.get("SystemTemplate", job.payload["id"])
-        store.update("SystemTemplate", row["id"], {"data": {**row["data"], "componentDescriptors": components},
+        made = [["Network", n] for n in undo.networks] + [list(r) for r in undo.rows]   # deleted with it, in reverse
+        store.update("SystemTemplate", row["id"], {"data": {**row["data"], "componentDescriptors": components,
+                                                            "_made": made},
                                                    "properties": {"ovf:signature": package.signature.status,
                                                                   **({"ovf:profile": profile} if profile else {})}})
         job.progress(100, "imported" + "".join(f"; warning: {w}" for w in env.warnings))

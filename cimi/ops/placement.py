@@ -6,22 +6,19 @@ An image lives on the host it was made on; a Machine placed elsewhere gets a
 copy made there first (streamed out of one host and into the other), recorded
 so it is made once.
 """
-import json
 import os
 import tempfile
 
 from cimi import errors, store
-from cimi.store import db
 
 CPU_OVERCOMMIT = 4
 
 
 def placed_load():
     """Return {host: (vCPUs, memory KiB)} of the Machines this cloud placed."""
-    machines = db.model_for("Machine")
     load = {}
-    for record in list(machines.select(machines.data)):
-        data = json.loads(record.data)
+    for row in store.rows("Machine"):
+        data = row["data"]
         cpu, memory = load.get(data.get("host"), (0, 0))
         load[data.get("host")] = (cpu + data.get("cpu", 0), memory + data.get("memory", 0))
     return load

@@ -9,7 +9,6 @@ attachments no Job works on (`reconcile_attachments`) and turns the DHCP
 leases of our machines' NICs into Address rows (`reconcile_addresses`).
 """
 import datetime
-import json
 import logging
 import threading
 import time
@@ -28,14 +27,13 @@ SETTLE_AFTER = datetime.timedelta(seconds=60)
 
 def reconcile(cloud):
     """Run one pass; return (states changed, orphans removed)."""
-    model = db.model_for("Machine")
     # NOTE: rows are read in full before any is written: an UPDATE while a SELECT
     # cursor is open upgrades SQLite's read lock and fails at once ("locked").
     # They are read before the hosts are listed, and written only if unchanged
     # since: a Job finishing meanwhile (a create recovered at start) is newer
     # than the listing, which would otherwise flip a healthy Machine to ERROR
     # until the next pass.
-    records = list(model.select(model.id, model.state, model.version, model.data))
+    records = store.rows("Machine")
     try:
         found = cloud.backend.list_machines()
     except backends.BackendError as exc:
@@ -44,14 +42,14 @@ def reconcile(cloud):
     by_key = {m.key: m for m in found}
     by_name = {m.name: m for m in found}
     changed = 0
-    known = {record.id for record in records}
+    known = {record["id"] for record in records}
     for record in records:
-        row = {"id": record.id, "state": record.state, "data": store.to_row(record)["data"]}
+        row = {"id": record["id"], "state": record["state"], "data": record["data"]}
         if row["state"] not in STABLE:
             continue
         info = by_key.get(row["data"].get("_key")) or by_name.get(backend_key(row))
         try:
-            if not seen(row, info, version=record.version):
+            if not seen(row, info, version=record["version"]):
                 continue
         except (errors.PreconditionFailed, errors.NotFound):
             continue                        # a Job changed or removed it after the listing: its word is newer
@@ -79,8 +77,7 @@ def reconcile_attachments(cloud):
     gave up. Attachments younger than SETTLE_AFTER are left to their Job.
     """
     busy = _job_targets("MachineVolume")
-    model = db.model_for("MachineVolume")
-    for row in list(map(store.to_row, model.select().where(model.created < db.utcnow() - SETTLE_AFTER))):
+    for row in store.rows("MachineVolume", created_before=db.utcnow() - SETTLE_AFTER):
         machine = store.find("Machine", row["parent"])
         if row["id"] in busy or machine is None or machine["state"] not in STABLE:
             continue
@@ -93,10 +90,9 @@ def reconcile_attachments(cloud):
 
 def _job_targets(kind_name):
     """Ids of the kind's rows that a queued or running Job is about."""
-    jobs = db.model_for("Job")
     targets = set()
-    for record in list(jobs.select(jobs.data).where(jobs.state.in_(("QUEUED", "RUNNING")))):
-        target = json.loads(record.data or "{}").get("_target") or ()
+    for job in store.rows("Job", state=("QUEUED", "RUNNING")):
+        target = job["data"].get("_target") or ()
         if len(target) == 2 and target[0] == kind_name:
             targets.add(target[1])
     return targets
@@ -129,10 +125,8 @@ class LeaseWatch:
 
 
 def _unaddressed_nics():
-    machines = db.model_for("Machine")
-    started = {r.id for r in machines.select(machines.id).where(machines.state == "STARTED")}
-    nics = db.model_for("MachineNetworkInterface")
-    return [row["id"] for row in map(store.to_row, nics.select().where(nics.parent.in_(started)))
+    started = {r["id"] for r in store.rows("Machine", state="STARTED")}
+    return [row["id"] for row in store.rows("MachineNetworkInterface", parent=started)
             if not (row["data"].get("addresses") or {}).get("count")] if started else []
 def resume(cloud):
     """At server start: start again the Machines the store holds STARTED that their host shows shut off.
@@ -147,8 +141,7 @@ def resume(cloud):
     except backends.BackendError as exc:
         log.warning("machines not resumed: %s", exc)
         return 0
-    model = db.model_for("Machine")
-    rows = [store.to_row(r) for r in list(model.select().where(model.state == "STARTED"))]
+    rows = store.rows("Machine", state="STARTED")
     stopped = [r for r in rows if getattr(found.get(backend_key(r)), "state", None) == "STOPPED"]
     for row in stopped:
         if cloud.config.resume_on_start != "start":
@@ -175,22 +168,19 @@ def reconcile_addresses(cloud):
     machine's owner; Addresses whose lease is gone are removed. A Network
     whose leases cannot be read keeps its Addresses. Return (added, updated, removed).
     """
-    machines = db.model_for("Machine")
-    owners = {r.id: r.owner for r in machines.select(machines.id, machines.owner)}
+    owners = {r["id"]: r["owner"] for r in store.rows("Machine")}
     nics = {}                                   # (network id, mac) -> (machine id, network href)
     rows = {}                                   # (machine id, mac) -> MachineNetworkInterface row
-    for record in list(db.model_for("MachineNetworkInterface").select()):
-        row = store.to_row(record)
+    for row in store.rows("MachineNetworkInterface"):
         href = (row["data"].get("network") or {}).get("href") or ""
         mac = (row["data"].get("macAddress") or "").lower()
         if mac and href and row["parent"] in owners:
             nics[(href.rstrip("/").rsplit("/", 1)[-1], mac)] = (row["parent"], href)
             rows[(row["parent"], mac)] = row
-    networks = db.model_for("Network")
     readable, existing, wanted = set(), set(), {}
-    for record in list(networks.select(networks.id, networks.data)):
-        existing.add(record.id)
-        key = store.to_row(record)["data"].get("_key") if record.data else None
+    for network in store.rows("Network"):
+        existing.add(network["id"])
+        key = network["data"].get("_key")
         if not key:
             continue
         try:
@@ -198,11 +188,11 @@ def reconcile_addresses(cloud):
         except backends.BackendError as exc:
             log.warning("leases of network %s not read: %s", key, exc)
             continue
-        readable.add(record.id)
+        readable.add(network["id"])
         for mac, ip, hostname in leases:
-            found = nics.get((record.id, mac.lower()))
+            found = nics.get((network["id"], mac.lower()))
             if found:
-                wanted[(record.id, mac.lower(), ip)] = (found, hostname)
+                wanted[(network["id"], mac.lower(), ip)] = (found, hostname)
     with _ADDRESSES:                            # NOTE: the lease watch and the periodic pass may meet here
         counts = _apply_addresses(owners, readable, existing, wanted)
         _list_on_nics(rows)
@@ -216,12 +206,11 @@ def _base(network_href):
 
 def _list_on_nics(nics):
     """Show each NIC's Addresses in its inline `addresses` collection (MachineNetworkInterfaceAddress items)."""
-    model = db.model_for("Address")
     held = {}
-    for record in list(model.select(model.id, model.data)):
-        data = store.to_row(record)["data"]
+    for address in store.rows("Address"):
+        data = address["data"]
         if data.get("_machine"):
-            held.setdefault((data["_machine"], data.get("_mac")), []).append(record.id)
+            held.setdefault((data["_machine"], data.get("_mac")), []).append(address["id"])
     for (machine_id, mac), row in nics.items():
         base = _base(row["data"]["network"]["href"])
         ids = sorted(held.get((machine_id, mac), ()))
@@ -234,10 +223,8 @@ def _list_on_nics(nics):
 
 def _apply_addresses(owners, readable, existing, wanted):
     """Make the dynamic Address rows match `wanted` on the readable (or deleted) networks."""
-    model = db.model_for("Address")
     added = updated = removed = 0
-    for record in list(model.select()):
-        row = store.to_row(record)
+    for row in store.rows("Address"):
         data = row["data"]
         if data.get("allocation") != "dynamic" or "_network" not in data:
             continue

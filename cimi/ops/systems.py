@@ -4,9 +4,9 @@ A System's components are created, acted on and deleted inside the System's
 own Job (operations run inline), so a busy server cannot deadlock on workers.
 """
 from cimi import errors, registry, represent, store, templates
+from cimi.store.links import BLOCK
 from cimi.ops import machines
 from cimi.ops.resources import Created, insert, remove
-from cimi.store import db
 
 
 # component type -> (its template attribute in a create body, its System sub-collection)
@@ -67,9 +67,10 @@ def _add_inline(job, kind, body):
 
 def _machine_changed(machine_id):
     """Keep the state of the Systems holding a machine in line with it."""
-    links = db.model_for("SystemMachine")
-    for link in list(links.select(links.parent).where(links.data.contains(f'"_member": "{machine_id}"'))):
-        record_state(link.parent)
+    for member in store.referrers("Machine", machine_id, source_kind="SystemMachine"):
+        entry = store.find("SystemMachine", member.id)
+        if entry is not None:
+            record_state(entry["parent"])
 
 
 machines.STATE_LISTENERS.append(_machine_changed)
@@ -124,21 +125,38 @@ def suspend(job):
 
 
 
+def _delete_owned(job, kind_name, row_id):
+    """Delete a resource that a System or an import owns with its kind's own delete, in this Job.
+
+    One still used through a blocking link (a Machine made from an imported
+    image) stays.
+    """
+    row = store.find(kind_name, row_id)
+    if row is None or any(r.on_delete == BLOCK for r in store.referrers(kind_name, row_id)):
+        return
+    kind = registry.get(kind_name)
+    operation = kind.delete(job.ctx, row) if kind.delete else None
+    if operation:
+        job.inline(operation, {"id": row["id"]})
+    else:
+        remove(kind, row)
+
+
 def delete(job):
     system = store.get("System", job.payload["id"])
     for type_name in reversed(ORDER):
         member = registry.by_collection(COMPONENTS[type_name][1], "System")
         for link in store.children(member.name, system["id"]):
-            row = store.find(type_name, link["data"]["_member"])
-            if row is None:
-                continue
-            kind = registry.get(type_name)
-            operation = kind.delete(job.ctx, row) if kind.delete else None
-            if operation:
-                job.inline(operation, {"id": row["id"]})
-            else:
-                remove(kind, row)
+            _delete_owned(job, type_name, link["data"]["_member"])
     remove(registry.get("System"), system)
+
+
+def delete_template(job):
+    """An imported SystemTemplate owns what its import made: they go with it, newest first."""
+    template = store.get("SystemTemplate", job.payload["id"])
+    remove(registry.get("SystemTemplate"), template)
+    for kind_name, row_id in reversed(template["data"]["_made"]):
+        _delete_owned(job, kind_name, row_id)
 
 
 def refresh(ctx, row):

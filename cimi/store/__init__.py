@@ -3,13 +3,15 @@
 Rows look like {"id", "owner", "parent", "name", "description", "created",
 "updated", "state", "version", "properties": {...}, "data": {...}}; `data`
 holds the kind's other attributes; keys starting with "_" are internal
-(backend keys) and never shown to clients.
+(backend keys) and never shown to clients. Writes keep the links between
+rows (cimi/store/links.py) equal to what the rows' data say.
 """
+import contextlib
 import json
 import uuid
 
 from cimi import errors
-from cimi.store import db
+from cimi.store import db, links
 
 COLUMNS = ("id", "owner", "parent", "name", "description", "created", "updated", "state", "version")
 
@@ -41,8 +43,15 @@ def insert(kind_name, fields):
     fields = {"id": new_id(), "created": db.utcnow(), **fields}
     fields.setdefault("updated", fields["created"])
     model = db.model_for(kind_name)
-    model.insert(**_columns(fields)).execute()
+    with _linked(kind_name):
+        model.insert(**_columns(fields)).execute()
+        links.write(kind_name, fields["id"], fields.get("data"), new=True)
     return get(kind_name, fields["id"])
+
+
+def _linked(kind_name):
+    """A transaction around a write of a kind with links (the row and its links change together)."""
+    return db.database.atomic() if links.declares(kind_name) else contextlib.nullcontext()
 
 
 _statements = {}
@@ -130,10 +139,13 @@ def update(kind_name, row_id, fields, version=None, touch=False):
     query = model.update(**values).where(model.id == row_id)
     if version is not None:
         query = query.where(model.version == version)
-    if query.execute() == 0:
-        if find(kind_name, row_id) is None:
-            raise errors.NotFound(f"no {kind_name} {row_id}")
-        raise errors.PreconditionFailed(f"{kind_name} {row_id} was changed meanwhile; read it again")
+    with _linked(kind_name):
+        if query.execute() == 0:
+            if find(kind_name, row_id) is None:
+                raise errors.NotFound(f"no {kind_name} {row_id}")
+            raise errors.PreconditionFailed(f"{kind_name} {row_id} was changed meanwhile; read it again")
+        if "data" in fields:
+            links.write(kind_name, row_id, fields["data"])
     return get(kind_name, row_id)
 
 
@@ -149,13 +161,21 @@ def set_state(kind_name, row_id, state, **data_changes):
 
 
 def delete(kind_name, row_id):
+    """Delete a row with its links, and the rows whose link to it cascades (links.CASCADE)."""
     model = db.model_for(kind_name)
-    model.delete().where(model.id == row_id).execute()
+    cascades = links.cascades_to(kind_name)
+    with db.database.atomic() if cascades else _linked(kind_name):
+        model.delete().where(model.id == row_id).execute()
+        links.forget(kind_name, [row_id])
+        for referrer in links.referrers(kind_name, row_id) if cascades else ():
+            if referrer.on_delete == links.CASCADE:
+                delete(referrer.kind, referrer.id)
 
 
 def delete_children(kind_name, parent_id):
     model = db.model_for(kind_name)
-    model.delete().where(model.parent == parent_id).execute()
+    for record in list(model.select(model.id).where(model.parent == parent_id)):
+        delete(kind_name, record.id)
 
 
 def visible(model, user, query):
@@ -175,6 +195,64 @@ def children(kind_name, parent_id, user=None):
 def all_rows(kind_name):
     """Return every row of a kind, whoever owns it (for checks across users)."""
     return [to_row(r) for r in db.model_for(kind_name).select()]
+
+
+def _where(model, conditions):
+    """Equality conditions on columns as one expression: a tuple or list means any of its values."""
+    clauses = []
+    for name, value in conditions.items():
+        column = getattr(model, name)
+        if isinstance(value, (tuple, list, set, frozenset)):
+            clauses.append(column.in_(list(value)))
+        elif value is None:
+            clauses.append(column.is_null())
+        else:
+            clauses.append(column == value)
+    return clauses
+
+
+def rows(kind_name, created_before=None, **conditions):
+    """Return the rows of a kind whose columns have the given values (read in full before any write).
+
+    rows("Machine", state="STARTED"); rows("Job", state=("QUEUED", "RUNNING"));
+    owner=None means the provider's.
+    """
+    model = db.model_for(kind_name)
+    clauses = _where(model, conditions)
+    if created_before is not None:
+        clauses.append(model.created < created_before)
+    query = model.select()
+    if clauses:
+        query = query.where(*clauses)
+    return [to_row(r) for r in list(query)]
+
+
+def exists(kind_name, **conditions):
+    """Tell whether a row of the kind has the given column values."""
+    model = db.model_for(kind_name)
+    clauses = _where(model, conditions)
+    return (model.select().where(*clauses) if clauses else model.select()).exists()
+
+
+def first(kind_name, **conditions):
+    """Return one row with the given column values, or None."""
+    model = db.model_for(kind_name)
+    record = model.select().where(*_where(model, conditions)).first()
+    return to_row(record) if record else None
+
+
+def referrers(kind_name, row_id, source_kind=None, role=None):
+    """Who refers to a row (links.Referrer: kind, id, role, on_delete)."""
+    return links.referrers(kind_name, row_id, source_kind, role)
+
+
+def replace_all(kind_name, new_rows):
+    """Make the rows of a kind exactly `new_rows` (field dicts, with their ids), in one transaction."""
+    model = db.model_for(kind_name)
+    with db.database.atomic():
+        model.delete().execute()
+        for fields in new_rows:
+            insert(kind_name, fields)
 
 
 def select(kind_name, user, query, parent=None):

@@ -72,6 +72,18 @@ class Setting(BaseModel):
     value = peewee.TextField()
 
 
+class Link(BaseModel):
+    """One reference from a row to another (cimi/store/links.py); made by migration 6."""
+    source_kind = peewee.CharField(max_length=64)
+    source_id = peewee.CharField(max_length=64)
+    role = peewee.CharField(max_length=255)
+    target_kind = peewee.CharField(max_length=64)
+    target_id = peewee.CharField(max_length=64)
+
+    class Meta:
+        table_name = "link"
+
+
 def table_name(kind_name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", kind_name).lower()
 

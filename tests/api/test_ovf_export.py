@@ -294,7 +294,8 @@ def real_cloud(libvirtd, libvirtd_pool, tmp_path, monkeypatch):  # noqa: F811
         yield cloud, alice, observer
     finally:
         cep = alice.cep()
-        for key in ("systems", "machines", "volumes", "networks"):    # alice's, in this cloud only
+        # alice's, in this cloud only; the templates before the Networks and Volumes they use
+        for key in ("systems", "machines", "systemTemplates", "machineTemplates", "volumes", "networks"):
             coll = alice.get(cep[key]["href"]).json
             for item in coll.get(next((k for k in coll if isinstance(coll[k], list) and k != "operations"), ""), []):
                 resp = alice.delete(item["id"])

@@ -34,9 +34,9 @@ def steps():
     return [importlib.import_module(f"{__name__}.{name}") for _, name in found]
 
 
-def migrate(database):
-    """Bring the schema up to date; safe to run from several front ends at once; return the version."""
-    todo = steps()
+def migrate(database, until=None):
+    """Bring the schema up to date (or to step `until`); safe to run from several front ends at once; return the version."""
+    todo = steps()[:until]
     with db.exclusive(database), SchemaVersion.bind_ctx(database):
         database.create_tables([SchemaVersion])
         row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
