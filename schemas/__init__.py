@@ -16,9 +16,14 @@ implied unless `"x-common": false`. Annotations beyond JSON Schema:
 - `x-secret`            accepted, stored, never shown (passwords)
 - `x-extraProperties`   attributes added to a reference (initialLocation)
 - `readOnly`            provider-set; ignored in request bodies (DSP0263 4.2.1.3)
+- `x-column: true`      queries filter and sort on it: the store keeps it in a typed,
+                        indexed column of the kind's table beside the JSON (`columns`);
+                        on an `x-ref` the column holds the reference's href. Adding one
+                        needs a migration that adds the column (cimi/store/migrations).
 
 From these one place derives request validation (`validator`), input
-coercion (`coerce`), XML mapping (cimi/xml.py) and ResourceMetadata.
+coercion (`coerce`), XML mapping (cimi/xml.py), ResourceMetadata and the
+store's typed columns (`columns`).
 """
 import copy
 import functools
@@ -58,6 +63,28 @@ def load(name):
         if p.get("x-operations"):
             p["readOnly"] = True
     return {**raw, "properties": props}
+
+
+@functools.cache
+def columns(name):
+    """Return the `x-column` attributes of a type: {'/'-joined path: CIMI type}, in schema order.
+
+    The type is "string", "integer", "boolean" or "dateTime" (a string with
+    format date-time); a reference's column is its href, a string.
+    """
+    out = {}
+    for attribute, prop in load(name)["properties"].items():
+        if not prop.get("x-column"):
+            continue
+        if "x-ref" in prop or "x-refOrValue" in prop:
+            out[f"{attribute}/href"] = "string"
+        elif prop.get("format") == "date-time":
+            out[attribute] = "dateTime"
+        elif prop.get("type") in ("string", "integer", "boolean"):
+            out[attribute] = prop["type"]
+        else:
+            raise ValueError(f"{name}.{attribute}: x-column needs a string, integer, boolean or reference")
+    return out
 
 
 def names():

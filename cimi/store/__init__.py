@@ -9,7 +9,7 @@ import json
 import uuid
 
 from cimi import errors
-from cimi.store import db
+from cimi.store import columns, db
 
 COLUMNS = ("id", "owner", "parent", "name", "description", "created", "updated", "state", "version")
 
@@ -25,12 +25,13 @@ def to_row(record):
     return row
 
 
-def _columns(fields):
+def _columns(kind_name, fields):
     out = {k: v for k, v in fields.items() if k in COLUMNS or k in ("worker", "lease_until", "handler")}
     if "properties" in fields:
         out["properties"] = json.dumps(fields["properties"])
     if "data" in fields:
         out["data"] = json.dumps(fields["data"])
+        out.update(columns.values(kind_name, fields["data"]))     # the typed copies queries use
     if "payload" in fields:
         out["payload"] = json.dumps(fields["payload"])
     return out
@@ -41,7 +42,7 @@ def insert(kind_name, fields):
     fields = {"id": new_id(), "created": db.utcnow(), **fields}
     fields.setdefault("updated", fields["created"])
     model = db.model_for(kind_name)
-    model.insert(**_columns(fields)).execute()
+    model.insert(**_columns(kind_name, fields)).execute()
     return get(kind_name, fields["id"])
 
 
@@ -122,7 +123,7 @@ def update(kind_name, row_id, fields, version=None, touch=False):
     DSP0263 5.7.1).
     """
     model = db.model_for(kind_name)
-    values = _columns(fields)
+    values = _columns(kind_name, fields)
     values.pop("id", None)
     if touch:
         values["updated"] = db.utcnow()

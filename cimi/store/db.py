@@ -2,8 +2,10 @@
 
 Each kind gets its own table of the same shape: the common attributes and
 `state` as columns (filtered and sorted in SQL), `properties` and the rest of
-the kind's attributes as JSON text in `data`. Jobs add the columns workers
-need to claim them. SQLite (WAL) by default; PostgreSQL by URL.
+the kind's attributes as JSON in `data` (TEXT on SQLite, jsonb on
+PostgreSQL), plus a typed column for each attribute its schema marks
+`x-column` (cimi/store/columns.py). Jobs add the columns workers need to
+claim them. SQLite (WAL) by default; PostgreSQL by URL.
 """
 import contextlib
 import datetime
@@ -13,9 +15,12 @@ import re
 import threading
 
 import peewee
+import psycopg2.extras
 from urllib.parse import urlparse
 
 from playhouse.db_url import connect, parseresult_to_dict
+
+from cimi.store import columns
 
 database = peewee.DatabaseProxy()
 # APPSEC: peewee logs every statement with its parameters at DEBUG, and those carry
@@ -28,6 +33,15 @@ _START_LOCK = 0x6473635f737461   # pg_advisory_xact_lock key of db.exclusive ("d
 
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+class JSONText(peewee.TextField):
+    """JSON read and written as text: TEXT on SQLite, jsonb on PostgreSQL (see `PostgresqlDatabase`)."""
+
+    def contains(self, text):
+        # NOTE: LIKE takes text; PostgreSQL's jsonb prints itself with the same
+        # separators as json.dumps (", " and ": "), so a key-value pair matches alike.
+        return peewee.Cast(self, "text").contains(text)
 
 
 class BaseModel(peewee.Model):
@@ -46,8 +60,8 @@ class Resource(BaseModel):
     updated = peewee.DateTimeField(default=utcnow)
     state = peewee.CharField(null=True, index=True, max_length=32)
     version = peewee.IntegerField(default=1)                          # ETag and lost-update guard
-    properties = peewee.TextField(default="{}")
-    data = peewee.TextField(default="{}")
+    properties = JSONText(default="{}")
+    data = JSONText(default="{}")
 
 
 class JobColumns(Resource):
@@ -83,7 +97,10 @@ def model_for(kind_name):
         if model is None:
             base = JobColumns if kind_name == "Job" else Resource
             meta = type("Meta", (), {"table_name": table_name(kind_name)})
-            model = type(kind_name + "Row", (base,), {"Meta": meta, "__module__": __name__})
+            typed = {column.name: column.field() for column in columns.of(kind_name)}
+            model = type(kind_name + "Row", (base,), {
+                "Meta": meta, "__module__": __name__, **typed,
+                "typed_columns": {column.path: column.name for column in columns.of(kind_name)}})   # for sql.make_resolver
             _models[kind_name] = model
         return model
 
@@ -114,6 +131,19 @@ class CountingSqliteDatabase(peewee.SqliteDatabase):
             self.generation += 1
 
 
+class PostgresqlDatabase(peewee.PostgresqlDatabase):
+    """PostgreSQL whose jsonb columns read back as their JSON text, as SQLite's TEXT does.
+
+    NOTE: psycopg2 would parse jsonb into dicts; the store parses `data`
+    itself (`to_row`), once, and other readers expect text.
+    """
+
+    def _connect(self):
+        conn = super()._connect()
+        psycopg2.extras.register_default_jsonb(conn, loads=str)
+        return conn
+
+
 def open_database(url):
     """Connect the proxy to a database URL (sqlite:///path or postgresql://...)."""
     if url.startswith("sqlite"):
@@ -122,7 +152,7 @@ def open_database(url):
             "journal_mode": "wal", "busy_timeout": 10000, "synchronous": "normal",
             "cache_size": -65536, "mmap_size": 268435456}, **options)   # 64 MiB cache, 256 MiB mapped
     else:
-        db = connect(url)
+        db = PostgresqlDatabase(**parseresult_to_dict(urlparse(url)))
     database.initialize(db)
     return db
 

@@ -1,0 +1,111 @@
+"""Typed, indexed columns for the attributes queries filter and sort on; jsonb on PostgreSQL.
+
+The columns are those the schemas marked `"x-column": true` when this step
+was written, listed here (table, column, type, JSON path in `data`). Each
+gets an index; attributes that listings compare by range or sort on also
+get one led by `state`, the usual other condition of a listing, so that the
+count of `state='X' and cpu>=2` reads one index range. Rows already there
+get their columns filled from `data`.
+
+PostgreSQL: `data` and `properties` become jsonb (the JSON text was parsed
+on every row a query touched), text columns compare under the "C" collation
+the query compiler uses, and the jsonb expression indexes of step 2 give way
+to the columns. SQLite: step 2's covering index on JSON expressions goes too.
+"""
+import datetime
+import json
+
+import peewee
+
+from cimi.store.migrations.v0001_initial import KINDS
+
+COLUMNS = {   # table: ((column, type, path in data), ...)
+    "address": (("ip", "string", "ip"), ("network_href", "string", "network/href")),
+    "disk": (("capacity", "integer", "capacity"),),
+    "exported_package": (("source_href", "string", "source/href"), ("size", "integer", "size")),
+    "job": (("target_resource_href", "string", "targetResource/href"), ("action", "string", "action"),
+            ("return_code", "integer", "returnCode"), ("progress", "integer", "progress"),
+            ("time_of_status_change", "dateTime", "timeOfStatusChange"), ("parent_job_href", "string", "parentJob/href")),
+    "machine": (("cpu", "integer", "cpu"), ("memory", "integer", "memory"), ("cpu_arch", "string", "cpuArch"),
+                ("cpu_speed", "integer", "cpuSpeed"), ("host", "string", "host")),
+    "machine_configuration": (("cpu", "integer", "cpu"), ("memory", "integer", "memory"),
+                              ("cpu_arch", "string", "cpuArch"), ("cpu_speed", "integer", "cpuSpeed")),
+    "machine_image": (("type", "string", "type"), ("related_image_href", "string", "relatedImage/href")),
+    "machine_network_interface": (("network_href", "string", "network/href"), ("mac_address", "string", "macAddress")),
+    "machine_template": (("machine_config_href", "string", "machineConfig/href"),
+                         ("machine_image_href", "string", "machineImage/href")),
+    "machine_volume": (("volume_href", "string", "volume/href"),),
+    "network": (("network_type", "string", "networkType"), ("mtu", "integer", "mtu")),
+    "network_configuration": (("network_type", "string", "networkType"), ("mtu", "integer", "mtu")),
+    "network_port": (("network_href", "string", "network/href"), ("port_type", "string", "portType")),
+    "volume": (("type", "string", "type"), ("capacity", "integer", "capacity"), ("bootable", "boolean", "bootable"),
+               ("attached_to_href", "string", "attachedTo/href")),
+    "volume_configuration": (("type", "string", "type"), ("format", "string", "format"),
+                             ("capacity", "integer", "capacity")),
+    "volume_image": (("bootable", "boolean", "bootable"),),
+}
+# Tables whose rows have a state: their range and sort attributes get an index led by it.
+WITH_STATE = {"job", "machine", "volume", "network", "machine_image", "network_port",
+              "machine_network_interface", "exported_package", "volume_image"}
+_SQL_TYPES = {  # (SQLite, PostgreSQL), as peewee's TextField, BigIntegerField, BooleanField, DateTimeField
+    "string": ("TEXT", 'TEXT COLLATE "C"'), "integer": ("INTEGER", "BIGINT"),
+    "boolean": ("INTEGER", "BOOLEAN"), "dateTime": ("DATETIME", "TIMESTAMP"),
+}
+_BATCH = 1000
+
+
+def _value(data, type_, path):
+    value = data
+    for key in path.split("/"):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    if type_ == "string":
+        return value if isinstance(value, str) else None
+    if type_ == "boolean":
+        return value if isinstance(value, bool) else None
+    if type_ == "integer":
+        ok = isinstance(value, int) and not isinstance(value, bool) and -2 ** 63 <= value < 2 ** 63
+        return value if ok else None
+    try:
+        instant = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+    if instant.tzinfo is not None:
+        instant = instant.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return instant
+
+
+def _fill(database, table, columns):
+    """Copy each row's column values out of its `data`."""
+    p = database.param
+    assignments = ", ".join(f'"{name}" = {p}' for name, _, _ in columns)
+    rows = database.execute_sql(f'SELECT id, data FROM "{table}"').fetchall()
+    for start in range(0, len(rows), _BATCH):
+        params = []
+        for row_id, data in rows[start:start + _BATCH]:
+            data = json.loads(data) if isinstance(data, str) else (data or {})
+            params.append([_value(data, type_, path) for _, type_, path in columns] + [row_id])
+        database.cursor().executemany(f'UPDATE "{table}" SET {assignments} WHERE id = {p}', params)
+
+
+def apply(database):
+    postgres = isinstance(database, peewee.PostgresqlDatabase)
+    if postgres:
+        database.execute_sql('DROP INDEX IF EXISTS "machine_cpu_desc"')
+        database.execute_sql('DROP INDEX IF EXISTS "machine_memory_desc"')
+        for table in (*KINDS, "job", "exported_package"):
+            for column in ("data", "properties"):
+                database.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" DROP DEFAULT, '
+                                     f'ALTER COLUMN "{column}" TYPE jsonb USING "{column}"::jsonb, '
+                                     f"ALTER COLUMN \"{column}\" SET DEFAULT '{{}}'::jsonb")
+    else:
+        database.execute_sql('DROP INDEX IF EXISTS "machine_state_sizes"')
+    state = 'state COLLATE "C"' if postgres else "state"
+    for table, columns in COLUMNS.items():
+        for name, type_, _ in columns:
+            database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {_SQL_TYPES[type_][postgres]}')
+            database.execute_sql(f'CREATE INDEX "{table}_{name}" ON "{table}" ("{name}")')
+            if table in WITH_STATE and type_ in ("integer", "dateTime"):
+                database.execute_sql(f'CREATE INDEX "{table}_state_{name}" ON "{table}" ({state}, "{name}")')
+        _fill(database, table, columns)
