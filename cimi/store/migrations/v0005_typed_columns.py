@@ -1,16 +1,20 @@
 """Typed, indexed columns for the attributes queries filter and sort on; jsonb on PostgreSQL.
 
 The columns are those the schemas marked `"x-column": true` when this step
-was written, listed here (table, column, type, JSON path in `data`). Each
-gets an index; attributes that listings compare by range or sort on also
-get one led by `state`, the usual other condition of a listing, so that the
-count of `state='X' and cpu>=2` reads one index range. Rows already there
-get their columns filled from `data`.
+was written, listed here (table, column, type, JSON path in `data`); rows
+already there get them filled from `data`. Indexes, for listings such as
+`state='STARTED' and cpu>=2` ordered by `memory:desc` and paged:
+
+- integers and dateTimes: `(col DESC, created, id)`, the order of
+  `$orderby=col:desc` with the store's tie-breaks, so that a page is read
+  off the index; on kinds with a state also `(state, col DESC, created, id)`,
+  which counts `state='X' and col>=n` in one index range as well;
+- strings and booleans: `(col)`, and `(state, col)` on kinds with a state.
 
 PostgreSQL: `data` and `properties` become jsonb (the JSON text was parsed
 on every row a query touched), text columns compare under the "C" collation
-the query compiler uses, and the jsonb expression indexes of step 2 give way
-to the columns. SQLite: step 2's covering index on JSON expressions goes too.
+the query compiler uses, and step 2's jsonb expression indexes give way to
+the columns. SQLite: step 2's covering index on JSON expressions goes too.
 """
 import datetime
 import json
@@ -44,7 +48,7 @@ COLUMNS = {   # table: ((column, type, path in data), ...)
                              ("capacity", "integer", "capacity")),
     "volume_image": (("bootable", "boolean", "bootable"),),
 }
-# Tables whose rows have a state: their range and sort attributes get an index led by it.
+# Tables whose rows have a state: their indexes are also led by it.
 WITH_STATE = {"job", "machine", "volume", "network", "machine_image", "network_port",
               "machine_network_interface", "exported_package", "volume_image"}
 _SQL_TYPES = {  # (SQLite, PostgreSQL), as peewee's TextField, BigIntegerField, BooleanField, DateTimeField
@@ -102,10 +106,12 @@ def apply(database):
     else:
         database.execute_sql('DROP INDEX IF EXISTS "machine_state_sizes"')
     state = 'state COLLATE "C"' if postgres else "state"
+    descending = "DESC NULLS LAST" if postgres else "DESC"     # SQLite puts NULL last in DESC already
     for table, columns in COLUMNS.items():
+        leads = [("", ""), ("state_", f"{state}, ")] if table in WITH_STATE else [("", "")]
         for name, type_, _ in columns:
             database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {_SQL_TYPES[type_][postgres]}')
-            database.execute_sql(f'CREATE INDEX "{table}_{name}" ON "{table}" ("{name}")')
-            if table in WITH_STATE and type_ in ("integer", "dateTime"):
-                database.execute_sql(f'CREATE INDEX "{table}_state_{name}" ON "{table}" ({state}, "{name}")')
+            ordered = f'"{name}" {descending}, created, id' if type_ in ("integer", "dateTime") else f'"{name}"'
+            for prefix, lead in leads:
+                database.execute_sql(f'CREATE INDEX "{table}_{prefix}{name}" ON "{table}" ({lead}{ordered})')
         _fill(database, table, columns)
