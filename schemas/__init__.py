@@ -16,9 +16,17 @@ implied unless `"x-common": false`. Annotations beyond JSON Schema:
 - `x-secret`            accepted, stored, never shown (passwords)
 - `x-extraProperties`   attributes added to a reference (initialLocation)
 - `readOnly`            provider-set; ignored in request bodies (DSP0263 4.2.1.3)
+- `x-column: true`      queries filter on it: the store keeps it in a typed, indexed
+                        column of the kind's table beside the JSON (`columns`); on an
+                        `x-ref` the column holds the reference's href
+- `x-column: "desc"`    the same, and listings sort on it largest or newest first: also
+                        indexed in that order with the paging tie-breaks, so that a page
+                        is read off the index. Either needs a migration that makes the
+                        column and its indexes (cimi/store/migrations).
 
 From these one place derives request validation (`validator`), input
-coercion (`coerce`), XML mapping (cimi/xml.py) and ResourceMetadata.
+coercion (`coerce`), XML mapping (cimi/xml.py), ResourceMetadata and the
+store's typed columns (`columns`).
 """
 import copy
 import functools
@@ -58,6 +66,32 @@ def load(name):
         if p.get("x-operations"):
             p["readOnly"] = True
     return {**raw, "properties": props}
+
+
+@functools.cache
+def columns(name):
+    """Return the `x-column` attributes of a type: {'/'-joined path: CIMI type}, in schema order.
+
+    The type is "string", "integer", "boolean" or "dateTime" (a string with
+    format date-time); a reference's column is its href, a string.
+    """
+    out = {}
+    for attribute, prop in load(name)["properties"].items():
+        mark = prop.get("x-column")
+        if not mark:
+            continue
+        if "x-ref" in prop or "x-refOrValue" in prop:
+            path, type_ = f"{attribute}/href", "string"
+        elif prop.get("format") == "date-time":
+            path, type_ = attribute, "dateTime"
+        else:
+            path, type_ = attribute, prop.get("type")
+        if type_ not in ("string", "integer", "boolean", "dateTime") or mark not in (True, "desc") or (
+                mark == "desc" and type_ not in ("integer", "dateTime")):
+            raise ValueError(f'{name}.{attribute}: x-column is true (on a string, integer, boolean, date-time '
+                             f'or reference) or "desc" (on an integer or date-time)')
+        out[path] = type_
+    return out
 
 
 def names():

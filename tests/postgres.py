@@ -5,6 +5,7 @@ loopback port, stopped at the end of the session. When it cannot start, the
 PostgreSQL tests are skipped with the reason, and the reason is printed in
 the terminal summary so that nobody mistakes a skip for a pass.
 """
+import contextlib
 import os
 import pwd
 import shutil
@@ -43,9 +44,13 @@ def _ensure_binaries():
                        timeout=600, check=True)
 
 
-@pytest.fixture(scope="session")
-def postgresql_url():
-    """Start a throwaway PostgreSQL 15 cluster and yield its URL."""
+@contextlib.contextmanager
+def cluster():
+    """Start a throwaway PostgreSQL 15 cluster (initdb, a free loopback port, database "cimi"); yield its URL.
+
+    Raises OSError, KeyError or subprocess.SubprocessError when it cannot start.
+    bench/query.py uses it too.
+    """
     root = tempfile.mkdtemp(prefix="cimi-pg-")
     datadir, port = os.path.join(root, "data"), _free_port()
     try:
@@ -55,17 +60,28 @@ def postgresql_url():
                      "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
         _as_postgres(f"{PG_BIN}/pg_ctl", "-D", datadir, "-w", "-l", f"{root}/log",
                      "-o", f"-h 127.0.0.1 -p {port} -k {root}", "start")
-        _as_postgres(f"{PG_BIN}/createdb", "-h", "127.0.0.1", "-p", str(port),
-                     "-U", "postgres", "cimi")
-    except (OSError, KeyError, subprocess.SubprocessError) as error:
-        detail = getattr(error, "stderr", "") or ""
-        _pg_problem.append(f"PostgreSQL did not start: {error} {detail}".strip())
-        warnings.warn(_pg_problem[-1])
+        try:
+            _as_postgres(f"{PG_BIN}/createdb", "-h", "127.0.0.1", "-p", str(port),
+                         "-U", "postgres", "cimi")
+            yield f"postgresql://postgres@127.0.0.1:{port}/cimi"
+        finally:
+            _as_postgres(f"{PG_BIN}/pg_ctl", "-D", datadir, "-m", "fast", "stop")
+    finally:
         shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(_pg_problem[-1])
-    yield f"postgresql://postgres@127.0.0.1:{port}/cimi"
-    _as_postgres(f"{PG_BIN}/pg_ctl", "-D", datadir, "-m", "fast", "stop")
-    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgresql_url():
+    """Start a throwaway PostgreSQL 15 cluster and yield its URL."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(cluster())
+        except (OSError, KeyError, subprocess.SubprocessError) as error:
+            detail = getattr(error, "stderr", "") or ""
+            _pg_problem.append(f"PostgreSQL did not start: {error} {detail}".strip())
+            warnings.warn(_pg_problem[-1])
+            pytest.skip(_pg_problem[-1])
+        yield url
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -2,8 +2,10 @@
 
 Each kind gets its own table of the same shape: the common attributes and
 `state` as columns (filtered and sorted in SQL), `properties` and the rest of
-the kind's attributes as JSON text in `data`. Jobs add the columns workers
-need to claim them. SQLite (WAL) by default; PostgreSQL by URL.
+the kind's attributes as JSON in `data` (TEXT on SQLite, jsonb on
+PostgreSQL), plus a typed column for each attribute its schema marks
+`x-column` (cimi/store/columns.py). Jobs add the columns workers need to
+claim them. SQLite (WAL) by default; PostgreSQL by URL.
 """
 import contextlib
 import datetime
@@ -13,9 +15,12 @@ import re
 import threading
 
 import peewee
+import psycopg2.extras
 from urllib.parse import urlparse
 
 from playhouse.db_url import connect, parseresult_to_dict
+
+from cimi.store import columns
 
 database = peewee.DatabaseProxy()
 # APPSEC: peewee logs every statement with its parameters at DEBUG, and those carry
@@ -28,6 +33,15 @@ _START_LOCK = 0x6473635f737461   # pg_advisory_xact_lock key of db.exclusive ("d
 
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+class JSONText(peewee.TextField):
+    """JSON read and written as text: TEXT on SQLite, jsonb on PostgreSQL (see `PostgresqlDatabase`)."""
+
+    def contains(self, text):
+        # NOTE: LIKE takes text; PostgreSQL's jsonb prints itself with the same
+        # separators as json.dumps (", " and ": "), so a key-value pair matches alike.
+        return peewee.Cast(self, "text").contains(text)
 
 
 class BaseModel(peewee.Model):
@@ -46,8 +60,8 @@ class Resource(BaseModel):
     updated = peewee.DateTimeField(default=utcnow)
     state = peewee.CharField(null=True, index=True, max_length=32)
     version = peewee.IntegerField(default=1)                          # ETag and lost-update guard
-    properties = peewee.TextField(default="{}")
-    data = peewee.TextField(default="{}")
+    properties = JSONText(default="{}")
+    data = JSONText(default="{}")
 
 
 class JobColumns(Resource):
@@ -95,7 +109,10 @@ def model_for(kind_name):
         if model is None:
             base = JobColumns if kind_name == "Job" else Resource
             meta = type("Meta", (), {"table_name": table_name(kind_name)})
-            model = type(kind_name + "Row", (base,), {"Meta": meta, "__module__": __name__})
+            typed = {column.name: column.field() for column in columns.of(kind_name)}
+            model = type(kind_name + "Row", (base,), {
+                "Meta": meta, "__module__": __name__, **typed,
+                "typed_columns": {column.path: column.name for column in columns.of(kind_name)}})   # for sql.make_resolver
             _models[kind_name] = model
         return model
 
@@ -109,6 +126,31 @@ class CountingSqliteDatabase(peewee.SqliteDatabase):
     read before a query is current only while `generation` still has it.
     """
     generation = 0
+    analyzed = 0            # the generation at the last refresh of the planner's statistics
+    statistics = 0          # how many refreshes so far; each connection reloads them when it moves
+    ANALYZE_EVERY = 2000    # writes
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._loaded = threading.local()
+
+    def refresh_statistics(self):
+        """Refresh SQLite's planner statistics once enough was written, and have every connection use them.
+
+        NOTE: without them SQLite sorts every match of `state='X' and cpu>=2`
+        rather than read the page off the (state, memory DESC, ...) index.
+        `PRAGMA optimize` analyzes the tables that changed a lot, sampled
+        (`analysis_limit`: milliseconds at 100,000 rows); the connections of
+        the other threads keep what they loaded until `ANALYZE sqlite_master`.
+        PostgreSQL's autovacuum does all this there.
+        """
+        if self.generation - self.analyzed >= self.ANALYZE_EVERY:
+            self.analyzed = self.generation
+            self.execute_sql("PRAGMA optimize")
+            self.statistics += 1
+        if getattr(self._loaded, "statistics", 0) != self.statistics:
+            self._loaded.statistics = self.statistics
+            self.execute_sql("ANALYZE sqlite_master")
 
     def _execute_cursor(self, sql, params, **options):
         if sql.lstrip()[:6].upper() == "SELECT":
@@ -126,15 +168,29 @@ class CountingSqliteDatabase(peewee.SqliteDatabase):
             self.generation += 1
 
 
+class PostgresqlDatabase(peewee.PostgresqlDatabase):
+    """PostgreSQL whose jsonb columns read back as their JSON text, as SQLite's TEXT does.
+
+    NOTE: psycopg2 would parse jsonb into dicts; the store parses `data`
+    itself (`to_row`), once, and other readers expect text.
+    """
+
+    def _connect(self):
+        conn = super()._connect()
+        psycopg2.extras.register_default_jsonb(conn, loads=str)
+        return conn
+
+
 def open_database(url):
     """Connect the proxy to a database URL (sqlite:///path or postgresql://...)."""
     if url.startswith("sqlite"):
         options = parseresult_to_dict(urlparse(url))
         db = CountingSqliteDatabase(options.pop("database"), check_same_thread=False, pragmas={
             "journal_mode": "wal", "busy_timeout": 10000, "synchronous": "normal",
-            "cache_size": -65536, "mmap_size": 268435456}, **options)   # 64 MiB cache, 256 MiB mapped
+            "cache_size": -65536, "mmap_size": 268435456,                  # 64 MiB cache, 256 MiB mapped
+            "analysis_limit": 1000}, **options)
     else:
-        db = connect(url)
+        db = PostgresqlDatabase(**parseresult_to_dict(urlparse(url)))
     database.initialize(db)
     return db
 
@@ -171,6 +227,13 @@ def initialized(url):
             return probe.table_exists(Setting._meta.table_name) and Setting.get_or_none(key="cloud_id") is not None
     finally:
         probe.close()
+
+
+def refresh_statistics():
+    """Keep the query planner's statistics current where the database does not do it itself (SQLite)."""
+    refresh = getattr(database.obj, "refresh_statistics", None)
+    if refresh is not None:
+        refresh()
 
 
 def generation():

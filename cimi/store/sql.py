@@ -185,7 +185,7 @@ class _SQLite:
 
 
 class _PostgreSQL:
-    """JSON access on a TEXT column cast to jsonb.
+    """JSON access on a jsonb column (or a TEXT one, cast: the cast is free on jsonb).
 
     Integers and booleans compare as jsonb values, which never fails on a
     badly typed stored value (a CAST to integer would abort the query).
@@ -246,9 +246,16 @@ def make_resolver(model, schema_types, columns):
             ISO 8601 text; give them a zone (PostgreSQL reads zoneless
             text in the session time zone, SQLite as UTC).
 
+    Attributes in the model's ``typed_columns`` ({'/'-joined path: field
+    name}, cimi/store/columns.py) are read from that typed column, which
+    holds the value of ``data`` when it has the attribute's type and NULL
+    otherwise; the others from the JSON.
+
     Returns:
         ``resolve(path) -> Attr``, raising FilterError for unknown paths.
     """
+
+    typed = getattr(model, "typed_columns", {})
 
     def resolve(path):
         dialect = _dialect(model)
@@ -259,6 +266,8 @@ def make_resolver(model, schema_types, columns):
             raise FilterError(f"unknown attribute {name!r}")
         if name in columns:
             return dialect.column(getattr(model, name), schema_types[name])
+        if name in typed:
+            return dialect.column(getattr(model, typed[name]), schema_types[name])
         return dialect.json(model.data, path, schema_types[name])
 
     return resolve

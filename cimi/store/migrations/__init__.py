@@ -35,7 +35,10 @@ def steps():
 
 
 def migrate(database, until=None):
-    """Bring the schema up to date (or to step `until`); safe to run from several front ends at once; return the version."""
+    """Bring the schema up to date (or to step `until`), and on SQLite the planner's statistics; return the version.
+
+    Safe to run from several front ends at once.
+    """
     todo = steps()[:until]
     with db.exclusive(database), SchemaVersion.bind_ctx(database):
         database.create_tables([SchemaVersion])
@@ -45,4 +48,8 @@ def migrate(database, until=None):
             log.info("applying schema migration %d (%s)", number, step.__name__.rsplit(".", 1)[-1])
             step.apply(database)
             SchemaVersion.create(version=number)
+    if isinstance(database, peewee.SqliteDatabase):
+        # NOTE: the query planner's statistics, for a store that grew since it was last opened
+        # (sampled: milliseconds per table; PostgreSQL's autovacuum keeps its own).
+        database.execute_sql("ANALYZE")
     return len(todo)
