@@ -5,10 +5,9 @@ module knows which attributes each kind has, from its schema.
 """
 import functools
 
-from cimi import errors, registry
+from cimi import errors, registry, store
 from cimi.query import ALL, QueryError, parse_query
 from cimi.query.params import parse_expand, parse_select
-from cimi.store.sql import table_resolver
 
 COLUMNS = {"name": "string", "description": "string", "created": "dateTime", "updated": "dateTime",
            "state": "string"}
@@ -35,7 +34,7 @@ def attribute_types(kind):
 @functools.cache
 def resolver(kind_name):
     kind = registry.get(kind_name)
-    return table_resolver(kind_name, attribute_types(kind), set(COLUMNS) | {"properties"})
+    return store.table_resolver(kind_name, attribute_types(kind), set(COLUMNS) | {"properties"})
 
 
 def parse(params, kind):

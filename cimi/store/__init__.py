@@ -11,7 +11,7 @@ import json
 import uuid
 
 from cimi import errors
-from cimi.store import columns, db, links
+from cimi.store import columns, db, links, sql
 
 COLUMNS = ("id", "owner", "parent", "name", "description", "created", "updated", "state", "version")
 
@@ -288,3 +288,8 @@ def select(kind_name, user, query, parent=None):
         return [], count
     records = {r.id: r for r in model.select().where(model.id.in_(ids))}
     return [to_row(records[i]) for i in ids if i in records], count
+
+
+def table_resolver(kind_name, schema_types, columns):
+    """The $filter/$orderby resolver (cimi/store/sql.py `make_resolver`) of a resource kind's table."""
+    return sql.make_resolver(db.model_for(kind_name), schema_types, columns)

@@ -23,7 +23,6 @@ from peewee import (SQL, Cast, DatabaseProxy, Expression, NodeList,
                     PostgresqlDatabase, SqliteDatabase, Value, fn)
 
 from cimi.query import filter as grammar
-from cimi.store import db
 from cimi.query.errors import FilterError
 
 TYPES = (grammar.STRING, grammar.INTEGER, grammar.BOOLEAN, grammar.DATETIME)
@@ -271,8 +270,3 @@ def make_resolver(model, schema_types, columns):
         return dialect.json(model.data, path, schema_types[name])
 
     return resolve
-
-
-def table_resolver(kind_name, schema_types, columns):
-    """`make_resolver` for the table of a resource kind."""
-    return make_resolver(db.model_for(kind_name), schema_types, columns)
