@@ -80,25 +80,26 @@ def seen(row, info, version=None):
 
 
 def _failure_noted(what):
-    """Wrap a Job handler: a failure becomes the Machine's reason and the Job's message."""
-    return functools.partial(_noting, what)
+    """Decorate an operation: a failure becomes the Machine's reason and the Job's message.
 
-
-def _noting(what, run):
-    @functools.wraps(run)
-    def noting(job):
-        try:
-            return run(job)
-        except backends.Unavailable:
-            raise                               # the Job waits for the hypervisor and retries
-        except (backends.BackendError, errors.CimiError) as exc:
-            message = f"could not {what}: {exc}"
-            row = store.get("Machine", job.payload["id"])
-            store.update("Machine", row["id"], {"data": {**row["data"], "statusMessage": message}})
-            if isinstance(exc, errors.CimiError):
-                raise
-            raise backends.BackendError(message) from exc
-    return noting
+    functools.wraps keeps the operation's own name, which its Job rows store.
+    """
+    def wrap(run):
+        @functools.wraps(run)
+        def noting(job):
+            try:
+                return run(job)
+            except backends.Unavailable:
+                raise                               # the Job waits for the hypervisor and retries
+            except (backends.BackendError, errors.CimiError) as exc:
+                message = f"could not {what}: {exc}"
+                row = store.get("Machine", job.payload["id"])
+                store.update("Machine", row["id"], {"data": {**row["data"], "statusMessage": message}})
+                if isinstance(exc, errors.CimiError):
+                    raise
+                raise backends.BackendError(message) from exc
+        return noting
+    return wrap
 
 
 def _user_data(text):
