@@ -5,7 +5,7 @@ everything else (validation, ownership, states, Jobs, ETags) happens here.
 """
 import schemas
 from cimi import errors, jobs, registry, represent, store
-from cimi.ops.resources import COMMON_WRITABLE, check_body, check_references, insert, remove
+from cimi.ops.resources import COMMON_WRITABLE, check_body, check_references, insert, remove, store_created
 from cimi.ops.resources import writable as _writable
 from cimi.store.links import BLOCK
 from cimi.vocabulary import action_name, action_uri, type_uri
@@ -36,11 +36,31 @@ def etag_matches(header, tag):
 def add(ctx, kind, body, parent=None):
     """Create a resource; return (status, document, job row or None)."""
     row, created = insert(ctx, kind, body, parent)
+    return _accepted(ctx, kind, row, created)
+
+
+def receive(ctx, kind, media_type, upload):
+    """Create a resource from raw bytes POSTed to its collection (a kind's `uploads` hook, a provider extension)."""
+    if not represent.can_add(ctx.user, kind):
+        raise errors.Forbidden(f"you may not add {kind.name} resources")
+    created = kind.uploads[media_type](ctx, upload)
+    return _accepted(ctx, kind, store_created(ctx, kind, created), created)
+
+
+def perform(ctx, kind, name, body):
+    """Run a collection-level operation (`import`) that creates a resource through a Job."""
+    params = check_action(body, name)
+    created = kind.collection_actions[name](ctx, params)
+    return _accepted(ctx, kind, store_created(ctx, kind, created), created)
+
+
+def _accepted(ctx, kind, row, created):
+    """Queue the Job of a stored new row, if it has one; return (201 or 202, its document, the Job)."""
     doc = represent.document(ctx, kind, row)        # as created: the Job may change it at once
     job = None
     if created.job:
         job = jobs.submit(ctx, jobs.JobSpec(
-            registry.job_name(created.job), represent.collection_href(ctx, kind, row["parent"]), "add",
+            registry.job_name(created.job), represent.collection_href(ctx, kind, row["parent"]), created.action,
             {**created.payload, "id": row["id"]}, [doc["id"]], (kind.name, row["id"])))
     return (202 if job else 201), doc, job
 

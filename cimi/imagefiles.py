@@ -9,7 +9,7 @@ qcow2 with an explicit input format, and the result goes to the backend.
 
 APPSEC: images with a backing file, an external data file or a format
 other than the declared one are refused (ovf/disks.py); only files under
-the import directory are read (cimi/kinds/ovfimport.py source_path).
+the import directory are read (cimi/ops/ovf_import.py source_path).
 """
 import os
 import re

@@ -2,7 +2,7 @@
 
 APPSEC: the import directory (read) and the export directory (written) are
 the only places a user may name; a URI is turned into a path in one way
-(cimi/kinds/ovfimport.py, cimi/kinds/image.py and cimi/kinds/ovfexport.py
+(cimi/ops/ovf_import.py, cimi/ops/images.py and cimi/ops/ovf_export.py
 use it) and the path checked after symlinks are resolved.
 """
 from pathlib import Path

@@ -67,9 +67,9 @@ class Kind:
     create: Callable | None = None             # create(ctx, body, parent) -> ops.resources.Created
     delete: Callable | None = None             # delete(ctx, row) -> the operation deleting it, or None: at once
     capabilities: tuple = ()                   # ResourceMetadata capabilities (name, value, description)
-    collection_actions: dict = field(default_factory=dict)   # name -> fn(ctx, kind, body): (status, doc, job)
+    collection_actions: dict = field(default_factory=dict)   # name -> fn(ctx, params) -> Created (import)
     refresh: Callable | None = None            # refresh(ctx, row): re-read the real state after a failure
-    uploads: dict = field(default_factory=dict)  # media type -> fn(ctx, kind, imagefiles.Upload): raw bodies POSTed
+    uploads: dict = field(default_factory=dict)  # media type -> fn(ctx, imagefiles.Upload) -> Created: raw bodies
     views: dict = field(default_factory=dict)    # name -> View: text served under an item (a console)
     # The operations its create and delete hooks (and uploads) queue, besides its actions'
     # handlers: name -> fn(job). Job rows written before 2026-11 name them `<Kind>.<name>`.

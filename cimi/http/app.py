@@ -213,12 +213,11 @@ class Api:
     def on_post_collection(self, req, resp, collection):
         kind = self._kind(collection)
         media_type = (req.content_type or "").split(";")[0].strip().lower()
-        receive = kind.uploads.get(media_type)
-        if receive is not None:             # raw bytes, not a CIMI document (a provider extension)
+        if media_type in kind.uploads:      # raw bytes, not a CIMI document (a provider extension)
             ctx = req.context.ctx
             upload = imagefiles.Upload(req.bounded_stream, req.content_length, media_type,
                                        {name: req.get_param(name) for name in req.params})
-            status, doc, job = receive(ctx, kind, upload)
+            status, doc, job = crud.receive(ctx, kind, media_type, upload)
             return self._send(req, resp, status, kind.name, doc, headers=self._job_headers(ctx, job, doc["id"]))
         self._add(req, resp, kind)
 
@@ -278,8 +277,7 @@ class Api:
             raise errors.MethodNotAllowed(f"POST is not allowed on a {kind.name}; actions have their own href",
                                           allowed=crud.item_methods(kind))
         ctx = req.context.ctx
-        body = crud.check_action(self._body(req, "Action", {"Action"}), item)
-        status, doc, job = kind.collection_actions[item](ctx, kind, body)
+        status, doc, job = crud.perform(ctx, kind, item, self._body(req, "Action", {"Action"}))
         self._send(req, resp, status, kind.name, doc, headers=self._job_headers(ctx, job, doc["id"]))
 
     # --- members: sub-collections and actions ------------------------------------------

@@ -4,8 +4,8 @@ Operations: cimi/ops/systems.py (components made, acted on and deleted inside
 the System's Job), cimi/ops/ovf_export.py, cimi/ops/ovf_import.py.
 """
 from cimi import registry
-from cimi.kinds import machine, ovfimport  # noqa: F401 (Machine first: Systems take its actions' states)
-from cimi.ops import ovf_export, ovf_import, systems
+from cimi.kinds import machine  # noqa: F401 (Machine first: Systems take its actions' states)
+from cimi.ops import ovf_export, ovf_import, ovf_submit, systems
 from cimi.registry import Action, Kind, register
 from cimi.store.links import CASCADE, KEEP, Link
 
@@ -29,6 +29,6 @@ for _type, (_, _collection) in systems.COMPONENTS.items():
 register(Kind("SystemTemplate", "systemTemplates", create_schema="SystemTemplate",
               delete=lambda ctx, row: systems.delete_template if row["data"].get("_made") else None,
               links=(Link("_made/[]", None, KEEP),),
-              collection_actions={"import": ovfimport.start_import}, refresh=ovf_import.import_failed,
-              uploads={media: ovfimport.receive_package for media in ovfimport.PACKAGE_TYPES},
+              collection_actions={"import": ovf_submit.start_import}, refresh=ovf_import.import_failed,
+              uploads={media: ovf_submit.receive_package for media in ovf_submit.PACKAGE_TYPES},
               jobs={"import": ovf_import.run, "delete": systems.delete_template}))

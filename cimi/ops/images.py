@@ -107,3 +107,23 @@ def refresh(ctx, row):
         store.delete("MachineImage", row["id"])
         return
     store.update("MachineImage", row["id"], {"state": "ERROR"})
+
+
+def receive_upload(ctx, upload):
+    """POST of an image's raw bytes to the collection: stream them to data_dir; the Job registers them.
+
+    Query parameters: name (required), description, sha256 (checked while
+    streaming; 400 and nothing kept on a mismatch), format (qcow2, raw, vmdk).
+    """
+    name = (upload.params.get("name") or "").strip()
+    if not name:
+        raise errors.BadRequest("an image upload needs a name: POST ...?name=my-image")
+    sha256 = imagefiles.checked_sha256(upload.params.get("sha256"))
+    fmt = imagefiles.checked_format(upload.params.get("format"))
+    staged, size, digest = imagefiles.receive(ctx.cloud.config, upload, "images", sha256)
+    return Created({"name": name, "description": upload.params.get("description"),
+                    "properties": {"sha256": digest}, "state": "CREATING",
+                    "data": {"type": "IMAGE", "imageLocation": "upload", "_source": "upload", "_uploaded": size,
+                             "_staged": staged}},
+                   job=register, payload={"staged": staged, "format": fmt, "sha256": digest},
+                   discard=lambda: imagefiles.remove(staged))

@@ -17,10 +17,18 @@ COMMON_WRITABLE = ("name", "description", "properties")
 
 @dataclass
 class Created:
-    """What a kind's create hook returns: the row's fields and the operation its Job runs, if any."""
+    """What a kind's create, upload or collection-operation hook returns: the row's fields and its Job.
+
+    job: the operation the Job runs (None: the resource is complete at once);
+    action: the Job's action ("add", or the collection operation's name);
+    discard: undoes what the hook did before the row existed (a staged upload),
+    called when the row cannot be stored.
+    """
     fields: dict
     job: Callable | None = None
     payload: dict = field(default_factory=dict)
+    action: str = "add"
+    discard: Callable | None = None
 
 
 def check_body(type_name, body, accepted=None):
@@ -62,10 +70,18 @@ def insert(ctx, kind, body, parent=None):
     common = {k: body.pop(k) for k in COMMON_WRITABLE if k in body}
     body.pop("id", None)
     created = kind.create(ctx, body, parent) if kind.create else Created({"data": body})
-    owner = None if kind.provider_only else ctx.owner          # configurations are the provider's
-    row = store.insert(kind.name, {"owner": owner, "parent": parent and parent["id"],
-                                   **common, **created.fields})
-    return row, created
+    return store_created(ctx, kind, created, {"parent": parent and parent["id"], **common}), created
+
+
+def store_created(ctx, kind, created, fields=None):
+    """Store the row a hook described, owned by the requester (the provider's for configurations)."""
+    owner = None if kind.provider_only else ctx.owner
+    try:
+        return store.insert(kind.name, {"owner": owner, **(fields or {}), **created.fields})
+    except BaseException:
+        if created.discard:
+            created.discard()
+        raise
 
 
 def remove(kind, row):

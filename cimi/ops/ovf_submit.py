@@ -1,14 +1,16 @@
-"""OVF import requests (DSP0263 4.3, Annex A): the `import` operation of SystemTemplates and package uploads.
+"""OVF import requests (DSP0263 4.3, Annex A): checked before the Job is queued.
 
-What is checked from the descriptor (profile, networkMap) is checked here,
-before the Job is queued; the import itself is cimi/ops/ovf_import.py.
+The `import` operation of SystemTemplates (a package named by URI) and
+package uploads (its bytes POSTed to the collection): what can be checked from
+the descriptor alone (profile, networkMap, busPolicy) is refused at once;
+the import itself is cimi/ops/ovf_import.py.
 """
 import json
 from pathlib import Path
 
-from cimi import errors, imagefiles, jobs, registry, represent, store
-from cimi.ops import ovf_import
-from cimi.ops.ovf_import import BUS_POLICIES, source_path
+from cimi import errors, imagefiles, represent
+from cimi.ops.ovf_import import BUS_POLICIES, run, source_path
+from cimi.ops.resources import Created
 from ovf.errors import OVFError
 from ovf.package import read_descriptor
 
@@ -16,24 +18,22 @@ from ovf.package import read_descriptor
 PACKAGE_TYPES = ("application/x-tar", "application/ova", "application/octet-stream")
 
 
-def start_import(ctx, kind, body):
-    """The `import` operation of the SystemTemplate collection: 202, a Job, the template's Location."""
-    if not body.get("source"):
+def start_import(ctx, params):
+    """The `import` operation of the SystemTemplate collection: a template, and the Job importing into it."""
+    if not params.get("source"):
         raise errors.BadRequest("import needs a source (the package's URI)")
-    path = source_path(ctx, body["source"])
-    return _submit(ctx, kind, path, path.stem, body["source"].strip(), path.name, body.get("properties") or {},
-                   body.get("networkMap") or {})
+    path = source_path(ctx, params["source"])
+    return _prepare(ctx, path, path.stem, params["source"].strip(), path.name, params.get("properties") or {},
+                    params.get("networkMap") or {})
 
 
-def receive_package(ctx, kind, upload):
+def receive_package(ctx, upload):
     """A package POSTed as bytes to the SystemTemplate collection (a provider extension): import it.
 
     Query parameters: name (of the template), profile, sha256 (checked while
     streaming), networkMap (a JSON object, OVF network name -> Network href).
     The staged copy is removed once the import ends, or at once when refused.
     """
-    if not represent.can_add(ctx.user, kind):
-        raise errors.Forbidden(f"you may not add {kind.name} resources")
     sha256 = imagefiles.checked_sha256(upload.params.get("sha256"))
     try:
         network_map = json.loads(upload.params.get("networkMap") or "{}")
@@ -42,12 +42,14 @@ def receive_package(ctx, kind, upload):
     staged, _, _ = imagefiles.receive(ctx.cloud.config, upload, "packages", sha256)
     name = (upload.params.get("name") or "uploaded package").strip()
     try:
-        return _submit(ctx, kind, Path(staged), name, "upload", name,
-                       {"profile": upload.params.get("profile"), "busPolicy": upload.params.get("busPolicy")},
-                       network_map, remove=True)
+        created = _prepare(ctx, Path(staged), name, "upload", name,
+                           {"profile": upload.params.get("profile"), "busPolicy": upload.params.get("busPolicy")},
+                           network_map, remove=True)
     except errors.CimiError:
         imagefiles.remove(staged)
         raise
+    created.discard = lambda: imagefiles.remove(staged)
+    return created
 
 
 def _network_map(ctx, env, given):
@@ -65,8 +67,8 @@ def _network_map(ctx, env, given):
     return out
 
 
-def _submit(ctx, kind, path, name, source, label, params, network_map, remove=False):
-    """Check what can be checked from the descriptor (profile, networkMap), then queue the import."""
+def _prepare(ctx, path, name, source, label, params, network_map, remove=False):
+    """Check what can be checked from the descriptor (profile, networkMap); describe the template and its Job."""
     try:
         env = read_descriptor(path)
     except OVFError as exc:
@@ -81,12 +83,7 @@ def _submit(ctx, kind, path, name, source, label, params, network_map, remove=Fa
     policy = params.get("busPolicy") or "package"
     if policy not in BUS_POLICIES:
         raise errors.BadRequest(f"busPolicy {policy!r} is not one of {', '.join(BUS_POLICIES)}")
-    template = store.insert("SystemTemplate", {"owner": ctx.owner, "name": name,
-                                               "description": f"imported from {label}",
-                                               "data": {"importImage": source}})
-    doc = represent.document(ctx, kind, template)
-    job = jobs.submit(ctx, jobs.JobSpec(
-        registry.job_name(ovf_import.run), represent.collection_href(ctx, kind), "import",
-        {"id": template["id"], "path": str(path), "profile": profile, "remove": remove, "label": label,
-         "networks": networks, "busPolicy": policy}, [doc["id"]], ("SystemTemplate", template["id"])))
-    return 202, doc, job
+    return Created({"name": name, "description": f"imported from {label}", "data": {"importImage": source}},
+                   job=run, action="import",
+                   payload={"path": str(path), "profile": profile, "remove": remove, "label": label,
+                            "networks": networks, "busPolicy": policy})
