@@ -8,7 +8,7 @@ from pathlib import Path
 import backends
 import schemas
 from cimi import auth, kinds, naming, registry, represent, store
-from cimi.store import db, migrations, settings
+from cimi.store import migrations, settings
 from cimi.ops import metadata
 from cimi.vocabulary import type_uri
 
@@ -63,9 +63,9 @@ class Cloud:
         config.export_dir = config.export_dir or os.path.join(config.data_dir, "exports")
         os.makedirs(config.export_dir, exist_ok=True)
         kinds.load_all()
-        self.database = db.open_database(config.database_url)
+        self.database = store.open_database(config.database_url)
         migrations.migrate(self.database)
-        with db.exclusive(self.database):          # once, however many front ends start together
+        with store.exclusive(self.database):          # once, however many front ends start together
             auth.ensure_admin(log)
         self.cloud_id = settings.get("cloud_id")
         naming.set_identity(self.cloud_id)
@@ -78,7 +78,7 @@ class Cloud:
         self.authenticator = auth.Authenticator()
         self.jobs = Runner(self, threads=config.workers, reconcile_every=config.reconcile_every,
                            lease=datetime.timedelta(seconds=config.job_lease), lease_poll=config.lease_poll)
-        with db.exclusive(self.database):
+        with store.exclusive(self.database):
             metadata.publish()
             self.seed()
         if start_workers:

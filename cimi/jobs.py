@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import backends
 from cimi import errors, registry, store
-from cimi.store import db, users
+from cimi.store import users
 from cimi.store import jobs as claims
 from cimi.context import Context
 from cimi.represent import iso
@@ -132,7 +132,7 @@ def cancel_creation(kind_name, row_id):
 def submit(ctx, spec):
     """Queue a job and return its row; workers pick it up at once."""
     affected = [{"href": spec.target_href}] + [{"href": h} for h in spec.affected]
-    now = db.utcnow()
+    now = store.utcnow()
     data = {"targetResource": {"href": spec.target_href}, "affectedResources": affected,
             "action": action_text(spec.action), "progress": 0, "timeOfStatusChange": iso(now),
             "_base": ctx.base, "_target": list(spec.target) if spec.target else None}
@@ -171,7 +171,7 @@ class Runner:
         """Renew the leases of the jobs this process runs; fail those of dead servers."""
         while not self._stop.wait(self.lease.total_seconds() / 3):
             try:
-                claims.renew_leases(self.worker_id, db.utcnow() + self.lease)
+                claims.renew_leases(self.worker_id, store.utcnow() + self.lease)
                 self.recover()
             except Exception:                      # noqa: BLE001 - the next beat tries again
                 log.exception("job heartbeat failed")
@@ -228,11 +228,11 @@ class Runner:
 
     def claim(self):
         """Claim the oldest QUEUED job (or one cancelled before it ran); return its row or None."""
-        job_id = claims.claim(self.worker_id, db.utcnow() + self.lease)
+        job_id = claims.claim(self.worker_id, store.utcnow() + self.lease)
         if job_id is None:
             return None
         row = store.get("Job", job_id)
-        self._set(row["id"], {"timeOfStatusChange": iso(db.utcnow())})
+        self._set(row["id"], {"timeOfStatusChange": iso(store.utcnow())})
         return row
 
     def run_one(self):
@@ -302,7 +302,7 @@ class Runner:
                 time.sleep(delay)
 
     def touch(self, job_id, changes, affected=None):
-        claims.renew_lease(job_id, db.utcnow() + self.lease)
+        claims.renew_lease(job_id, store.utcnow() + self.lease)
         if changes or affected:
             row = store.get("Job", job_id)
             data = {**row["data"], **changes}
@@ -324,7 +324,7 @@ class Runner:
         by another one: that end stands, a Job ends once. A job being cancelled
         (STOPPING) can still fail or stop, never succeed (the caller undoes it).
         """
-        changes = {"progress": 100, "returnCode": code, "timeOfStatusChange": iso(db.utcnow())}
+        changes = {"progress": 100, "returnCode": code, "timeOfStatusChange": iso(store.utcnow())}
         if message:
             changes["statusMessage"] = message
         row = store.get("Job", job_id)
@@ -360,12 +360,12 @@ class Runner:
 
     def recover(self):
         """Fail jobs whose server died while running them (expired lease)."""
-        stale = claims.expired(db.utcnow())
+        stale = claims.expired(store.utcnow())
         for job_id in stale:
-            if claims.fail_expired(job_id, db.utcnow()):
+            if claims.fail_expired(job_id, store.utcnow()):
                 row = store.get("Job", job_id)
                 log.warning("job %s was interrupted (its server stopped); failing it", job_id)
-                self._set(job_id, {"progress": 100, "returnCode": 500, "timeOfStatusChange": iso(db.utcnow()),
+                self._set(job_id, {"progress": 100, "returnCode": 500, "timeOfStatusChange": iso(store.utcnow()),
                                       "statusMessage": "interrupted: the server running this job stopped"})
                 self.refresh_target(row)
         return len(stale)

@@ -87,7 +87,7 @@ def serve(config):
     import waitress
 
     import backends
-    from cimi.store import db
+    from cimi import store
     from cimi.http.app import create_app
     from cimi.cloud import Cloud
     try:
@@ -97,7 +97,7 @@ def serve(config):
         return 2
     host, _, port = config.bind.rpartition(":")
     log.info("CIMI server on http://%s:%s/cimi/ (database %s, libvirt %s)", host, port,
-             db.display_url(config.database_url), ", ".join(config.libvirt_uris))
+             store.display_url(config.database_url), ", ".join(config.libvirt_uris))
     try:
         # waitress refuses larger bodies before buffering them (image uploads are the largest)
         waitress.serve(create_app(cloud), host=host, port=int(port), threads=8, ident="cimi",
@@ -108,21 +108,21 @@ def serve(config):
 
 
 def users(args, config):
-    from cimi import auth, kinds
-    from cimi.store import db, migrations
+    from cimi import auth, kinds, store
+    from cimi.store import migrations
     kinds.load_all()
     try:
-        used = getattr(args, "create", False) or db.initialized(config.database_url)
+        used = getattr(args, "create", False) or store.initialized(config.database_url)
     except Exception as exc:                   # noqa: BLE001 - any driver's connection error
-        print(f"cannot read the database {db.display_url(config.database_url)}: {exc}", file=sys.stderr)
+        print(f"cannot read the database {store.display_url(config.database_url)}: {exc}", file=sys.stderr)
         return 2
     if not used:
-        print(f"no cloud has used the database {db.display_url(config.database_url)} yet: start cimi-server "
+        print(f"no cloud has used the database {store.display_url(config.database_url)} yet: start cimi-server "
               "on it first, check --database/--data-dir, or pass --create to start a new one", file=sys.stderr)
         return 2
     if not config.database:
         os.makedirs(config.data_dir, exist_ok=True)         # the default SQLite file lives there
-    database = db.open_database(config.database_url)
+    database = store.open_database(config.database_url)
     migrations.migrate(database)
     if args.users_command == "add":
         try:

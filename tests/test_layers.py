@@ -22,15 +22,6 @@ RULES = {
     "cimiclient imports nothing of the server": (("cimi", "backends"), ("cimi/", "backends/", "ovf/")),
 }
 
-# Issue 11: modules still reaching into cimi.store.db (its clock and connection helpers); the list only
-# shrinks (the test fails while it names a module that no longer offends).
-KNOWN_OFFENDERS = {
-    "peewee only under cimi/store/": {
-        "cimi/cloud.py", "cimi/jobs.py", "cimi/ops/job_control.py", "cimi/ops/reconcile.py", "cimi/server.py",
-    },
-}
-
-
 def imports_of(source, package):
     """Every module name `source` (a module of `package`) imports, absolute: `from a import b` gives a and a.b."""
     names = set()
@@ -74,10 +65,7 @@ def found():
 
 @pytest.mark.parametrize("rule", RULES)
 def test_each_package_imports_only_what_its_layer_may(rule, found):
-    known = KNOWN_OFFENDERS.get(rule, set())
-    now = offenders(rule, found)
-    assert now - known == set(), f"{rule}: breached by"
-    assert known - now == set(), f"{rule}: no longer breached; take these out of KNOWN_OFFENDERS"
+    assert offenders(rule, found) == set(), f"{rule}: breached by"
 
 
 def test_every_import_counts_function_level_and_relative_ones_too():

@@ -49,7 +49,7 @@ class Middleware:
         except errors.NotAcceptable as exc:
             req.context.unacceptable = exc        # raised once routed, unless a view answers text
         req.context.version = media.spec_version(req.get_header("CIMI-Specification-Version"))
-        self.cloud.database.connect(reuse_if_open=True)
+        store.connect(self.cloud.database)
         header = req.get_header("Authorization")
         if header is None and self._public(req):
             user = auth.VISITOR

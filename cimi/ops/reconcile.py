@@ -15,7 +15,6 @@ import time
 
 import backends
 from cimi import errors, naming, store
-from cimi.store import db
 from cimi.context import Context
 from cimi.naming import backend_key
 from cimi.ops.attachments import settle_attachment
@@ -77,7 +76,7 @@ def reconcile_attachments(cloud):
     gave up. Attachments younger than SETTLE_AFTER are left to their Job.
     """
     busy = _job_targets("MachineVolume")
-    for row in store.rows("MachineVolume", created_before=db.utcnow() - SETTLE_AFTER):
+    for row in store.rows("MachineVolume", created_before=store.utcnow() - SETTLE_AFTER):
         machine = store.find("Machine", row["parent"])
         if row["id"] in busy or machine is None or machine["state"] not in STABLE:
             continue

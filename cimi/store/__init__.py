@@ -12,6 +12,8 @@ import uuid
 
 from cimi import errors
 from cimi.store import columns, db, links, sql
+# The store's clock and connections, for the layers above (which never see peewee objects).
+from cimi.store.db import display_url, exclusive, initialized, open_database, utcnow  # noqa: F401
 
 COLUMNS = ("id", "owner", "parent", "name", "description", "created", "updated", "state", "version")
 
@@ -293,3 +295,8 @@ def select(kind_name, user, query, parent=None):
 def table_resolver(kind_name, schema_types, columns):
     """The $filter/$orderby resolver (cimi/store/sql.py `make_resolver`) of a resource kind's table."""
     return sql.make_resolver(db.model_for(kind_name), schema_types, columns)
+
+
+def connect(database):
+    """Make sure this thread has its connection to `database` (as `open_database` returned it)."""
+    database.connect(reuse_if_open=True)
