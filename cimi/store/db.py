@@ -236,6 +236,18 @@ def refresh_statistics():
         refresh()
 
 
+def commit_token():
+    """A value that changes whenever anything is committed to the database (None: none is known here).
+
+    SQLite (one front end): its write generation. PostgreSQL: the current
+    snapshot (`pg_current_snapshot()`: the next transaction id and those in
+    progress), which no read-only statement changes and every commit does.
+    """
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        return database.execute_sql("SELECT pg_current_snapshot()::text").fetchone()[0]
+    return generation()
+
+
 def generation():
     """The write generation of a single-front-end database, or None when others may write too."""
     return getattr(database.obj, "generation", None)
