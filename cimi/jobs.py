@@ -153,6 +153,7 @@ class Runner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pool = []
+        self._running = set()              # ids of the jobs this process's workers run now
 
     def start(self):
         self.recover()
@@ -171,7 +172,8 @@ class Runner:
         """Renew the leases of the jobs this process runs; fail those of dead servers."""
         while not self._stop.wait(self.lease.total_seconds() / 3):
             try:
-                claims.renew_leases(self.worker_id, store.utcnow() + self.lease)
+                if self._running:                  # NOTE: an idle server writes nothing (cached counts stay valid)
+                    claims.renew_leases(self.worker_id, store.utcnow() + self.lease)
                 self.recover()
             except Exception:                      # noqa: BLE001 - the next beat tries again
                 log.exception("job heartbeat failed")
@@ -240,6 +242,14 @@ class Runner:
         row = self.claim()
         if row is None:
             return False
+        self._running.add(row["id"])
+        try:
+            self._run(row)
+        finally:
+            self._running.discard(row["id"])
+        return True
+
+    def _run(self, row):
         job = RunningJob(self, row)
         fn = registry.operation(job.handler)
         try:
@@ -255,7 +265,6 @@ class Runner:
         except Exception as exc:                   # noqa: BLE001
             log.error("job %s failed:\n%s", row["id"], traceback.format_exc())
             self._fail(job, row, f"internal error: {exc.__class__.__name__}", 500)
-        return True
 
     def _succeed(self, job_id):
         """Mark a job SUCCESS, unless a cancel came after its last checkpoint (raise Cancelled then)."""

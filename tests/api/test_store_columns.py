@@ -164,3 +164,16 @@ def test_a_listing_s_count_is_reused_only_while_nothing_was_committed(database, 
         other.cursor().execute("UPDATE machine SET state = 'STOPPED' WHERE id = (SELECT min(id) FROM machine)")
         other.close()
         assert store.select("Machine", None, query)[1] == 3
+
+
+
+def test_workers_find_waiting_jobs_by_index_however_many_jobs_ended(database):
+    """The claim query searches (state, created) rather than walking every Job in order (migration 7)."""
+    if _postgres(database):
+        pytest.skip("SQLite's plan only: PostgreSQL's planner scans a table this small whatever its indexes")
+    migrations.migrate(database)
+    model = db.model_for("Job")
+    waiting = (model.state == "QUEUED") | ((model.state == "STOPPING") & model.worker.is_null())
+    sql, params = model.select(model.id, model.state).where(waiting).order_by(model.created).limit(8).sql()
+    plan = " ".join(r[3] for r in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+    assert "USING INDEX job_state_created (state=?)" in plan and "SCAN" not in plan, plan
