@@ -16,6 +16,7 @@ implied unless `"x-common": false`. Annotations beyond JSON Schema:
 - `x-secret`            accepted, stored, never shown (passwords)
 - `x-extraProperties`   attributes added to a reference (initialLocation)
 - `readOnly`            provider-set; ignored in request bodies (DSP0263 4.2.1.3)
+- `x-createOnly`        set when the resource is created, read-only afterwards (a Quota's user)
 
 From these one place derives request validation (`validator`), input
 coercion (`coerce`), XML mapping (cimi/xml.py) and ResourceMetadata.
@@ -117,10 +118,11 @@ def validate(name, data):
         raise SchemaError(f"{where}: {error.message}")
 
 
-def strip_read_only(name, data):
-    """Drop provider-set attributes a client echoed back (they are ignored)."""
+def strip_read_only(name, data, edit=False):
+    """Drop provider-set attributes a client echoed back (they are ignored); in an edit, create-only ones too."""
     props = load(name)["properties"]
-    return {k: v for k, v in data.items() if k == "id" or not props.get(k, {}).get("readOnly")}
+    return {k: v for k, v in data.items()
+            if k == "id" or not (props.get(k, {}).get("readOnly") or edit and props.get(k, {}).get("x-createOnly"))}
 
 
 def coerce(schema, data):

@@ -8,7 +8,7 @@ registers that file; a POST of the raw bytes (application/octet-stream,
 images are made by the provider (seeded) or by an OVF import.
 """
 from cimi import errors, imagefiles, jobs, registry, represent, store
-from cimi.ops import images
+from cimi.ops import images, usage
 from cimi.registry import Kind, register
 
 OCTET_STREAM = "application/octet-stream"
@@ -27,13 +27,15 @@ def receive_upload(ctx, kind, upload):
         raise errors.BadRequest("an image upload needs a name: POST ...?name=my-image")
     sha256 = imagefiles.checked_sha256(upload.params.get("sha256"))
     fmt = imagefiles.checked_format(upload.params.get("format"))
+    usage.precheck(ctx, lambda: usage.demand(ctx, kind.name, {}, {}))      # before the bytes, not only after
     staged, size, digest = imagefiles.receive(ctx.cloud.config, upload, "images", sha256)
+    fields = {"owner": ctx.owner, "name": name, "description": upload.params.get("description"),
+              "properties": {"sha256": digest}, "state": "CREATING",
+              "data": {"type": "IMAGE", "imageLocation": "upload", "_source": "upload", "_uploaded": size,
+                       "_staged": staged}}
     try:
-        row = store.insert(kind.name, {
-            "owner": ctx.owner, "name": name, "description": upload.params.get("description"),
-            "properties": {"sha256": digest}, "state": "CREATING",
-            "data": {"type": "IMAGE", "imageLocation": "upload", "_source": "upload", "_uploaded": size,
-                     "_staged": staged}})
+        with usage.admitted(ctx, kind.name, fields, {}):
+            row = store.insert(kind.name, fields)
     except BaseException:
         imagefiles.remove(staged)
         raise

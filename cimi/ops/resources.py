@@ -9,6 +9,7 @@ from typing import Callable
 
 import schemas
 from cimi import errors, registry, represent, store
+from cimi.ops import usage
 from cimi.vocabulary import type_uri
 
 
@@ -63,8 +64,9 @@ def insert(ctx, kind, body, parent=None):
     body.pop("id", None)
     created = kind.create(ctx, body, parent) if kind.create else Created({"data": body})
     owner = None if kind.provider_only else ctx.owner          # configurations are the provider's
-    row = store.insert(kind.name, {"owner": owner, "parent": parent and parent["id"],
-                                   **common, **created.fields})
+    fields = {"owner": owner, "parent": parent and parent["id"], **common, **created.fields}
+    with usage.admitted(ctx, kind.name, fields, created.payload):        # 403 beyond the owner's quota
+        row = store.insert(kind.name, fields)
     return row, created
 
 
