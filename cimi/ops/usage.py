@@ -13,7 +13,7 @@ from cimi import errors, registry, store
 
 KIND = "Quota"
 LIMITS = ("cpu", "memory", "volumeCapacity", "machines", "volumes", "machineImages")
-COUNTED = {"Machine": "machines", "Volume": "volumes", "MachineImage": "machineImages"}   # kind -> collection
+COUNTED = ("Machine", "Volume", "MachineImage")
 QUARANTINED = "QUARANTINED"           # the state of a deleted resource kept in quarantine (not counted)
 
 

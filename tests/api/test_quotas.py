@@ -10,13 +10,13 @@ import json
 import threading
 
 import pytest
-import waitress
 from falcon import testing
 from lxml import etree
 
 from cimi import auth
 from cimi.http.app import create_app
 from cimi.vocabulary import EXTENSION_NS
+from tests.api.test_concurrency import server  # noqa: F401 (fixture: waitress on loopback, over our cloud)
 from tests.api.test_store import database_url, make_cloud  # noqa: F401 (fixture)
 from tests.api.test_xml_schema import XSD, check
 from tests.conftest import XML, Client, machine_body
@@ -188,12 +188,20 @@ def test_the_default_quota_limits_users_without_their_own(clients):
 def test_usage_shows_the_owners_consumption(clients):
     admin, alice = clients["admin"], clients["alice"]
     default = set_quota(admin, cpu=10)
+    assert alice.get(default["id"]).json["usage"]["machines"] == 0
     _, machine = alice.create("machines", machine_body(alice, "m1"))
     alice.create("volumes", volume_body(2 * GIB))
     used = alice.get(default["id"]).json["usage"]       # the default shows its reader's usage
     assert (used["machines"], used["cpu"], used["volumes"]) == (1, machine["cpu"], 1)
     assert used["memory"] == machine["memory"] and used["volumeCapacity"] >= 2 * GIB
     assert clients["bob"].get(default["id"]).json["usage"]["machines"] == 0
+    # a capture adds an image: checked like a create
+    admin.put(default["id"], {"machineImages": 0})
+    resp = alice.post(alice.cep()["machineImages"]["href"], {"name": "cap", "type": "IMAGE",
+                                                             "imageLocation": machine["id"]})
+    assert resp.status_code == 403 and "quota machineImages of alice (the default): 0 in use + 1 asked > 0" \
+        in resp.json["message"]
+    assert alice.get(alice.cep()["machineImages"]["href"] + "?$filter=name='cap'").json["count"] == 0
 
 
 # --- by-value configurations ---------------------------------------------------------------
@@ -242,19 +250,6 @@ def test_quarantine_retention_is_read_per_user_then_default(clients, cloud):
 
 # --- the race -----------------------------------------------------------------------------
 
-@pytest.fixture
-def server(cloud):
-    srv = waitress.create_server(create_app(cloud), host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=srv.run, name="waitress", daemon=True)
-    thread.start()
-    yield srv.effective_port
-    srv.close()
-    for channel in list(srv._map.values()):
-        channel.close()
-    thread.join(timeout=10)
-    srv.task_dispatcher.shutdown()
-
-
 def post(port, user, path, body):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     token = base64.b64encode(f"{user}:{user}-pw".encode()).decode()
@@ -266,7 +261,7 @@ def post(port, user, path, body):
     return answer
 
 
-def test_twenty_concurrent_creates_never_overshoot(clients, server):
+def test_twenty_concurrent_creates_never_overshoot(clients, server):  # noqa: F811
     admin, alice = clients["admin"], clients["alice"]
     set_quota(admin, user="alice", volumes=5, volumeCapacity=7 * GIB)
     path = "/cimi/volumes"
