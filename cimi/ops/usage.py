@@ -119,4 +119,5 @@ def check_by_value(ctx, what, config):
     for name in BOUNDS[what]:
         bound = bounds.get(name)
         if bound is not None and isinstance(config.get(name), int) and config[name] > bound:
-            raise errors.Forbidden(f"bound byValue.{name} of {ctx.owner}: {what} by value asks {config[name]} > {bound}")
+            raise errors.Forbidden(f"bound byValue.{name} of {ctx.owner}: "
+                                   f"{what} by value asks {config[name]} > {bound}")

@@ -208,7 +208,8 @@ def test_usage_shows_the_owners_consumption(clients):
 
 def by_value_machine(client, cpu, memory):
     body = machine_body(client, "bv")
-    body["machineTemplate"]["machineConfig"] = {"cpu": cpu, "memory": memory, "disks": [{"capacity": GIB, "format": "qcow2"}]}
+    body["machineTemplate"]["machineConfig"] = {"cpu": cpu, "memory": memory,
+                                                "disks": [{"capacity": GIB, "format": "qcow2"}]}
     return body
 
 
