@@ -1,12 +1,17 @@
 """`cimi quotas` on a terminal (a pty) against a live server: an admin sets, a user reads and is refused."""
 import json
 import os
+from pathlib import Path
 
 from tests.client.test_script import SCRIPT, run_in_pty
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def terminal(user):
-    return {**os.environ, "TERM": "xterm", "COLUMNS": "160", "CIMI_USER": user, "CIMI_PASSWORD": user + "-pw"}
+    """A terminal's settings for a user; the script imports this checkout's code (the venv may be shared)."""
+    return {**os.environ, "TERM": "xterm", "COLUMNS": "160", "CIMI_USER": user, "CIMI_PASSWORD": user + "-pw",
+            "PYTHONPATH": str(ROOT)}
 
 
 def test_admin_sets_quotas_and_users_read_them_in_a_terminal(env, run):
