@@ -73,12 +73,13 @@ def edit(ctx, kind, row, body, selected=None, if_match=None):
     _if_match(row, if_match)
     if not isinstance(body, dict):
         raise errors.BadRequest("the request body must be a JSON object or an XML element")
-    body = schemas.strip_read_only(kind.name, schemas.coerce(kind.schema, body))
+    body = schemas.strip_read_only(kind.name, schemas.coerce(kind.schema, body), edit=True)
     uri = body.pop("resourceURI", None)
     if uri is not None and uri != type_uri(kind.name):
         raise errors.BadRequest(f"resourceURI {uri} does not match {type_uri(kind.name)}")
     body.pop("id", None)
-    writable = [n for n, p in kind.schema["properties"].items() if not p.get("readOnly") and n != "id"]
+    writable = [n for n, p in kind.schema["properties"].items()
+                if not (p.get("readOnly") or p.get("x-createOnly")) and n != "id"]
     names = [n for n in (selected or writable) if n in writable]
     if selected:
         extra = sorted(set(body) - set(names))

@@ -71,6 +71,7 @@ class Kind:
     refresh: Callable | None = None            # refresh(ctx, row): re-read the real state after a failure
     uploads: dict = field(default_factory=dict)  # media type -> fn(ctx, imagefiles.Upload) -> Created: raw bodies
     views: dict = field(default_factory=dict)    # name -> View: text served under an item (a console)
+    shown: Callable | None = None              # shown(ctx, row) -> attributes computed at each read (never cached)
     # The operations its create and delete hooks (and uploads) queue, besides its actions'
     # handlers: name -> fn(job). Job rows written before 2026-11 name them `<Kind>.<name>`.
     jobs: dict = field(default_factory=dict)

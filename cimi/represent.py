@@ -103,7 +103,7 @@ def document(ctx, kind, row):
     doc = {"resourceURI": type_uri(kind.name), "id": self_href, "name": row["name"],
            "description": row["description"], "created": iso(row["created"]),
            "updated": iso(row["updated"]), "properties": row["properties"], "state": row["state"]}
-    data = row["data"]
+    data = {**row["data"], **kind.shown(ctx, row)} if kind.shown else row["data"]
     for name, prop in kind.schema["properties"].items():
         if "x-collection" in prop:         # some (NIC addresses) are kept inline in the row
             doc[name] = {"href": f"{self_href}/{name}", **data.get(name, {})}

@@ -40,7 +40,7 @@ ITEMS = {
     "volumeImages": "volumeImages", "networks": "networks", "networkTemplates": "networkTemplates",
     "networkConfigs": "networkConfigurations", "networkPorts": "networkPorts", "addresses": "addresses",
     "systems": "systems", "systemTemplates": "systemTemplates", "jobs": "jobs",
-    "resourceMetadata": "resourceMetadata",
+    "resourceMetadata": "resourceMetadata", "quotas": "quotas",
 }
 #: CEP collection key -> the CIMI type of its entries (to find their ResourceMetadata).
 TYPES = {"machines": "Machine", "machineTemplates": "MachineTemplate", "machineConfigs": "MachineConfiguration",
@@ -48,7 +48,8 @@ TYPES = {"machines": "Machine", "machineTemplates": "MachineTemplate", "machineC
          "volumeTemplates": "VolumeTemplate", "volumeConfigs": "VolumeConfiguration", "volumeImages": "VolumeImage",
          "networks": "Network", "networkTemplates": "NetworkTemplate", "networkConfigs": "NetworkConfiguration",
          "networkPorts": "NetworkPort", "addresses": "Address", "systems": "System",
-         "systemTemplates": "SystemTemplate", "jobs": "Job", "resourceMetadata": "ResourceMetadata"}
+         "systemTemplates": "SystemTemplate", "jobs": "Job", "resourceMetadata": "ResourceMetadata",
+         "quotas": "Quota"}
 
 
 def short_id(href: str) -> str:
@@ -304,6 +305,20 @@ class Client(Documents):
             for mv in items_of(machine.get("volumes") or {}):
                 found[mv.get("volume", {}).get("href")] = (machine, mv)
         return found
+
+    def quota(self, user: str | None = None) -> dict | None:
+        """The Quota of a user (None: the default) as this client may read it, or None (QUOTA contract)."""
+        found = [q for q in self.list("quotas") if q.get("user") == user]
+        return found[0] if found else None
+
+    def set_quota(self, user: str | None, limits: dict) -> dict:
+        """Create a user's (or the default) Quota, or change only the given attributes of the existing one."""
+        quota = self.quota(user)
+        if quota is None:
+            body = {"resourceURI": NS + "Quota", **limits, **({"user": user} if user else {})}
+            return self.get(self.create("quotas", body).location)
+        return self.decode(self.request("PUT", self.require(quota, "edit"), limits,
+                                        params={"$select": ",".join(sorted(limits))}))
 
     def console(self, machine: dict, tail: int | None = None) -> str:
         """The last ``tail`` lines of a Machine's serial console log (CONSOLE contract)."""

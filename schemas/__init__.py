@@ -23,6 +23,7 @@ implied unless `"x-common": false`. Annotations beyond JSON Schema:
                         indexed in that order with the paging tie-breaks, so that a page
                         is read off the index. Either needs a migration that makes the
                         column and its indexes (cimi/store/migrations).
+- `x-createOnly`        set when the resource is created, read-only afterwards (a Quota's user)
 
 From these one place derives request validation (`validator`), input
 coercion (`coerce`), XML mapping (cimi/xml.py), ResourceMetadata and the
@@ -151,10 +152,11 @@ def validate(name, data):
         raise SchemaError(f"{where}: {error.message}")
 
 
-def strip_read_only(name, data):
-    """Drop provider-set attributes a client echoed back (they are ignored)."""
+def strip_read_only(name, data, edit=False):
+    """Drop provider-set attributes a client echoed back (they are ignored); in an edit, create-only ones too."""
     props = load(name)["properties"]
-    return {k: v for k, v in data.items() if k == "id" or not props.get(k, {}).get("readOnly")}
+    return {k: v for k, v in data.items()
+            if k == "id" or not (props.get(k, {}).get("readOnly") or edit and props.get(k, {}).get("x-createOnly"))}
 
 
 def coerce(schema, data):

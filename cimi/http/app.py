@@ -228,10 +228,10 @@ class Api:
         if not represent.can_read(ctx.user, head):
             raise errors.NotFound(f"no {kind.name} {row_id}")
         tag = f'W/"{head.version}"'
-        if crud.etag_matches(req.get_header("If-None-Match"), tag):
+        if kind.shown is None and crud.etag_matches(req.get_header("If-None-Match"), tag):
             resp.status = falcon.HTTP_304
             return
-        plain = not (req.has_param("$select") or req.has_param("$expand"))
+        plain = not (req.has_param("$select") or req.has_param("$expand")) and kind.shown is None
         key = (kind.name, row_id, head.version, req.context.fmt, ctx.base,
                represent.can_write(ctx.user, kind, head))
         cached = self.rendered.get(key) if plain else None

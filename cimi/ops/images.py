@@ -7,7 +7,7 @@ registers that file.
 """
 from cimi import errors, imagefiles, registry, represent, store, templates
 from cimi.naming import backend_key
-from cimi.ops import placement
+from cimi.ops import placement, usage
 from cimi.ops.ovf_import import source_path
 from cimi.ops.resources import Created
 
@@ -120,6 +120,7 @@ def receive_upload(ctx, upload):
         raise errors.BadRequest("an image upload needs a name: POST ...?name=my-image")
     sha256 = imagefiles.checked_sha256(upload.params.get("sha256"))
     fmt = imagefiles.checked_format(upload.params.get("format"))
+    usage.precheck(ctx, lambda: usage.demand(ctx, "MachineImage", {}, {}))      # before the bytes, not only after
     staged, size, digest = imagefiles.receive(ctx.cloud.config, upload, "images", sha256)
     return Created({"name": name, "description": upload.params.get("description"),
                     "properties": {"sha256": digest}, "state": "CREATING",

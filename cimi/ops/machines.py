@@ -15,7 +15,7 @@ import backends
 from backends import model
 from cimi import errors, naming, registry, represent, store, templates
 from cimi.naming import backend_key
-from cimi.ops import placement, volumes
+from cimi.ops import placement, usage, volumes
 from cimi.ops.attachments import attach, attached_to, record_holder
 from cimi.ops.credentials import guest_user
 from cimi.ops.networks import forget_addresses
@@ -118,6 +118,7 @@ def prepare(ctx, body, parent):
     for attr in ("cpu", "memory"):
         if not isinstance(config.get(attr), int) or config[attr] < 1:
             raise errors.BadRequest(f"machineConfig needs a positive integer {attr}")
+    usage.check_by_value(ctx, "machineConfig", config)
     for disk in config.get("disks", ()):
         placed("machineConfig disks", disk)
     image = templates.referenced(ctx, "MachineImage", template.get("machineImage"), ("AVAILABLE",), "machineImage")
@@ -153,7 +154,7 @@ def prepare(ctx, body, parent):
     if len(volume_hosts) > 1:
         raise errors.Conflict("the template's Volumes live on different hosts")
     data = {"cpu": config["cpu"], "memory": memory, "cpuArch": config.get("cpuArch", "x86_64"),
-            "_image": image["id"]}
+            "_image": image["id"], "_diskCapacity": sum(d["capacity"] for d in config.get("disks", ()))}
     if config.get("cpuSpeed"):
         data["cpuSpeed"] = config["cpuSpeed"]
     if _wants_default_network(ctx, template):           # last: a bad request adds nothing

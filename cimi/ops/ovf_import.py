@@ -15,6 +15,7 @@ from pathlib import Path
 import backends
 from cimi import errors, imagefiles, localfiles, registry, represent, store
 from cimi.ops import networks as network_ops
+from cimi.ops import usage
 from cimi.ops.machines import BUS_PREFIXES
 from cimi.ops.resources import insert, remove
 from cimi.vocabulary import type_uri
@@ -65,7 +66,9 @@ class _Undo:
         self.job, self.rows, self.images, self.networks = job, [], [], []
 
     def row(self, kind_name, fields):
-        row = store.insert(kind_name, {"owner": self.job.owner, **fields})
+        fields = {"owner": self.job.owner, **fields}
+        with usage.admitted(self.job.ctx, kind_name, fields, {}):       # 403 beyond the owner's quota
+            row = store.insert(kind_name, fields)
         self.rows.append((kind_name, row["id"]))
         return row
 

@@ -9,6 +9,7 @@ from typing import Callable
 
 import schemas
 from cimi import errors, registry, represent, store
+from cimi.ops import usage
 from cimi.vocabulary import type_uri
 
 
@@ -74,10 +75,15 @@ def insert(ctx, kind, body, parent=None):
 
 
 def store_created(ctx, kind, created, fields=None):
-    """Store the row a hook described, owned by the requester (the provider's for configurations)."""
+    """Store the row a hook described, owned by the requester (the provider's for configurations).
+
+    Within the owner's quota (cimi/ops/usage.py): beyond it, a 403 and nothing stored.
+    """
     owner = None if kind.provider_only else ctx.owner
+    fields = {"owner": owner, **(fields or {}), **created.fields}
     try:
-        return store.insert(kind.name, {"owner": owner, **(fields or {}), **created.fields})
+        with usage.admitted(ctx, kind.name, fields, created.payload):
+            return store.insert(kind.name, fields)
     except BaseException:
         if created.discard:
             created.discard()

@@ -5,7 +5,7 @@ own Job (operations run inline), so a busy server cannot deadlock on workers.
 """
 from cimi import errors, registry, represent, store, templates
 from cimi.store.links import BLOCK
-from cimi.ops import machines
+from cimi.ops import machines, usage
 from cimi.ops.resources import Created, insert, remove
 
 
@@ -34,7 +34,20 @@ def prepare(ctx, body, parent):
     """Check a System create request; the Job makes its components."""
     template = templates.by_value(ctx, "SystemTemplate", body["systemTemplate"], "systemTemplate")
     components = _components(ctx, template)
+    usage.precheck(ctx, lambda: _demand(ctx, components))
     return Created({"state": "CREATING", "data": {}}, job=create, payload={"components": components})
+
+
+def _demand(ctx, components):
+    """What the System's Machines and Volumes will consume, prepared as their Job will make them."""
+    asked = dict.fromkeys(usage.LIMITS, 0)
+    for component in components:
+        if component["type"] in usage.COUNTED:
+            kind = registry.get(component["type"])
+            made = kind.create(ctx, {COMPONENTS[kind.name][0]: component["template"]}, None)
+            for name, amount in usage.demand(ctx, kind.name, made.fields["data"], made.payload).items():
+                asked[name] += amount * component["quantity"]
+    return asked
 
 
 def create(job):

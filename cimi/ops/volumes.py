@@ -7,6 +7,7 @@ copies it, and AVAILABLE again afterwards, whatever the outcome.
 import backends
 from backends import model
 from cimi import errors, naming, registry, represent, store, templates
+from cimi.ops import usage
 from cimi.ops.attachments import attached_to
 from cimi.ops.resources import Created, delete_backend_object
 
@@ -20,6 +21,7 @@ def prepare(ctx, body, parent):
     config = templates.by_value(ctx, "VolumeConfiguration", template.get("volumeConfig"), "volumeConfig")
     if not isinstance(config.get("capacity"), int) or config["capacity"] < 1:
         raise errors.BadRequest("volumeConfig needs a positive integer capacity (KiB)")
+    usage.check_by_value(ctx, "volumeConfig", config)
     image = None
     if template.get("volumeImage"):
         image = templates.referenced(ctx, "VolumeImage", template["volumeImage"], ("AVAILABLE",), "volumeImage")

@@ -292,6 +292,21 @@ def select(kind_name, user, query, parent=None):
     return [to_row(records[i]) for i in ids if i in records], count
 
 
+def owned(kind_name, owner):
+    """Return every row a user owns (owner None: the provider's), whatever its parent."""
+    model = db.model_for(kind_name)
+    where = model.owner.is_null() if owner is None else model.owner == owner
+    return [to_row(r) for r in model.select().where(where)]
+
+
+def owner_lock(owner):
+    """A transaction in which no other request of the same owner, in any front end, runs its own.
+
+    What counts an owner's rows and then adds one (a quota check) runs inside it.
+    """
+    return db.owner_lock(owner)
+
+
 _counts = {}
 
 

@@ -9,6 +9,7 @@ claim them. SQLite (WAL) by default; PostgreSQL by URL.
 """
 import contextlib
 import datetime
+import hashlib
 import logging
 import os
 import re
@@ -206,6 +207,29 @@ def exclusive(db):
     with db.atomic():
         if isinstance(db, peewee.PostgresqlDatabase):
             db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_START_LOCK,))
+        yield
+
+
+_owner_locks = {}
+
+
+@contextlib.contextmanager
+def owner_lock(owner):
+    """A transaction serialised per owner: pg_advisory_xact_lock across front ends on PostgreSQL.
+
+    SQLite serves one process: a lock per owner there, and BEGIN IMMEDIATE so
+    that the transaction holds the write lock from its first read.
+    """
+    db = database.obj
+    if isinstance(db, peewee.PostgresqlDatabase):
+        with db.atomic():
+            key = int.from_bytes(hashlib.sha256(f"owner:{owner}".encode()).digest()[:8], "big", signed=True)
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
+            yield
+        return
+    with _models_lock:
+        lock = _owner_locks.setdefault(owner, threading.RLock())
+    with lock, db.atomic(lock_type="IMMEDIATE"):
         yield
 
 
