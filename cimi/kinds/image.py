@@ -8,7 +8,7 @@ registers that file; a POST of the raw bytes (application/octet-stream,
 images are made by the provider (seeded) or by an OVF import.
 """
 from cimi import errors, imagefiles, jobs, registry, represent, store
-from cimi.ops import images
+from cimi.ops import images, quarantine
 from cimi.registry import Kind, register
 
 OCTET_STREAM = "application/octet-stream"
@@ -45,9 +45,10 @@ def receive_upload(ctx, kind, upload):
 
 
 register(Kind("MachineImage", "machineImages", create_schema="MachineImage", create=images.prepare,
-              delete=images.check_delete, refresh=images.refresh,
-              deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),
-              jobs={"capture": images.capture, "register": images.register, "delete": images.delete},
+              delete=lambda ctx, row: quarantine.instead(ctx, "machineImages", row, images.check_delete(ctx, row)),
+              refresh=images.refresh, deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),
+              jobs={"capture": images.capture, "register": images.register, "delete": images.delete,
+                    "quarantine": quarantine.keep_image},
               uploads={OCTET_STREAM: receive_upload},
               capabilities=(("ImageRegistration", "true",
                              "imageLocation may be a file: URI or path under the provider's import directory; "
