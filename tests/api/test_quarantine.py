@@ -242,3 +242,33 @@ def test_entries_in_xml(alice, retained, xsd):  # noqa: F811
     assert etree.QName(entry).namespace == EXT
     assert entry.find(f"{{{CIMI}}}owner").text == "alice"
     assert {op.get("rel") for op in entry.findall(f"{{{CIMI}}}operation")} == {f"{EXT}:restore", f"{EXT}:purge"}
+
+
+# --- the server option ------------------------------------------------------------------------
+
+def test_the_server_takes_a_retention_per_collection(monkeypatch):
+    import argparse
+
+    from cimi.server import _options, config_from
+
+    def parsed(*argv):
+        parser = argparse.ArgumentParser()
+        _options(parser)
+        return config_from(parser.parse_args(list(argv))).quarantine_retention
+    assert parsed() == {}
+    assert parsed("--quarantine-retention", "machines=7d,volumes=12h,machineImages=90") == {
+        "machines": 7 * DAY, "volumes": 12 * 3600, "machineImages": 90}
+    monkeypatch.setenv("CIMI_QUARANTINE_RETENTION", "volumes=1d")
+    assert parsed() == {"volumes": DAY}
+
+
+@pytest.mark.parametrize("text", ["machines", "machines=7w", "networks=1d", "volumes=-1d"])
+def test_a_bad_retention_stops_the_server_with_a_message(text, capsys):
+    import argparse
+
+    from cimi.server import _options
+    parser = argparse.ArgumentParser()
+    _options(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--quarantine-retention", text])
+    assert "COLLECTION=N" in capsys.readouterr().err
