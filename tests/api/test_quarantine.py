@@ -5,12 +5,18 @@ A deleted resource answers 404 at its href and is listed in quarantinedResources
 stable state; purge (a Job) and expiry remove its data for good.
 """
 import datetime
+import uuid
 
+import psycopg2
 import pytest
+from falcon import testing
 from lxml import etree
 
+from cimi import auth
+from cimi.cloud import Cloud, Config
+from cimi.http.app import create_app
 from cimi.ops import quarantine
-from tests.conftest import XML, machine_body
+from tests.conftest import TEST_NODE, XML, Client, machine_body
 from tests.api.test_xml_schema import check, xsd  # noqa: F401 (fixture)
 
 CIMI = "http://schemas.dmtf.org/cimi/1"
@@ -272,3 +278,46 @@ def test_a_bad_retention_stops_the_server_with_a_message(text, capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["--quarantine-retention", text])
     assert "COLLECTION=N" in capsys.readouterr().err
+
+
+# --- the store side on SQLite and PostgreSQL ------------------------------------------------
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def on_database(request, tmp_path, monkeypatch):
+    """A retaining cloud on each database; yield (cloud, alice, bob)."""
+    url = None
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgresql_url")
+        name = "q" + uuid.uuid4().hex[:12]
+        conn = psycopg2.connect(server)
+        conn.autocommit = True
+        conn.cursor().execute(f"CREATE DATABASE {name}")
+        conn.close()
+        url = server.rsplit("/", 1)[0] + "/" + name
+    monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
+    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), database=url, workers=2, lease_poll=0,
+                         libvirt_uris=[f"test://{TEST_NODE}"],
+                         quarantine_retention={"machines": DAY, "volumes": DAY, "machineImages": DAY}))
+    auth.add_user("alice", "alice-pw")
+    auth.add_user("bob", "bob-pw")
+    app = testing.TestClient(create_app(cloud))
+    yield cloud, Client(app, "alice", "alice-pw"), Client(app, "bob", "bob-pw")
+    cloud.close()
+
+
+def test_quarantine_round_trip_on_each_database(on_database):
+    cloud, alice, bob = on_database
+    m, v, w = machine(alice), volume(alice), volume(bob, "w")
+    for client, resource in ((alice, m), (alice, v), (bob, w)):
+        delete(client, resource["id"])
+    assert [e["name"] for e in entries(alice, "?$orderby=name")] == ["m1", "v1"]
+    assert [e["name"] for e in entries(alice, f"?$filter=resourceType='{CIMI}/Machine'")] == ["m1"]
+    assert [e["name"] for e in entries(bob)] == ["w"]
+    by_name = {e["name"]: e for e in entries(alice)}
+    operate(alice, by_name["m1"], "restore")
+    assert alice.get(m["id"]).json["state"] == "STOPPED"
+    operate(alice, by_name["v1"], "purge")
+    assert entries(alice) == [] and alice.get(v["id"]).status_code == 404
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+    assert quarantine.expire(cloud, now=later) == 1
+    assert entries(bob) == []
