@@ -236,6 +236,9 @@ def test_entries_are_queried_with_the_filter_language(alice, retained):
     assert [e["resource"]["href"] for e in found] == [v["id"]]
     assert [e["name"] for e in entries(alice, "?$filter=name='m1'")] == ["m1"]
     assert [e["name"] for e in entries(alice, "?$orderby=name:desc")] == ["v1", "m1"]
+    ordered = entries(alice, "?$orderby=expires:desc")
+    assert [e["expires"] for e in ordered] == sorted((e["expires"] for e in ordered), reverse=True)
+    assert entries(alice, "?$filter=size>0&$select=name,size")[0].keys() == {"resourceURI", "name", "size"}
 
 
 def test_entries_in_xml(alice, retained, xsd):  # noqa: F811
