@@ -324,3 +324,13 @@ def test_quarantine_round_trip_on_each_database(on_database):
     later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
     assert quarantine.expire(cloud, now=later) == 1
     assert entries(bob) == []
+
+
+def test_resource_metadata_describes_entries_and_their_extension_operations(alice):
+    metadata = alice.get(alice.cep()["resourceMetadata"]["href"]).json["resourceMetadata"]
+    [meta] = [m for m in metadata if m["typeUri"] == f"{CIMI}/QuarantinedResource"]
+    assert {"resourceType", "resource", "owner", "size", "quarantined", "expires"} <= {
+        a["name"] for a in meta["attributes"]}
+    assert {(a["name"], a["uri"]) for a in meta["actions"]} == {("restore", f"{EXT}:restore"),
+                                                                ("purge", f"{EXT}:purge")}
+

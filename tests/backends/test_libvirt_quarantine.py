@@ -83,3 +83,39 @@ def test_kept_disk_bytes_come_back_and_go_on_the_real_libvirtd(tcg):
     kept = b.keep_machine(m.key)
     b.drop_machine(kept)
     assert not disks & _volumes(observer, b.volume_pool)
+
+
+# --- through the API, on the real libvirtd ---------------------------------------------------------
+
+@pytest.mark.libvirtd
+def test_a_machine_in_quarantine_keeps_its_disk_bytes_on_the_real_libvirtd(tcg_cloud, libvirtd):
+    """Bytes written into the disk before the delete are there after restore and a boot; purge removes them."""
+    import libvirt
+
+    from cimi import naming
+    from tests.api.test_quarantine import CIMI, DAY, delete, entries, operate
+    from tests.conftest import machine_body
+    cloud, alice = tcg_cloud(quarantine_retention={"machines": DAY})
+    m = alice.create("machines", machine_body(alice, "kept", initialState="STOPPED"))[1]
+    domain = naming.machine_name(m["id"].rsplit("/", 1)[-1])
+    disks = [d.key for d in cloud.backend.machine(domain).disks]
+    assert _qemu_io(disks[0], "write -P 0x5a 0 64k").returncode == 0 and _marked(disks[0])
+    delete(alice, m["id"])
+    observer = libvirt.open(libvirtd)
+    try:
+        assert domain not in [d.name() for d in observer.listAllDomains(0)]
+        pool = {v.path() for v in observer.storagePoolLookupByName(cloud.config.image_pool).listAllVolumes(0)}
+        assert set(disks) <= pool and _marked(disks[0])
+        [entry] = entries(alice)
+        operate(alice, entry, "restore")
+        started = alice.act(alice.get(m["id"]).json, "start")
+        assert started["state"] == "STARTED"
+        stopped = alice.act(started, "stop", {"resourceURI": f"{CIMI}/Action", "action": f"{CIMI}/action/stop",
+                                              "force": True})
+        assert stopped["state"] == "STOPPED" and _marked(disks[0])
+        delete(alice, m["id"])
+        operate(alice, entries(alice)[0], "purge")
+        pool = {v.path() for v in observer.storagePoolLookupByName(cloud.config.image_pool).listAllVolumes(0)}
+        assert not set(disks) & pool and entries(alice) == []
+    finally:
+        observer.close()
