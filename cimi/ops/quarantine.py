@@ -10,6 +10,7 @@ state (a Machine STOPPED, without the Volumes it had attached); `purge`, and
 `expire` in the reconciliation loop, remove the data for good.
 """
 import datetime
+import logging
 
 import backends
 from cimi import errors, registry, represent, store
@@ -17,6 +18,7 @@ from cimi.naming import backend_key
 from cimi.ops import images, machines
 from cimi.vocabulary import type_uri
 
+log = logging.getLogger(__name__)
 KIND = "QuarantinedResource"
 KIB = 1024
 # The sub-resources a Machine's entry keeps and restores; its MachineVolumes are released, as by a delete.
@@ -176,12 +178,17 @@ def settle(ctx, entry):
 
 
 def expire(cloud, now=None):
-    """Purge the entries whose retention has passed; return how many."""
+    """Purge the entries whose retention has passed; return how many (one the backend refuses waits)."""
     now = _stamp(now or _now())
     gone = 0
     for entry in store.all_rows(KIND):
-        if entry["state"] == "QUARANTINED" and entry["data"]["expires"] <= now:
+        if entry["state"] != "QUARANTINED" or entry["data"]["expires"] > now:
+            continue
+        try:
             drop(cloud.backend, entry)
-            store.delete(KIND, entry["id"])
-            gone += 1
+        except backends.BackendError as exc:
+            log.warning("quarantined %s not purged yet: %s", entry["data"]["resource"]["href"], exc)
+            continue
+        store.delete(KIND, entry["id"])
+        gone += 1
     return gone

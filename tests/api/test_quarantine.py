@@ -5,9 +5,7 @@ A deleted resource answers 404 at its href and is listed in quarantinedResources
 stable state; purge (a Job) and expiry remove its data for good.
 """
 import datetime
-import uuid
 
-import psycopg2
 import pytest
 from falcon import testing
 from lxml import etree
@@ -17,6 +15,7 @@ from cimi.cloud import Cloud, Config
 from cimi.http.app import create_app
 from cimi.ops import quarantine
 from tests.conftest import TEST_NODE, XML, Client, machine_body
+from tests.api.test_store import database_url  # noqa: F401 (fixture: SQLite and PostgreSQL)
 from tests.api.test_xml_schema import check, xsd  # noqa: F401 (fixture)
 
 CIMI = "http://schemas.dmtf.org/cimi/1"
@@ -174,6 +173,20 @@ def test_expired_entries_are_purged_by_the_background_pass(alice, retained, libv
     assert entries(alice) == [] and _pool_paths(libvirt_conn) == pool
 
 
+def test_an_entry_the_backend_cannot_purge_waits_for_the_next_pass(alice, retained):
+    """Its host left the configuration: the others expire, it stays listed and is tried again."""
+    from cimi import store
+    m, v = machine(alice), volume(alice)
+    for resource in (m, v):
+        delete(alice, resource["id"])
+    row = store.get("QuarantinedResource", m["id"].rsplit("/", 1)[-1])
+    store.update("QuarantinedResource", row["id"], {"data": {**row["data"], "_kept": {
+        **row["data"]["_kept"], "host": "a-host-no-longer-configured"}}})
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=8)
+    assert quarantine.expire(retained, now=later) == 1
+    assert [e["resource"]["href"] for e in entries(alice)] == [m["id"]]
+
+
 # --- accounting, ownership, bad input -----------------------------------------------------
 
 def test_quarantined_resources_count_in_no_collection(alice, retained):
@@ -285,20 +298,11 @@ def test_a_bad_retention_stops_the_server_with_a_message(text, capsys):
 
 # --- the store side on SQLite and PostgreSQL ------------------------------------------------
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def on_database(request, tmp_path, monkeypatch):
-    """A retaining cloud on each database; yield (cloud, alice, bob)."""
-    url = None
-    if request.param == "postgresql":
-        server = request.getfixturevalue("postgresql_url")
-        name = "q" + uuid.uuid4().hex[:12]
-        conn = psycopg2.connect(server)
-        conn.autocommit = True
-        conn.cursor().execute(f"CREATE DATABASE {name}")
-        conn.close()
-        url = server.rsplit("/", 1)[0] + "/" + name
+@pytest.fixture
+def on_database(database_url, tmp_path, monkeypatch):  # noqa: F811
+    """A retaining cloud on each database (SQLite, PostgreSQL); yield (cloud, alice, bob)."""
     monkeypatch.setenv("CIMI_ADMIN_PASSWORD", "admin-pw")
-    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), database=url, workers=2, lease_poll=0,
+    cloud = Cloud(Config(data_dir=str(tmp_path / "var"), database=database_url, workers=2, lease_poll=0,
                          libvirt_uris=[f"test://{TEST_NODE}"],
                          quarantine_retention={"machines": DAY, "volumes": DAY, "machineImages": DAY}))
     auth.add_user("alice", "alice-pw")
