@@ -44,6 +44,7 @@ class JobSpec:
     payload: dict = field(default_factory=dict)
     affected: list = field(default_factory=list)
     target: tuple | None = None        # (kind name, row id) to re-read on failure
+    rel: str | None = None             # an extension operation's URI (the Job's action); None: from `action`
 
 
 class RunningJob:
@@ -141,7 +142,7 @@ def submit(ctx, spec):
     affected = [{"href": spec.target_href}] + [{"href": h} for h in spec.affected]
     now = db.utcnow()
     data = {"targetResource": {"href": spec.target_href}, "affectedResources": affected,
-            "action": action_text(spec.action), "progress": 0, "timeOfStatusChange": iso(now),
+            "action": spec.rel or action_text(spec.action), "progress": 0, "timeOfStatusChange": iso(now),
             "_base": ctx.base, "_target": list(spec.target) if spec.target else None}
     row = store.insert("Job", {"owner": ctx.owner, "state": "QUEUED", "name": spec.action,
                                "data": data, "handler": spec.handler, "payload": spec.payload})

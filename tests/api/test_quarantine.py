@@ -118,8 +118,8 @@ def test_purge_is_a_job_that_removes_the_data(alice, retained, libvirt_conn):
         delete(alice, resource["id"])
     assert _pool_paths(libvirt_conn) > pool
     for entry in entries(alice):
-        resp = operate(alice, entry, "purge")
-        assert "CIMI-Job-URI" in resp.headers
+        job = alice.get(operate(alice, entry, "purge").headers["CIMI-Job-URI"]).json
+        assert job["action"] == f"{EXT}:purge" and job["targetResource"]["href"] == entry["id"]
     assert entries(alice) == [] and _pool_paths(libvirt_conn) == pool
     assert alice.get(m["id"]).status_code == 404 and alice.get(v["id"]).status_code == 404
 
