@@ -264,6 +264,11 @@ def test_entries_in_xml(alice, retained, xsd):  # noqa: F811
     assert etree.QName(entry).namespace == EXT
     assert entry.find(f"{{{CIMI}}}owner").text == "alice"
     assert {op.get("rel") for op in entry.findall(f"{{{CIMI}}}operation")} == {f"{EXT}:restore", f"{EXT}:purge"}
+    body = f'<Action xmlns="{CIMI}"><action>{EXT}:restore</action></Action>'
+    resp = alice.post(entries(alice)[0]["id"] + "/restore", body, fmt="xml", accept=XML)
+    assert resp.status_code == 202, resp.text
+    assert alice.wait(resp.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
+    assert alice.get(v["id"]).json["state"] == "AVAILABLE"
 
 
 # --- the server option ------------------------------------------------------------------------
