@@ -119,3 +119,28 @@ def test_a_machine_in_quarantine_keeps_its_disk_bytes_on_the_real_libvirtd(tcg_c
         assert not set(disks) & pool and entries(alice) == []
     finally:
         observer.close()
+
+
+@pytest.mark.libvirtd
+def test_a_volume_in_quarantine_keeps_its_bytes_on_the_real_libvirtd(tcg_cloud, libvirtd):
+    import libvirt
+
+    from tests.api.test_quarantine import CIMI, DAY, delete, entries, operate
+    cloud, alice = tcg_cloud(quarantine_retention={"volumes": DAY})
+    v = alice.create("volumes", {"resourceURI": f"{CIMI}/VolumeCreate", "name": "kept",
+                                 "volumeTemplate": {"volumeConfig": {"capacity": 1024}}})[1]
+    observer = libvirt.open(libvirtd)
+    try:
+        [path] = [vol.path() for vol in observer.storagePoolLookupByName(cloud.config.image_pool).listAllVolumes(0)
+                  if v["id"].rsplit("/", 1)[-1] in vol.name()]
+        assert _qemu_io(path, "write -P 0x5a 0 64k").returncode == 0
+        delete(alice, v["id"])
+        assert alice.get(v["id"]).status_code == 404 and _marked(path)
+        operate(alice, entries(alice)[0], "restore")
+        assert alice.get(v["id"]).json["state"] == "AVAILABLE" and _marked(path)
+        delete(alice, v["id"])
+        operate(alice, entries(alice)[0], "purge")
+        assert path not in [vol.path() for vol in
+                            observer.storagePoolLookupByName(cloud.config.image_pool).listAllVolumes(0)]
+    finally:
+        observer.close()
