@@ -120,6 +120,22 @@ class Backend:
         """Destroy and undefine the machine and remove the disks it owns."""
         raise NotImplementedError
 
+    def keep_machine(self, key: str) -> dict:
+        """Remove the machine as delete_machine does but keep its disks (a quarantine); NotFound if gone.
+
+        Returns plain data (JSON-serialisable) that restore_machine and
+        drop_machine take; attached volumes are released, as by a delete.
+        """
+        raise NotImplementedError
+
+    def restore_machine(self, kept: dict) -> model.MachineInfo:
+        """Define a kept machine again, STOPPED, with the same disks; idempotent."""
+        raise NotImplementedError
+
+    def drop_machine(self, kept: dict) -> None:
+        """Remove a kept machine's disks for good; what is gone already is skipped."""
+        raise NotImplementedError
+
     def console_log(self, key: str, tail_lines: int) -> str:
         """Return the last lines of the machine's serial console ("" if it never ran).
 

@@ -35,6 +35,9 @@ class Config:
     import_dir: str | None = None            # OVF packages may be imported from here (default: data_dir/import)
     export_dir: str | None = None            # exported OVAs are written here (default: data_dir/exports)
     export_retention: float = 7 * 86400.0    # seconds an exported OVA is kept (then removed with its resource)
+    # seconds a deleted resource stays in quarantine, by collection (machines, volumes, machineImages);
+    # absent or 0: removed at once. An owner's Quota may say otherwise (cimi/ops/quarantine.py).
+    quarantine_retention: dict = field(default_factory=dict)
     image_pool: str | None = None            # libvirt storage pools; None: the backend's default
     volume_pool: str | None = None
     default_network: str = "default"         # NAT Network of Machines created without NICs ("": none)

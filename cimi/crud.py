@@ -178,4 +178,4 @@ def act(ctx, kind, row, name, body, if_match=None):
         store.update(kind.name, row["id"], {"state": action.transient}, version=row["version"])
     return jobs.submit(ctx, jobs.JobSpec(registry.job_name(action.handler), represent.href(ctx, kind, row), name,
                                          {"id": row["id"], "params": params, "from": row["state"]},
-                                         target=(kind.name, row["id"])))
+                                         target=(kind.name, row["id"]), rel=action.rel))

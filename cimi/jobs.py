@@ -44,6 +44,7 @@ class JobSpec:
     payload: dict = field(default_factory=dict)
     affected: list = field(default_factory=list)
     target: tuple | None = None        # (kind name, row id) to re-read on failure
+    rel: str | None = None             # an extension operation's URI (the Job's action); None: from `action`
 
 
 class RunningJob:
@@ -134,7 +135,7 @@ def submit(ctx, spec):
     affected = [{"href": spec.target_href}] + [{"href": h} for h in spec.affected]
     now = store.utcnow()
     data = {"targetResource": {"href": spec.target_href}, "affectedResources": affected,
-            "action": action_text(spec.action), "progress": 0, "timeOfStatusChange": iso(now),
+            "action": spec.rel or action_text(spec.action), "progress": 0, "timeOfStatusChange": iso(now),
             "_base": ctx.base, "_target": list(spec.target) if spec.target else None}
     row = store.insert("Job", {"owner": ctx.owner, "state": "QUEUED", "name": spec.action,
                                "data": data, "handler": spec.handler, "payload": spec.payload})
@@ -188,13 +189,14 @@ class Runner:
 
     def _reconcile_loop(self):
         """Every few seconds: compare the store with the hosts (first resuming what a host restart stopped)."""
-        from cimi.ops.exported_packages import expire
+        from cimi.ops import exported_packages, quarantine
         from cimi.ops.reconcile import reconcile
         self._resume()
         while not self._stop.is_set():
             try:
                 reconcile(self.cloud)
-                expire(self.cloud)
+                exported_packages.expire(self.cloud)
+                quarantine.expire(self.cloud)
             except Exception:                      # noqa: BLE001 - keep reconciling whatever happens
                 log.exception("reconciliation failed")
             self._stop.wait(self.reconcile_every)

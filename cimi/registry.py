@@ -33,6 +33,7 @@ class Action:
     check: Callable | None = None              # check(ctx, row, params): refuse (4xx) before a Job is queued
 
     condition: Callable | None = None          # condition(row): a further test than the state (ERROR cases)
+    rel: str | None = None                     # an extension operation's URI; None: the standard action URI
 
     def allows(self, row):
         """Tell whether the row's state (and the condition) let this action run."""

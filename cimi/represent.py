@@ -92,7 +92,7 @@ def operations(ctx, kind, row):
         if action.allows(row):
             target = self_href + "/" + action.name if action.href == "self" \
                 else ctx.base + action.href
-            ops.append({"rel": action_uri(action.name), "href": target})
+            ops.append({"rel": action.rel or action_uri(action.name), "href": target})
     ops += [{"rel": view.rel, "href": f"{self_href}/{view.name}"} for view in kind.views.values()]
     return ops
 

@@ -6,6 +6,7 @@ CIMI_LIBVIRT_URI, CIMI_DATA_DIR, ...), so a unit file or container needs no flag
 import argparse
 import logging
 import os
+import re
 import sys
 
 from cimi.cloud import Config
@@ -13,6 +14,21 @@ from cimi.cloud import Config
 log = logging.getLogger("cimi")
 DOMAIN_TYPES = ("auto", "kvm", "qemu")
 FALSE_WORDS = ("0", "no", "false", "off")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def retention_table(text):
+    """Parse "machines=7d,volumes=12h,machineImages=30d" into {collection: seconds} (no unit: seconds)."""
+    from cimi.ops.quarantine import KEEPERS
+    table = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, _, value = (x.strip() for x in part.partition("="))
+        amount = re.fullmatch(r"(\d+)([smhd]?)", value)
+        if name not in KEEPERS or amount is None:
+            raise argparse.ArgumentTypeError(f"{part!r} is not COLLECTION=N[s|m|h|d] with COLLECTION one of "
+                                             f"{', '.join(KEEPERS)}")
+        table[name] = int(amount[1]) * _UNITS[amount[2] or "s"]
+    return table
 
 
 def _options(parser, inherited=False):
@@ -37,6 +53,10 @@ def _options(parser, inherited=False):
                         help="exported OVA packages are written here (default: DATA_DIR/exports)")
     parser.add_argument("--export-retention", type=float, default=env("CIMI_EXPORT_RETENTION", 7.0),
                         metavar="DAYS", help="exported packages are removed this many days after the export")
+    parser.add_argument("--quarantine-retention", type=retention_table, default=env("CIMI_QUARANTINE_RETENTION", ""),
+                        metavar="COLLECTION=N[smhd],...",
+                        help="keep deleted machines, volumes and machineImages in quarantine this long, e.g. "
+                             "machines=7d,volumes=7d,machineImages=30d (default: none, removed at once)")
     parser.add_argument("--image-pool", default=env("CIMI_IMAGE_POOL"),
                         help="libvirt storage pool for images (default: default-pool on test:, else default)")
     parser.add_argument("--public-entry-point", action=argparse.BooleanOptionalAction,
@@ -80,6 +100,7 @@ def config_from(args):
                   console_dir=args.console_dir, create_pool=args.create_pool,
                   stop_timeout=args.stop_timeout, resume_on_start=args.resume_on_start,
                   export_retention=args.export_retention * 86400,
+                  quarantine_retention=args.quarantine_retention,
                   public_entry_point=args.public_entry_point)
 
 

@@ -38,9 +38,10 @@ def action_name(uri):
     """Return the operation named by an Action's `action` text.
 
     Plugfest clients send padded or mangled URIs (" http://http://.../stop"),
-    so only the last path segment counts (cimi-reference 4.1).
+    so only the last path segment counts (cimi-reference 4.1); an extension
+    URI (urn:darn-simple-cloud:cimi:restore) ends with its name too.
     """
-    return (uri or "").strip().rstrip("/").rsplit("/", 1)[-1]
+    return (uri or "").strip().rstrip("/").rsplit("/", 1)[-1].removeprefix(EXTENSION_NS + ":")
 
 
 _ITEMS_KEYS = {"Address": "addresses", "MachineNetworkInterfaceAddress": "machineNetworkInterfaceAddresses",

@@ -27,7 +27,8 @@ from cimiclient.transport import HttpTransport, Response
 ACTION = NS + "action/"
 JSON, XML = "application/json", "application/xml"
 FINISHED = ("SUCCESS", "FAILED", "STOPPED")
-CONSOLE = "urn:darn-simple-cloud:cimi:console"     # the Machine operation serving its console log
+EXTENSION = "urn:darn-simple-cloud:cimi:"           # the provider's extension operations (restore, purge)
+CONSOLE = EXTENSION + "console"                     # the Machine operation serving its console log
 #: Attributes every resource has (DSP0263 5.1), whatever its ResourceMetadata lists.
 COMMON_ATTRIBUTES = frozenset({"resourceURI", "id", "name", "description", "created", "updated", "properties",
                                "operations"})
@@ -40,7 +41,7 @@ ITEMS = {
     "volumeImages": "volumeImages", "networks": "networks", "networkTemplates": "networkTemplates",
     "networkConfigs": "networkConfigurations", "networkPorts": "networkPorts", "addresses": "addresses",
     "systems": "systems", "systemTemplates": "systemTemplates", "jobs": "jobs",
-    "resourceMetadata": "resourceMetadata", "quotas": "quotas",
+    "resourceMetadata": "resourceMetadata", "quotas": "quotas", "quarantinedResources": "quarantinedResources",
 }
 #: CEP collection key -> the CIMI type of its entries (to find their ResourceMetadata).
 TYPES = {"machines": "Machine", "machineTemplates": "MachineTemplate", "machineConfigs": "MachineConfiguration",
@@ -49,7 +50,7 @@ TYPES = {"machines": "Machine", "machineTemplates": "MachineTemplate", "machineC
          "networks": "Network", "networkTemplates": "NetworkTemplate", "networkConfigs": "NetworkConfiguration",
          "networkPorts": "NetworkPort", "addresses": "Address", "systems": "System",
          "systemTemplates": "SystemTemplate", "jobs": "Job", "resourceMetadata": "ResourceMetadata",
-         "quotas": "Quota"}
+         "quotas": "Quota", "quarantinedResources": "QuarantinedResource"}
 
 
 def short_id(href: str) -> str:
@@ -213,13 +214,15 @@ class Client(Documents):
 
     # --- operations --------------------------------------------------------------------------------
     @staticmethod
-    def operation(resource: dict, rel: str) -> str | None:
-        """The href of an operation the resource advertises now (bare rels or action names)."""
-        wanted = {rel, ACTION + rel}
-        for op in resource.get("operations", []):
-            if op.get("rel") in wanted:
-                return op.get("href")
-        return None
+    def advertised(resource: dict, rel: str) -> dict | None:
+        """The operation the resource advertises now (a bare rel, an action or an extension name), or None."""
+        wanted = {rel, ACTION + rel, EXTENSION + rel}
+        return next((op for op in resource.get("operations", []) if op.get("rel") in wanted), None)
+
+    @classmethod
+    def operation(cls, resource: dict, rel: str) -> str | None:
+        """The href of an operation the resource advertises now."""
+        return (cls.advertised(resource, rel) or {}).get("href")
 
     def require(self, resource: dict, rel: str) -> str:
         href = self.operation(resource, rel)
@@ -245,7 +248,7 @@ class Client(Documents):
     def act(self, resource: dict, action: str, **params) -> Result:
         """Perform an advertised action (start, stop, ...) with its parameters."""
         href = self.require(resource, action)
-        body = {"resourceURI": NS + "Action", "action": ACTION + action, **params}
+        body = {"resourceURI": NS + "Action", "action": self.advertised(resource, action)["rel"], **params}
         return self._result(self.request("POST", href, body))
 
     def delete(self, resource: dict) -> Result:

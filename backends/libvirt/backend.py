@@ -199,6 +199,18 @@ class LibvirtBackend(base.Backend):
                 machines.reap_volumes(host, self.volume_pool, key)
 
     @translated
+    def keep_machine(self, key):
+        return machines.keep(*self._domain(key))
+
+    @translated
+    def restore_machine(self, kept):
+        return machines.restore(self._host(kept["host"]), kept)
+
+    @translated
+    def drop_machine(self, kept):
+        machines.drop(self._host(kept["host"]), kept)
+
+    @translated
     def console_log(self, key, tail_lines):
         return machines.console_log(*self._domain(key), tail_lines)
 

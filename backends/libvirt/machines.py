@@ -276,7 +276,39 @@ def suspend(host, dom):
 def delete(host, dom):
     """Destroy, undefine (with managed save, snapshots, NVRAM), reap disks and the console log."""
     conf = xml.Domain.parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-    owned = conf.owned_volumes()
+    _undefine(dom)
+    _reap(host, conf)
+
+
+def keep(host, dom):
+    """Destroy and undefine the domain but keep the volumes it owns; return what `restore` needs.
+
+    The definition kept holds only the disks the domain owns: attached
+    Volumes are released as a delete releases them. A managed save is
+    dropped (a restored machine starts afresh).
+    """
+    definition = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    owned = xml.Domain.parse(definition).owned_volumes()
+    for source in xml.disk_elements(definition)[1]:
+        if source not in owned:                        # an attached Volume
+            definition = xml.without_disk(definition, source)
+    _undefine(dom)
+    return {"host": host.name, "definition": definition}
+
+
+def restore(host, kept):
+    """Define a kept machine again (stopped); one already defined under its name is returned as it is."""
+    name = xml.Domain.parse(kept["definition"]).name
+    dom = host.domain_by_name(name) or host.conn.defineXML(kept["definition"])
+    return info(host, dom)
+
+
+def drop(host, kept):
+    """Remove for good what `keep` kept: the volumes and the console log."""
+    _reap(host, xml.Domain.parse(kept["definition"]))
+
+
+def _undefine(dom):
     if dom.isActive():
         dom.destroy()
     for flags in _UNDEFINE_FLAGS:
@@ -286,7 +318,11 @@ def delete(host, dom):
         except libvirt.libvirtError as exc:
             if not is_unsupported(exc) or flags == 0:
                 raise
-    for key in owned:
+
+
+def _reap(host, conf):
+    """Delete the volumes a domain definition owns and its console log."""
+    for key in conf.owned_volumes():
         vol = host.volume_or_none(key)
         if vol is not None:
             host.delete_volume(vol)

@@ -7,16 +7,17 @@ registers that file; a POST of the raw bytes (application/octet-stream,
 `?name=`) uploads one (a provider extension, see the capabilities). Other
 images are made by the provider (seeded) or by an OVF import.
 """
-from cimi.ops import images
+from cimi.ops import images, quarantine
 from cimi.registry import Kind, register
 from cimi.store.links import KEEP, Link
 
 OCTET_STREAM = "application/octet-stream"
 
 register(Kind("MachineImage", "machineImages", create_schema="MachineImage", create=images.prepare,
-              delete=lambda ctx, row: images.delete, refresh=images.refresh,
-              deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),
-              jobs={"capture": images.capture, "register": images.register, "delete": images.delete},
+              delete=lambda ctx, row: quarantine.instead(ctx, "machineImages", row, images.delete),
+              refresh=images.refresh, deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),
+              jobs={"capture": images.capture, "register": images.register, "delete": images.delete,
+                    "quarantine": quarantine.keep_image},
               uploads={OCTET_STREAM: images.receive_upload}, links=(Link("_machine", "Machine", KEEP),),
               capabilities=(("ImageRegistration", "true",
                              "imageLocation may be a file: URI or path under the provider's import directory; "

@@ -2,7 +2,7 @@
 
 What each action does is in cimi/ops/machines.py and cimi/ops/attachments.py.
 """
-from cimi.ops import attachments, machines, ovf_export
+from cimi.ops import attachments, machines, ovf_export, quarantine
 from cimi.ops.machines import DEFAULT_INITIAL_STATE, INITIAL_STATES, STABLE
 from cimi.registry import Action, Kind, View, register
 from cimi.store.links import KEEP, Link
@@ -24,8 +24,9 @@ def _offered_in_error(name):
 
 register(Kind(
     "Machine", "machines", create_schema="MachineCreate", create=machines.prepare, refresh=machines.refresh,
-    delete=lambda ctx, row: machines.delete, deletable_states=STABLE | {"FAILED", "CREATING"},  # CREATING: cancel
-    jobs={"create": machines.create, "delete": machines.delete},
+    delete=lambda ctx, row: quarantine.instead(ctx, "machines", row, machines.delete),
+    deletable_states=STABLE | {"FAILED", "CREATING"},  # CREATING: cancel
+    jobs={"create": machines.create, "delete": machines.delete, "quarantine": quarantine.keep_machine},
     actions={**{name: Action(name, frozenset(states), transient, handler=handler, condition=_offered_in_error(name))
                 for name, states, transient, handler in ACTIONS},
              # capture: clean when STOPPED, crash-consistent while STARTED or PAUSED (the guest runs on)

@@ -3,14 +3,15 @@
 A VolumeImage POSTed with a Volume's href as imageLocation is a snapshot of
 that Volume (DSP0263 5.15.8.1).
 """
-from cimi.ops import volumes
+from cimi.ops import quarantine, volumes
 from cimi.registry import Kind, register
 from cimi.store.links import KEEP, Link
 
 register(Kind("Volume", "volumes", create_schema="VolumeCreate", create=volumes.prepare,
-              delete=volumes.check_delete, refresh=volumes.refresh,
+              delete=lambda ctx, row: quarantine.instead(ctx, "volumes", row, volumes.check_delete(ctx, row)),
+              refresh=volumes.refresh,
               deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),   # CREATING: cancel
-              jobs={"create": volumes.create, "delete": volumes.delete},
+              jobs={"create": volumes.create, "delete": volumes.delete, "quarantine": quarantine.keep_volume},
               capabilities=(("VolumeTemplateByValue", "true", "volumeTemplate may be given by value"),
                             ("VolumeConfigByValue", "true", "volumeConfig may be given by value"),
                             ("VolumeImageByValue", "false", "volumeImage must be a reference"),

@@ -93,12 +93,18 @@ def register(job):
 
 def delete(job):
     row = store.get("MachineImage", job.payload["id"])
-    if row["data"].get("_key"):
-        for key in set(placement.image_keys(row, None).values()) | {row["data"]["_key"]}:
-            job.backend.delete_image(key)              # every host's copy
+    remove_copies(job.backend, row)
     if row["data"].get("_staged"):                     # an upload cancelled before it was stored
         imagefiles.remove(row["data"]["_staged"])
     store.delete("MachineImage", row["id"])
+
+
+def remove_copies(backend, row):
+    """Delete an image's bytes: every host's copy."""
+    if row["data"].get("_key"):
+        for key in set(placement.image_keys(row, None).values()) | {row["data"]["_key"]}:
+            backend.delete_image(key)
+
 
 
 def refresh(ctx, row):

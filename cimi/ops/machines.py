@@ -419,6 +419,11 @@ def delete(job):
     # Deleting the domain releases its Volumes (they are not among the disks it owns):
     # no detach to wait for, whatever the guest would say.
     job.backend.delete_machine(backend_key(row))      # also when a crash kept its key from the store
+    forget(job, row)
+
+
+def forget(job, row):
+    """Remove a Machine whose domain is gone from the store: release its Volumes, ports, addresses, rows."""
     for mv in store.children("MachineVolume", row["id"]):
         record_holder(job.ctx, mv["data"]["_volume"])
     store.delete_children("NetworkPort", row["id"])    # ports of a machine have it as parent

@@ -38,7 +38,7 @@ def describe(kind):
     attributes = [_attribute(n, p, required) for n, p in schema["properties"].items() if n != "operations"]
     capabilities = [{"name": n, "uri": capability_uri(kind.name, n), "description": d, "value": v}
                     for n, v, d in kind.capabilities]
-    actions = [{"name": a.name, "uri": type_uri("action/" + a.name), "description": f"{a.name} the {kind.name}",
+    actions = [{"name": a.name, "uri": a.rel or type_uri("action/" + a.name), "description": f"{a.name} the {kind.name}",
                 "method": "POST", "inputMessage": "application/json", "outputMessage": "application/json"}
                for a in kind.actions.values()]
     # Extension operations read with GET; their parameters are the query string.

@@ -10,7 +10,8 @@ import sys
 
 import click
 
-from cimiclient.cli import credentials, images, jobs, machines, networks, packages, quotas, systems, volumes  # noqa: F401
+from cimiclient.cli import credentials, images, jobs, machines, networks, packages, quarantine, quotas  # noqa: F401
+from cimiclient.cli import systems, volumes  # noqa: F401
 from cimiclient.cli.app import cli
 from cimiclient.cli.output import clean
 from cimiclient import CimiError
