@@ -344,3 +344,19 @@ def test_resource_metadata_describes_entries_and_their_extension_operations(alic
     assert {(a["name"], a["uri"]) for a in meta["actions"]} == {("restore", f"{EXT}:restore"),
                                                                 ("purge", f"{EXT}:purge")}
 
+
+
+def test_an_admin_sets_a_user_s_retention_through_their_quota(admin, alice, bob, cloud):
+    """Per user: alice's Quota keeps her Volumes a day; bob, with no retention anywhere, loses his at once."""
+    resp = admin.post(admin.cep()["quotas"]["href"], {"user": "alice", "quarantineRetention": {"volumes": DAY}})
+    assert resp.status_code == 201, resp.text
+    kept, lost = volume(alice, "kept"), volume(bob, "lost")
+    delete(alice, kept["id"])
+    assert bob.delete(lost["id"]).status_code in (200, 202)
+    assert alice.get(kept["id"]).status_code == 404
+    [entry] = entries(alice)
+    assert entry["resource"]["href"] == kept["id"] and entry["name"] == "kept"
+    expires = datetime.datetime.fromisoformat(entry["expires"].replace("Z", "+00:00"))
+    quarantined = datetime.datetime.fromisoformat(entry["quarantined"].replace("Z", "+00:00"))
+    assert (expires - quarantined).total_seconds() == DAY
+    assert entries(bob) == []
