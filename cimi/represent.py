@@ -55,15 +55,16 @@ def resolve(ctx, uri, expected=None):
     if expected and kind.name not in ((expected,) if isinstance(expected, str) else expected):
         raise errors.BadRequest(f"{uri} is a {kind.name}, not a {expected}")
     row = store.get(kind.name, row_id, parent)
-    if not can_read(ctx.user, row):
+    if not can_read(ctx.user, kind.name, row):
         raise errors.NotFound(f"no {kind.name} {row_id}")
     return kind, row
 
 
 # --- rights ----------------------------------------------------------------------
 
-def can_read(user, row):
-    return user is None or user.admin or row["owner"] in (None, user.name)
+def can_read(user, kind_name, row):
+    """Theirs, the provider's, or shared with them (the store decides, as for its queries)."""
+    return store.readable(kind_name, user, row)
 
 
 def can_write(user, kind, row):

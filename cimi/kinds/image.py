@@ -8,7 +8,7 @@ registers that file; a POST of the raw bytes (application/octet-stream,
 images are made by the provider (seeded) or by an OVF import.
 """
 from cimi import errors, imagefiles, jobs, registry, represent, store
-from cimi.ops import images
+from cimi.ops import images, sharing
 from cimi.registry import Kind, register
 from cimi.store.links import KEEP, Link
 
@@ -19,7 +19,8 @@ def receive_upload(ctx, kind, upload):
     """POST of an image's raw bytes to the collection: stream them to data_dir, then register.
 
     Query parameters: name (required), description, sha256 (checked while
-    streaming; 400 and nothing kept on a mismatch), format (qcow2, raw, vmdk).
+    streaming; 400 and nothing kept on a mismatch), format (qcow2, raw, vmdk),
+    public (true: shared read-only with everyone, cimi/ops/sharing.py).
     """
     if not represent.can_add(ctx.user, kind):
         raise errors.Forbidden(f"you may not add {kind.name} resources")
@@ -28,13 +29,18 @@ def receive_upload(ctx, kind, upload):
         raise errors.BadRequest("an image upload needs a name: POST ...?name=my-image")
     sha256 = imagefiles.checked_sha256(upload.params.get("sha256"))
     fmt = imagefiles.checked_format(upload.params.get("format"))
+    public = (upload.params.get("public") or "false").strip().lower()
+    if public not in ("true", "false"):
+        raise errors.BadRequest(f"public={public!r}: give true or false")
+    acl = {"acl": sharing.checked(ctx.owner, {"rules": [{"principal": sharing.EVERYONE, "right": "VIEW"}]})} \
+        if public == "true" else {}
     staged, size, digest = imagefiles.receive(ctx.cloud.config, upload, "images", sha256)
     try:
         row = store.insert(kind.name, {
             "owner": ctx.owner, "name": name, "description": upload.params.get("description"),
             "properties": {"sha256": digest}, "state": "CREATING",
             "data": {"type": "IMAGE", "imageLocation": "upload", "_source": "upload", "_uploaded": size,
-                     "_staged": staged}})
+                     "_staged": staged, **acl}})
     except BaseException:
         imagefiles.remove(staged)
         raise
@@ -55,6 +61,6 @@ register(Kind("MachineImage", "machineImages", create_schema="MachineImage", cre
                              "properties sha256 (checked) and format (qcow2, raw, vmdk) are optional"),
                             ("ImageUpload", "true",
                              f"provider extension: POST the raw bytes to this collection as {OCTET_STREAM} "
-                             "with ?name= (and optional description=, sha256=, format=)"),
+                             "with ?name= (and optional description=, sha256=, format=, public=true)"),
                             ("ImageFormats", "qcow2,raw,vmdk", "vmdk is converted to qcow2; backing files, "
                              "external data files and format mismatches are refused"))))
