@@ -66,9 +66,13 @@ def insert_many(kind_name, rows, batch=500):
     """
     model = db.model_for(kind_name)
     shaped = [_columns(kind_name, row) for row in rows]
+    grants = [{"kind": kind_name, "row_id": row["id"], "principal": principal} for row in rows
+              for principal in sorted(sharing.principals(row.get("data")))] if sharing.shareable(kind_name) else []
     with db.database.atomic():
         for start in range(0, len(shaped), batch):
             model.insert_many(shaped[start:start + batch]).execute()
+        for start in range(0, len(grants), batch):
+            db.Grant.insert_many(grants[start:start + batch]).execute()
 
 
 _statements = {}
