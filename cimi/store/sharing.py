@@ -44,9 +44,14 @@ def forget(kind_name, row_ids):
 
 
 def _reaching(user_name):
-    """The condition on Grant.principal of the grants that reach a user: theirs, their groups', everyone's."""
-    groups = db.Membership.select(db.Membership.principal).where(db.Membership.user_name == user_name)
-    return db.Grant.principal.in_([f"user:{user_name}", EVERYONE]) | db.Grant.principal.in_(groups)
+    """The condition on Grant.principal of the grants that reach a user: theirs, their groups', everyone's.
+
+    NOTE: one list (the groups read first, a lookup on an index) rather than an OR of two lists: each
+    database then reads just those principals' grants off the (kind, principal, row_id) key.
+    """
+    groups = [m.principal for m in db.Membership.select(db.Membership.principal).where(
+        db.Membership.user_name == user_name)]
+    return db.Grant.principal.in_([f"user:{user_name}", EVERYONE, *groups])
 
 
 def granted_ids(kind_name, user_name):
