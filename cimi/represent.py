@@ -110,6 +110,8 @@ def document(ctx, kind, row):
             doc[name] = {"href": f"{self_href}/{name}", **data.get(name, {})}
         elif name in data and not prop.get("x-secret"):
             doc[name] = schemas.redact(prop, data[name])
+    if "acl" in doc and not can_write(ctx.user, kind, row):   # whom else it is shared with: the owner's business
+        doc["acl"] = {k: v for k, v in doc["acl"].items() if k == "owner"}
     doc["operations"] = operations(ctx, kind, row)
     return {k: v for k, v in doc.items() if v not in (None, "", [], {})}
 

@@ -11,6 +11,7 @@ from cimi import errors, imagefiles, jobs, registry, represent, store
 from cimi.ops import images, sharing
 from cimi.registry import Kind, register
 from cimi.store.links import KEEP, Link
+from cimi.store.sharing import EVERYONE
 
 OCTET_STREAM = "application/octet-stream"
 
@@ -32,7 +33,7 @@ def receive_upload(ctx, kind, upload):
     public = (upload.params.get("public") or "false").strip().lower()
     if public not in ("true", "false"):
         raise errors.BadRequest(f"public={public!r}: give true or false")
-    acl = {"acl": sharing.checked(ctx.owner, {"rules": [{"principal": sharing.EVERYONE, "right": "VIEW"}]})} \
+    acl = {"acl": sharing.checked(ctx.owner, {"rules": [{"principal": EVERYONE, "right": "VIEW"}]})} \
         if public == "true" else {}
     staged, size, digest = imagefiles.receive(ctx.cloud.config, upload, "images", sha256)
     try:

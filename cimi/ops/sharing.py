@@ -6,7 +6,6 @@ says which acls are acceptable: rules naming users and groups that exist
 """
 from cimi import errors
 from cimi.store import sharing, users
-from cimi.store.sharing import EVERYONE  # noqa: F401 (the principal of a public resource)
 
 
 def owner_principal(owner):
