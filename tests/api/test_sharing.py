@@ -153,8 +153,11 @@ def test_a_machine_is_made_from_a_shared_image_and_never_from_an_unshared_one(al
     assert bob.post(bob.cep()["machines"]["href"], {"name": "t", "machineTemplate": {"href": template}}) \
         .status_code == 404
     assert machines(bob) == 0
+    share(alice, template, "user:bob")            # the template alone: what it refers to stays alice's
+    resp = bob.post(bob.cep()["machines"]["href"], {"name": "t", "machineTemplate": {"href": template}})
+    assert resp.status_code == 404 and "no MachineImage" in resp.json["message"]
+    assert machines(bob) == 0
     share(alice, image, "user:bob")
-    share(alice, template, "user:bob")
     made(bob, "machines", body)
     made(bob, "machines", {"name": "from-template", "machineTemplate": {"href": template}})
     assert machines(bob) == 2
