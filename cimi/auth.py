@@ -26,7 +26,8 @@ def hash_password(password, salt):
     return hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
 
 
-def add_user(name, password, admin=False):
+def add_user(name, password, admin=False, groups=()):
+    """Add a user (or change their password and admin flag), and put them in `groups` (sharing reaches groups)."""
     if not name or not password:
         raise ValueError("a user needs a name and a password")
     # HTTP Basic ends the name at the first ':'; the name also names the user's import directory.
@@ -35,15 +36,29 @@ def add_user(name, password, admin=False):
                          "without ':', '/', '\\', control characters, or leading or trailing spaces")
     salt = os.urandom(16)
     digest = hash_password(password, salt)
-    stored_users.put(name, salt, digest, admin)
+    for group in groups:
+        if not group or not group.isprintable() or ":" in group or group != group.strip():
+            raise ValueError(f"group name {group!r} refused: give one without ':', control characters, "
+                             "or leading or trailing spaces")
+    stored_users.put(name, salt, digest, admin, groups)
 
 
 def delete_user(name):
+    """Delete a user, and what was shared with them (and with the groups only they were in)."""
     return stored_users.remove(name)
+
+
+def delete_group(name):
+    """Delete a group and what was shared with it; return how many members it had."""
+    return stored_users.remove_group(name)
 
 
 def users():
     return stored_users.all_users()
+
+
+def groups_of(name):
+    return stored_users.groups_of(name)
 
 
 def ensure_admin(log):

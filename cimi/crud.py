@@ -5,6 +5,7 @@ everything else (validation, ownership, states, Jobs, ETags) happens here.
 """
 import schemas
 from cimi import errors, jobs, registry, represent, store
+from cimi.ops import sharing
 from cimi.ops.resources import COMMON_WRITABLE, check_body, check_references, insert, remove, store_created
 from cimi.ops.resources import writable as _writable
 from cimi.store.links import BLOCK
@@ -97,6 +98,8 @@ def edit(ctx, kind, row, body, selected=None, if_match=None):
     except schemas.SchemaError as exc:
         raise errors.BadRequest(str(exc)) from None
     check_references(ctx, kind.name, merged)
+    if merged.get("acl") is not None:
+        merged["acl"] = sharing.checked(row["owner"], merged["acl"])
     data = {k: v for k, v in row["data"].items() if k not in writable}
     data.update({k: v for k, v in merged.items() if k not in COMMON_WRITABLE})
     updated = store.update(kind.name, row["id"], {

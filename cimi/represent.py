@@ -55,15 +55,16 @@ def resolve(ctx, uri, expected=None):
     if expected and kind.name not in ((expected,) if isinstance(expected, str) else expected):
         raise errors.BadRequest(f"{uri} is a {kind.name}, not a {expected}")
     row = store.get(kind.name, row_id, parent)
-    if not can_read(ctx.user, row):
+    if not can_read(ctx.user, kind.name, row):
         raise errors.NotFound(f"no {kind.name} {row_id}")
     return kind, row
 
 
 # --- rights ----------------------------------------------------------------------
 
-def can_read(user, row):
-    return user is None or user.admin or row["owner"] in (None, user.name)
+def can_read(user, kind_name, row):
+    """Theirs, the provider's, or shared with them (the store decides, as for its queries)."""
+    return store.readable(kind_name, user, row)
 
 
 def can_write(user, kind, row):
@@ -109,6 +110,8 @@ def document(ctx, kind, row):
             doc[name] = {"href": f"{self_href}/{name}", **data.get(name, {})}
         elif name in data and not prop.get("x-secret"):
             doc[name] = schemas.redact(prop, data[name])
+    if "acl" in doc and not can_write(ctx.user, kind, row):   # whom else it is shared with: the owner's business
+        doc["acl"] = {k: v for k, v in doc["acl"].items() if k == "owner"}
     doc["operations"] = operations(ctx, kind, row)
     return {k: v for k, v in doc.items() if v not in (None, "", [], {})}
 

@@ -147,19 +147,26 @@ def users(args, config):
     migrations.migrate(database)
     if args.users_command == "add":
         try:
-            auth.add_user(args.name, args.password, admin=args.admin)
+            auth.add_user(args.name, args.password, admin=args.admin, groups=args.groups)
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2
-        print(f"user {args.name} saved{' (admin)' if args.admin else ''}")
+        print(f"user {args.name} saved{' (admin)' if args.admin else ''}"
+              f"{' in ' + ', '.join(args.groups) if args.groups else ''}")
     elif args.users_command == "delete":
         if not auth.delete_user(args.name):
             print(f"no user {args.name}", file=sys.stderr)
             return 1
         print(f"user {args.name} deleted")
+    elif args.users_command == "delete-group":
+        if not auth.delete_group(args.name):
+            print(f"no group {args.name}", file=sys.stderr)
+            return 1
+        print(f"group {args.name} deleted, and what was shared with it")
     else:
         for user in auth.users():
-            print(f"{user.name}\t{'admin' if user.admin else 'user'}")
+            groups = auth.groups_of(user.name)
+            print(f"{user.name}\t{'admin' if user.admin else 'user'}" + (f"\t{','.join(groups)}" if groups else ""))
     return 0
 
 
@@ -174,11 +181,15 @@ def main(argv=None):
     add.add_argument("name")
     add.add_argument("--password", required=True)
     add.add_argument("--admin", action="store_true")
+    add.add_argument("--group", dest="groups", action="append", default=[], metavar="GROUP",
+                     help="also put the user in this group (repeatable); resources shared with it reach them")
     add.add_argument("--create", action="store_true", help="create the database if no server ever used it")
     listing = u.add_parser("list", help="list users")
     delete = u.add_parser("delete", help="delete a user")
     delete.add_argument("name")
-    for p in (add, delete, listing):
+    delete_group = u.add_parser("delete-group", help="delete a group and what was shared with it")
+    delete_group.add_argument("name")
+    for p in (add, delete, listing, delete_group):
         _options(p, inherited=True)
     args = parser.parse_args(argv)
     if args.domain_type not in DOMAIN_TYPES:         # NOTE: argparse does not check a default from the environment

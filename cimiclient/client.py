@@ -341,10 +341,25 @@ class Client(Documents):
             body["description"] = description
         return self.create("volumeImages", body)
 
-    def upload_image(self, path, name: str, description=None, on_sent=None) -> Result:
-        """Send a disk image's bytes to the MachineImage collection (the provider's ImageUpload)."""
+    def upload_image(self, path, name: str, description=None, on_sent=None, public=False) -> Result:
+        """Send a disk image's bytes to the MachineImage collection (the provider's ImageUpload).
+
+        public: shared read-only with everyone at once.
+        """
         params = {k: v for k, v in (("name", name), ("description", description)) if v}
+        if public:
+            params["public"] = "true"
         return self._post_file(self.href("machineImages"), path, "application/octet-stream", params, on_sent)
+
+    def share(self, resource: dict, principal: str, shared: bool = True) -> dict:
+        """Give (or with shared=False take back) a principal read-only access to a resource; return it.
+
+        principal: user:NAME, group:NAME or everyone (the server's acl extension, Nuvla's rules).
+        """
+        rules = [r for r in (resource.get("acl") or {}).get("rules", []) if r.get("principal") != principal]
+        if shared:
+            rules.append({"principal": principal, "right": "VIEW"})
+        return self.decode(self.request("PUT", resource["id"], {"acl": {"rules": rules}}, params={"$select": "acl"}))
 
     def _post_file(self, href, path, content_type, params, on_sent=None) -> Result:
         """POST a local file's bytes, streamed; ``on_sent(sent, total)`` as they go out."""

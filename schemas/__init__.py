@@ -12,6 +12,8 @@ implied unless `"x-common": false`. Annotations beyond JSON Schema:
 - `x-xmlName`           the singular XML element of an array item
 - `x-xmlAttribute`      an XML attribute, not a child element
 - `x-extension`         an extension attribute, in our XML namespace
+- `x-acl: true`         the `acl` extension attribute (schemas/parts/acl.json): who may
+                        read the resource besides its owner (cimi/store/sharing.py)
 - `x-jsonOnly`          emitted in JSON only (aliases the XSD has no place for)
 - `x-secret`            accepted, stored, never shown (passwords)
 - `x-extraProperties`   attributes added to a reference (initialLocation)
@@ -61,12 +63,26 @@ def load(name):
     if raw.get("x-common", True):
         props.update(copy.deepcopy(_COMMON_SCHEMA))
     props.update(raw["properties"])
+    for name, prop in props.items():
+        if prop.get("x-acl"):
+            props[name] = {**copy.deepcopy(_part("acl")), "x-acl": True}
     if "operations" not in props:
         props["operations"] = {"x-operations": True}
     for p in props.values():
         if p.get("x-operations"):
             p["readOnly"] = True
     return {**raw, "properties": props}
+
+
+@functools.cache
+def _part(name):
+    """A property schema several types share (schemas/parts/)."""
+    return json.loads((HERE / "parts" / f"{name}.json").read_text())
+
+
+def shareable(name):
+    """Whether resources of a type carry an `acl` (x-acl) and may be shared."""
+    return any(prop.get("x-acl") for prop in load(name)["properties"].values())
 
 
 @functools.cache

@@ -168,7 +168,7 @@ class Api:
 
     def _row(self, ctx, kind, row_id, parent=None):
         row = store.get(kind.name, row_id, parent)
-        if not represent.can_read(ctx.user, row):
+        if not represent.can_read(ctx.user, kind.name, row):
             raise errors.NotFound(f"no {kind.name} {row_id}")
         return row
 
@@ -225,7 +225,7 @@ class Api:
     def _get(self, req, resp, kind, row_id, parent=None):
         ctx = req.context.ctx
         head = store.head(kind.name, row_id, parent)
-        if not represent.can_read(ctx.user, head):
+        if not represent.can_read(ctx.user, kind.name, head):
             raise errors.NotFound(f"no {kind.name} {row_id}")
         tag = f'W/"{head.version}"'
         if kind.shown is None and crud.etag_matches(req.get_header("If-None-Match"), tag):

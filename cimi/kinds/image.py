@@ -24,6 +24,6 @@ register(Kind("MachineImage", "machineImages", create_schema="MachineImage", cre
                              "properties sha256 (checked) and format (qcow2, raw, vmdk) are optional"),
                             ("ImageUpload", "true",
                              f"provider extension: POST the raw bytes to this collection as {OCTET_STREAM} "
-                             "with ?name= (and optional description=, sha256=, format=)"),
+                             "with ?name= (and optional description=, sha256=, format=, public=true)"),
                             ("ImageFormats", "qcow2,raw,vmdk", "vmdk is converted to qcow2; backing files, "
                              "external data files and format mismatches are refused"))))

@@ -49,7 +49,7 @@ def by_file(name):
 def readable(ctx, name):
     """The row of the OVA `name` that ctx's user may read; 404 for any other name, so nothing can be probed."""
     row = by_file(name) if is_package_name(name) else None
-    if row is None or not represent.can_read(ctx.user, row):
+    if row is None or not represent.can_read(ctx.user, KIND, row):
         raise errors.NotFound(f"no exported package {name}")
     return row
 

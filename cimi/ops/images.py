@@ -7,9 +7,10 @@ registers that file.
 """
 from cimi import errors, imagefiles, registry, represent, store, templates
 from cimi.naming import backend_key
-from cimi.ops import placement, usage
+from cimi.ops import placement, sharing, usage
 from cimi.ops.ovf_import import source_path
 from cimi.ops.resources import Created
+from cimi.store.sharing import EVERYONE
 
 
 def _is_cimi_href(ctx, location):
@@ -119,18 +120,24 @@ def receive_upload(ctx, upload):
     """POST of an image's raw bytes to the collection: stream them to data_dir; the Job registers them.
 
     Query parameters: name (required), description, sha256 (checked while
-    streaming; 400 and nothing kept on a mismatch), format (qcow2, raw, vmdk).
+    streaming; 400 and nothing kept on a mismatch), format (qcow2, raw, vmdk),
+    public (true: shared read-only with everyone, cimi/ops/sharing.py).
     """
     name = (upload.params.get("name") or "").strip()
     if not name:
         raise errors.BadRequest("an image upload needs a name: POST ...?name=my-image")
     sha256 = imagefiles.checked_sha256(upload.params.get("sha256"))
     fmt = imagefiles.checked_format(upload.params.get("format"))
+    public = (upload.params.get("public") or "false").strip().lower()
+    if public not in ("true", "false"):
+        raise errors.BadRequest(f"public={public!r}: give true or false")
+    acl = {"acl": sharing.checked(ctx.owner, {"rules": [{"principal": EVERYONE, "right": "VIEW"}]})} \
+        if public == "true" else {}
     usage.precheck(ctx, lambda: usage.demand(ctx, "MachineImage", {}, {}))      # before the bytes, not only after
     staged, size, digest = imagefiles.receive(ctx.cloud.config, upload, "images", sha256)
     return Created({"name": name, "description": upload.params.get("description"),
                     "properties": {"sha256": digest}, "state": "CREATING",
                     "data": {"type": "IMAGE", "imageLocation": "upload", "_source": "upload", "_uploaded": size,
-                             "_staged": staged}},
+                             "_staged": staged, **acl}},
                    job=register, payload={"staged": staged, "format": fmt, "sha256": digest},
                    discard=lambda: imagefiles.remove(staged))

@@ -49,7 +49,7 @@ def _check_cidr(ctx, cidr):
         raise errors.BadRequest(f"cidr {cidr!r} is a loopback, link-local, multicast or reserved range; "
                                 "take a private one, e.g. 192.168.150.0/24")
     config = ctx.cloud.config
-    taken = [(row["data"]["cidr"], row["name"] if represent.can_read(ctx.user, row) else "another user's")
+    taken = [(row["data"]["cidr"], row["name"] if represent.can_read(ctx.user, "Network", row) else "another user's")
              for row in store.all_rows("Network") if row["data"].get("cidr")]
     if config.default_network:
         taken.append((config.default_network_cidr, config.default_network))

@@ -9,7 +9,7 @@ from typing import Callable
 
 import schemas
 from cimi import errors, registry, represent, store
-from cimi.ops import usage
+from cimi.ops import sharing, usage
 from cimi.vocabulary import type_uri
 
 
@@ -70,7 +70,11 @@ def insert(ctx, kind, body, parent=None):
     check_references(ctx, kind.create_schema, body)
     common = {k: body.pop(k) for k in COMMON_WRITABLE if k in body}
     body.pop("id", None)
+    acl = body.pop("acl", None)
     created = kind.create(ctx, body, parent) if kind.create else Created({"data": body})
+    if acl is not None:
+        owner = None if kind.provider_only else ctx.owner          # configurations are the provider's
+        created.fields.setdefault("data", {})["acl"] = sharing.checked(owner, acl)
     return store_created(ctx, kind, created, {"parent": parent and parent["id"], **common}), created
 
 

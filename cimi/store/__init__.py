@@ -4,14 +4,15 @@ Rows look like {"id", "owner", "parent", "name", "description", "created",
 "updated", "state", "version", "properties": {...}, "data": {...}}; `data`
 holds the kind's other attributes; keys starting with "_" are internal
 (backend keys) and never shown to clients. Writes keep the links between
-rows (cimi/store/links.py) equal to what the rows' data say.
+rows (cimi/store/links.py) and the grants of shared rows (cimi/store/sharing.py)
+equal to what the rows' data say.
 """
 import contextlib
 import json
 import uuid
 
 from cimi import errors
-from cimi.store import columns, db, links, sql
+from cimi.store import columns, db, links, sharing, sql
 # The store's clock and connections, for the layers above (which never see peewee objects).
 from cimi.store.db import display_url, exclusive, initialized, open_database, utcnow  # noqa: F401
 
@@ -49,12 +50,15 @@ def insert(kind_name, fields):
     with _linked(kind_name):
         model.insert(**_columns(kind_name, fields)).execute()
         links.write(kind_name, fields["id"], fields.get("data"), new=True)
+        if sharing.shareable(kind_name):
+            sharing.write(kind_name, fields["id"], fields.get("data"))
     return get(kind_name, fields["id"])
 
 
 def _linked(kind_name):
-    """A transaction around a write of a kind with links (the row and its links change together)."""
-    return db.database.atomic() if links.declares(kind_name) else contextlib.nullcontext()
+    """A transaction around a write of a kind with links or grants (the row and they change together)."""
+    together = links.declares(kind_name) or sharing.shareable(kind_name)
+    return db.database.atomic() if together else contextlib.nullcontext()
 
 
 def insert_many(kind_name, rows, batch=500):
@@ -64,9 +68,13 @@ def insert_many(kind_name, rows, batch=500):
     """
     model = db.model_for(kind_name)
     shaped = [_columns(kind_name, row) for row in rows]
+    grants = [{"kind": kind_name, "row_id": row["id"], "principal": principal} for row in rows
+              for principal in sorted(sharing.principals(row.get("data")))] if sharing.shareable(kind_name) else []
     with db.database.atomic():
         for start in range(0, len(shaped), batch):
             model.insert_many(shaped[start:start + batch]).execute()
+        for start in range(0, len(grants), batch):
+            db.Grant.insert_many(grants[start:start + batch]).execute()
 
 
 _statements = {}
@@ -107,7 +115,7 @@ _heads = {}
 
 
 def head(kind_name, row_id, parent=None):
-    """Return {"version", "owner"} of a row (what a cached document depends on), or raise NotFound.
+    """Return {"id", "version", "owner"} of a row (what a cached document depends on), or raise NotFound.
 
     On a single-front-end database this is answered from memory while no write
     happened since it was read: the GET of one resource then runs no query.
@@ -118,7 +126,7 @@ def head(kind_name, row_id, parent=None):
         cached = _heads.get(key)
         if cached is not None and cached[0] == generation and cached[2] is db.database.obj:
             return cached[1]
-    found = _fetch(kind_name, row_id, parent, ("version", "owner"))
+    found = _fetch(kind_name, row_id, parent, ("id", "version", "owner"))
     if generation is not None:
         if len(_heads) > 65536:
             _heads.clear()
@@ -161,6 +169,8 @@ def update(kind_name, row_id, fields, version=None, touch=False):
             raise errors.PreconditionFailed(f"{kind_name} {row_id} was changed meanwhile; read it again")
         if "data" in fields:
             links.write(kind_name, row_id, fields["data"])
+            if sharing.shareable(kind_name):
+                sharing.write(kind_name, row_id, fields["data"])
     return get(kind_name, row_id)
 
 
@@ -182,6 +192,8 @@ def delete(kind_name, row_id):
     with db.database.atomic() if cascades else _linked(kind_name):
         model.delete().where(model.id == row_id).execute()
         links.forget(kind_name, [row_id])
+        if sharing.shareable(kind_name):
+            sharing.forget(kind_name, [row_id])
         for referrer in links.referrers(kind_name, row_id) if cascades else ():
             if referrer.on_delete == links.CASCADE:
                 delete(referrer.kind, referrer.id)
@@ -194,10 +206,30 @@ def delete_children(kind_name, parent_id):
 
 
 def visible(model, user, query):
-    """Restrict a query to what a user may read: theirs and the provider's."""
+    """Restrict a query to what a user may read: theirs, the provider's, and what is shared with them."""
     if user is None or user.admin:
         return query
-    return query.where((model.owner == user.name) | (model.owner.is_null()))
+    mine = (model.owner == user.name) | (model.owner.is_null())
+    if sharing.shareable(model.kind_name):
+        mine |= model.id.in_(sharing.granted_ids(model.kind_name, user.name))
+    return query.where(mine)
+
+
+def readable(kind_name, user, row):
+    """Whether a user may read a row (`visible` for one row: a full row or a `head`)."""
+    if user is None or user.admin or row["owner"] in (None, user.name):
+        return True
+    return sharing.shareable(kind_name) and sharing.granted(kind_name, row["id"], user.name)
+
+
+def revoke(principal):
+    """Take a principal (a deleted user or group) out of every acl naming it; its grants go with it."""
+    with db.database.atomic():
+        for kind_name, row_id in sharing.holders(principal):
+            row = get(kind_name, row_id)
+            acl = row["data"].get("acl") or {}
+            rules = [r for r in acl.get("rules", ()) if r.get("principal") != principal]
+            update(kind_name, row_id, {"data": {**row["data"], "acl": {**acl, "rules": rules}}})
 
 
 def children(kind_name, parent_id, user=None):

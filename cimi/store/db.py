@@ -99,6 +99,27 @@ class Link(BaseModel):
         table_name = "link"
 
 
+class Grant(BaseModel):
+    """One principal's read right on a shared row (cimi/store/sharing.py); made by migration 7."""
+    kind = peewee.CharField(max_length=64)
+    row_id = peewee.CharField(max_length=64)
+    principal = peewee.CharField(max_length=160)          # user:NAME, group:NAME or everyone
+
+    class Meta:
+        table_name = "acl_grant"
+        primary_key = peewee.CompositeKey("kind", "principal", "row_id")
+
+
+class Membership(BaseModel):
+    """A user's membership of a group (group:NAME), which grants to the group reach; made by migration 7."""
+    principal = peewee.CharField(max_length=160)
+    user_name = peewee.CharField(max_length=128)
+
+    class Meta:
+        table_name = "group_member"
+        primary_key = peewee.CompositeKey("principal", "user_name")
+
+
 def table_name(kind_name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", kind_name).lower()
 
@@ -112,7 +133,7 @@ def model_for(kind_name):
             meta = type("Meta", (), {"table_name": table_name(kind_name)})
             typed = {column.name: column.field() for column in columns.of(kind_name)}
             model = type(kind_name + "Row", (base,), {
-                "Meta": meta, "__module__": __name__, **typed,
+                "Meta": meta, "__module__": __name__, "kind_name": kind_name, **typed,
                 "typed_columns": {column.path: column.name for column in columns.of(kind_name)}})   # for sql.make_resolver
             _models[kind_name] = model
         return model

@@ -239,6 +239,32 @@ def crud_commands(group, key: str, listing: Listing, actions=(), deletable=True,
         action_command(group, key, listing.noun, action)
 
 
+def share_commands(group, key: str, noun: str):
+    """``share`` and ``unshare IDENT --user U | --group G | --public``: read-only access for others."""
+    def principal_options(f):
+        f = click.option("--public", is_flag=True, help="everyone")(f)
+        f = click.option("--group", help="a group of users (cimi-server users add --group)")(f)
+        return click.option("--user", help="a user's name")(f)
+
+    def principal(user, group, public):
+        given = [p for p in (user and f"user:{user}", group and f"group:{group}", public and "everyone") if p]
+        if len(given) != 1:
+            raise click.UsageError("give exactly one of --user, --group, --public")
+        return given[0]
+
+    for shared, verb in ((True, "share"), (False, "unshare")):
+        def _share(state, ident, user, group, public, shared=shared, verb=verb):
+            whom = principal(user, group, public)
+            resource = state.client.share(state.client.find(key, ident), whom, shared)
+            if state.output == "table":
+                echo(f"{verb}d {noun} {label(resource)} {'with' if shared else 'from'} {whom}")
+            emit(state, resource, extra_rows=[("SHARED WITH", ", ".join(
+                r["principal"] for r in (resource.get("acl") or {}).get("rules", [])) or "-")])
+        text = (f"Let a user, a group or everyone read a {noun} (read-only)." if shared else
+                f"Take back what `share` gave on a {noun}.")
+        group.command(verb, help=text)(click.argument("ident")(principal_options(output_option(pass_state(_share)))))
+
+
 def read_file(path: str, what: str) -> bytes:
     try:
         with open(path, "rb") as f:

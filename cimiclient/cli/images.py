@@ -14,6 +14,7 @@ from cimiclient.cli.common import (
     label,
     output_option,
     read_file,
+    share_commands,
     short,
 )
 from cimiclient.cli.output import JobProgress, kib
@@ -33,6 +34,7 @@ def images():
 
 
 crud_commands(images, "machineImages", IMAGES)
+share_commands(images, "machineImages", "image")
 
 
 @images.command("capture")
@@ -59,12 +61,13 @@ def images_register(state, name, location, description, wait, timeout):
 @images.command("upload")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--name", help="name of the new image (default: the file's name without extension)")
+@click.option("--public", is_flag=True, help="let everyone use it (read-only; `cimi images unshare --public`)")
 @create_options
-def images_upload(state, path, name, description, wait, timeout):
+def images_upload(state, path, name, public, description, wait, timeout):
     """Upload a local disk image file (qcow2, raw, vmdk) as a new machine image."""
     name = name or Path(path).stem
     with JobProgress(f"uploading {Path(path).name}", transfer=True) as bar:
-        result = state.client.upload_image(path, name, description, on_sent=bar.sent)
+        result = state.client.upload_image(path, name, description, on_sent=bar.sent, public=public)
     conclude(state, result, f"upload image {name}", wait, timeout)
 
 
@@ -74,6 +77,7 @@ def configs():
 
 
 crud_commands(configs, "machineConfigs", CONFIGS)
+share_commands(configs, "machineConfigs", "configuration")
 
 
 @configs.command("create")
@@ -96,6 +100,7 @@ def templates():
 
 
 crud_commands(templates, "machineTemplates", TEMPLATES)
+share_commands(templates, "machineTemplates", "template")
 
 
 @templates.command("create")

@@ -184,3 +184,17 @@ def test_first_start_over_real_http(live_server):
     assert status == 200 and b"<state>STARTED</state>" in xml and b"<name>web1</name>" in xml
     status, headers, _ = call("GET", base + "/cimi/machines", "wrong-password")
     assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_users_add_to_groups_and_delete_a_group(tmp_path):
+    """Groups come from `users add --group`; `users delete-group` removes one and what was shared with it."""
+    data = ["--data-dir", str(tmp_path)]
+    added = run(["users", "add", "ivy", "--password", "pw", "--group", "devs", "--group", "ops", "--create", *data])
+    assert added.returncode == 0 and "user ivy saved in devs, ops" in added.stdout, added.stderr
+    assert "ivy\tuser\tdevs,ops" in run(["users", "list", *data]).stdout.split("\n")
+    assert run(["users", "delete-group", "devs", *data]).returncode == 0
+    assert "ivy\tuser\tops" in run(["users", "list", *data]).stdout.split("\n")
+    missing = run(["users", "delete-group", "devs", *data])
+    assert missing.returncode == 1 and "no group devs" in missing.stderr
+    refused = run(["users", "add", "ivy", "--password", "pw", "--group", "a:b", *data])
+    assert refused.returncode == 2 and "group name 'a:b' refused" in refused.stderr
