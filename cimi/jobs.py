@@ -241,6 +241,7 @@ class Runner:
         if row is None:
             return False
         job = RunningJob(self, row)
+        store.set_actor(row["owner"])              # the initiator of the Events this job causes
         fn = registry.operation(job.handler)
         try:
             if fn is None:

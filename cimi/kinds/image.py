@@ -50,6 +50,7 @@ register(Kind("MachineImage", "machineImages", create_schema="MachineImage", cre
               deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),
               jobs={"capture": images.capture, "register": images.register, "delete": images.delete},
               uploads={OCTET_STREAM: receive_upload}, links=(Link("_machine", "Machine", KEEP),),
+              metered={"bytes": "_bytes"},
               capabilities=(("ImageRegistration", "true",
                              "imageLocation may be a file: URI or path under the provider's import directory; "
                              "properties sha256 (checked) and format (qcow2, raw, vmdk) are optional"),

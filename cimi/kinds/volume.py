@@ -8,6 +8,7 @@ from cimi.registry import Kind, register
 from cimi.store.links import KEEP, Link
 
 register(Kind("Volume", "volumes", create_schema="VolumeCreate", create=volumes.prepare,
+              metered={"capacity": "capacity"},
               delete=volumes.check_delete, refresh=volumes.refresh,
               deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),   # CREATING: cancel
               jobs={"create": volumes.create, "delete": volumes.delete},

@@ -11,7 +11,7 @@ import json
 import uuid
 
 from cimi import errors
-from cimi.store import columns, db, links, sql
+from cimi.store import columns, db, events, links, sql
 
 COLUMNS = ("id", "owner", "parent", "name", "description", "created", "updated", "state", "version")
 
@@ -44,15 +44,36 @@ def insert(kind_name, fields):
     fields = {"id": new_id(), "created": db.utcnow(), **fields}
     fields.setdefault("updated", fields["created"])
     model = db.model_for(kind_name)
-    with _linked(kind_name):
+    evented = events.declares(kind_name) and fields.get("state") is not None
+    with _linked(kind_name, evented):
         model.insert(**_columns(kind_name, fields)).execute()
         links.write(kind_name, fields["id"], fields.get("data"), new=True)
-    return get(kind_name, fields["id"])
+        row = get(kind_name, fields["id"])
+        if evented:
+            events.changed(kind_name, None, row)
+    return row
 
 
-def _linked(kind_name):
-    """A transaction around a write of a kind with links (the row and its links change together)."""
+def _linked(kind_name, evented=False):
+    """A transaction around a write of a kind with links or Events (the row, its links, its Events change together)."""
+    if evented:
+        return db.write_transaction()
     return db.database.atomic() if links.declares(kind_name) else contextlib.nullcontext()
+
+
+def _locked(kind_name, row_id):
+    """A row read for a change an Event records (its state before), locked until the transaction ends; or None."""
+    model = db.model_for(kind_name)
+    record = db.for_update(model.select().where(model.id == row_id)).first()
+    return to_row(record) if record else None
+
+
+set_actor = events.set_actor            # who causes this thread's writes: the initiator of their Events
+
+
+def transaction():
+    """A transaction: the writes inside it (and the Events they record) are kept all together or not at all."""
+    return db.write_transaction()
 
 
 def insert_many(kind_name, rows, batch=500):
@@ -152,14 +173,19 @@ def update(kind_name, row_id, fields, version=None, touch=False):
     query = model.update(**values).where(model.id == row_id)
     if version is not None:
         query = query.where(model.version == version)
-    with _linked(kind_name):
+    evented = events.declares(kind_name) and fields.get("state") is not None
+    with _linked(kind_name, evented):
+        before = _locked(kind_name, row_id) if evented else None
         if query.execute() == 0:
             if find(kind_name, row_id) is None:
                 raise errors.NotFound(f"no {kind_name} {row_id}")
             raise errors.PreconditionFailed(f"{kind_name} {row_id} was changed meanwhile; read it again")
         if "data" in fields:
             links.write(kind_name, row_id, fields["data"])
-    return get(kind_name, row_id)
+        row = get(kind_name, row_id)
+        if before is not None:
+            events.changed(kind_name, before, row)
+    return row
 
 
 def set_state(kind_name, row_id, state, **data_changes):
@@ -177,8 +203,11 @@ def delete(kind_name, row_id):
     """Delete a row with its links, and the rows whose link to it cascades (links.CASCADE)."""
     model = db.model_for(kind_name)
     cascades = links.cascades_to(kind_name)
-    with db.database.atomic() if cascades else _linked(kind_name):
-        model.delete().where(model.id == row_id).execute()
+    evented = events.declares(kind_name)
+    with db.write_transaction() if evented else db.database.atomic() if cascades else _linked(kind_name):
+        row = _locked(kind_name, row_id) if evented else None
+        if model.delete().where(model.id == row_id).execute() and row is not None:
+            events.deleted(kind_name, row)
         links.forget(kind_name, [row_id])
         for referrer in links.referrers(kind_name, row_id) if cascades else ():
             if referrer.on_delete == links.CASCADE:
