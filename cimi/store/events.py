@@ -75,7 +75,8 @@ def _event_id():
 
 
 def _ensure_log(log_id, owner, name, target_href=None, description=None):
-    data = {"persistence": "yearly"}
+    scope = "resource" if target_href else "provider" if log_id == PROVIDER_LOG else "user"
+    data = {"persistence": "yearly", "scope": scope}
     if target_href:
         data["targetResource"] = {"href": target_href}
     model = db.model_for(LOG_KIND)

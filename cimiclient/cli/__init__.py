@@ -11,6 +11,7 @@ import sys
 import click
 
 from cimiclient.cli import credentials, images, jobs, machines, networks, packages, systems, volumes  # noqa: F401
+from cimiclient.cli import usage  # noqa: F401
 from cimiclient.cli.app import cli
 from cimiclient.cli.output import clean
 from cimiclient import CimiError

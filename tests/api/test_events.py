@@ -85,7 +85,7 @@ def test_failed_sign_ins_are_in_the_provider_log_only_admins_read(clients):
     app, alice, admin = clients["app"], clients["alice"], clients["admin"]
     token = base64.b64encode(b"mallory:guess").decode()
     assert app.simulate_get("/cimi/machines", headers={"Authorization": f"Basic {token}"}).status_code == 401
-    provider = admin.get(admin.cep()["eventLogs"]["href"] + "?$filter=name='provider'").json["eventLogs"][0]
+    provider = admin.get(admin.cep()["eventLogs"]["href"] + "?$filter=scope='provider'").json["eventLogs"][0]
     found = admin.get(provider["events"]["href"] + "?$filter=severity='medium' and content/initiator='mallory'")
     assert found.json["count"] == 1 and found.json["events"][0]["outcome"] == "Failure"
     assert alice.get(provider["id"]).status_code == 404

@@ -1,4 +1,4 @@
-"""EventLogs and Events (DSP0263 5.17): their tables, typed columns and indexes; a first Event for what exists.
+"""EventLogs, Events and Meters (DSP0263 5.17): their tables, typed columns and indexes; a first Event for what exists.
 
 Events are listed per log, newest or oldest first, and filtered on their
 type, severity and timestamp: `(parent, created, id)` pages a log,
@@ -25,7 +25,9 @@ EXISTING = {  # table: (collection, type, {measure: key in data})
     "network": ("networks", "Network", {}), "system": ("systems", "System", {}),
     "machine_image": ("machineImages", "MachineImage", {"bytes": "_bytes"}),
 }
-COLUMNS = {"event_log": (("target_resource_href", "TEXT", 'TEXT COLLATE "C"'),),
+COLUMNS = {"meter_configuration": (), "meter_template": (),
+           "meter": (("target_resource_href", "TEXT", 'TEXT COLLATE "C"'), ("aspect", "TEXT", 'TEXT COLLATE "C"')),
+           "event_log": (("target_resource_href", "TEXT", 'TEXT COLLATE "C"'), ("scope", "TEXT", 'TEXT COLLATE "C"')),
            "event": (("timestamp", "DATETIME", "TIMESTAMP"), ("type", "TEXT", 'TEXT COLLATE "C"'),
                      ("severity", "TEXT", 'TEXT COLLATE "C"'))}
 
@@ -54,11 +56,12 @@ def apply(database):
 
 def _log(database, log_id, owner, name, target=None, description=None):
     p = database.param
-    data = {"persistence": "yearly", **({"targetResource": {"href": target}} if target else {})}
+    scope = "resource" if target else "provider" if log_id == "provider" else "user"
+    data = {"persistence": "yearly", "scope": scope, **({"targetResource": {"href": target}} if target else {})}
     if database.execute_sql(f'SELECT 1 FROM event_log WHERE id = {p}', (log_id,)).fetchone() is None:
         database.execute_sql(f'INSERT INTO event_log (id, owner, name, description, created, updated, version, '
-                             f'properties, data, target_resource_href) VALUES ({", ".join([p] * 10)})',
-                             (log_id, owner, name, description, _NOW, _NOW, 1, "{}", json.dumps(data), target))
+                             f'properties, data, target_resource_href, scope) VALUES ({", ".join([p] * 11)})',
+                             (log_id, owner, name, description, _NOW, _NOW, 1, "{}", json.dumps(data), target, scope))
 
 
 _NOW = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
