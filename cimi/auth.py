@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from cimi import errors
+from cimi.store import events as stored_events
 from cimi.store import users as stored_users
 
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}
@@ -112,6 +113,10 @@ class Authenticator:
             with self._lock:
                 key = (name, address)
                 self._failures[key] = [t for t in self._failures.get(key, []) if t > now - _FAILED_WINDOW] + [now]
+            stored_events.record(stored_events.ACCESS, {
+                "operation": "sign-in", "initiator": name,
+                "detail": f"wrong user name or password for {name!r} from {address}"},
+                severity="medium", outcome="Failure")
             raise errors.Unauthorized("wrong user name or password")
         with self._lock:
             self._verified[digest] = (user, now + _CACHE_TTL)

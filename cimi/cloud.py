@@ -9,7 +9,7 @@ import backends
 import schemas
 from cimi import auth, kinds, naming, registry, represent, store
 from cimi.store import migrations, settings
-from cimi.ops import metadata
+from cimi.ops import metadata, meters
 from cimi.vocabulary import type_uri
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ class Cloud:
         with store.exclusive(self.database):
             metadata.publish()
             self.seed()
+            meters.seed()
         if start_workers:
             self.jobs.start()
 

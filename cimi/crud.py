@@ -3,8 +3,11 @@
 Kinds supply only hooks (`Kind.create`, `Kind.delete`, `Action.handler`);
 everything else (validation, ownership, states, Jobs, ETags) happens here.
 """
+import functools
+
 import schemas
 from cimi import errors, jobs, registry, represent, store
+from cimi.ops import events
 from cimi.ops import sharing
 from cimi.ops.resources import COMMON_WRITABLE, check_body, check_references, insert, remove, store_created
 from cimi.ops.resources import writable as _writable
@@ -34,12 +37,43 @@ def etag_matches(header, tag):
     return "*" in tags or tag.removeprefix("W/") in tags
 
 
+def admin_action(operation, target):
+    """Record what an administrator does through the API as an Event, in the transaction of the change.
+
+    target(ctx, kind, args, result) -> (href acted on, owner affected). Other
+    users' requests are recorded by the state Events of what they change.
+    """
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(ctx, kind, *args, **kw):
+            if ctx.user is None or not ctx.user.admin:
+                return fn(ctx, kind, *args, **kw)
+            with store.transaction():
+                result = fn(ctx, kind, *args, **kw)
+                href, owner = target(ctx, kind, args, result)
+                name = args[1] if operation == "act" else operation
+                events.record(ctx, f"{name} {kind.name}", resource=href, owner=owner)
+            return result
+        return run
+    return wrap
+
+
+def _made(ctx, kind, args, result):
+    return result[1]["id"], ctx.owner
+
+
+def _acted_on(ctx, kind, args, result):
+    return represent.href(ctx, kind, args[0]), args[0]["owner"]
+
+
+@admin_action("add", _made)
 def add(ctx, kind, body, parent=None):
     """Create a resource; return (status, document, job row or None)."""
     row, created = insert(ctx, kind, body, parent)
     return _accepted(ctx, kind, row, created)
 
 
+@admin_action("add", _made)
 def receive(ctx, kind, media_type, upload):
     """Create a resource from raw bytes POSTed to its collection (a kind's `uploads` hook, a provider extension)."""
     if not represent.can_add(ctx.user, kind):
@@ -48,6 +82,7 @@ def receive(ctx, kind, media_type, upload):
     return _accepted(ctx, kind, store_created(ctx, kind, created), created)
 
 
+@admin_action("import", _made)
 def perform(ctx, kind, name, body):
     """Run a collection-level operation (`import`) that creates a resource through a Job."""
     params = check_action(body, name)
@@ -66,6 +101,7 @@ def _accepted(ctx, kind, row, created):
     return (202 if job else 201), doc, job
 
 
+@admin_action("edit", _acted_on)
 def edit(ctx, kind, row, body, selected=None, if_match=None):
     """Replace the consumer-writable attributes (all, or those in $select)."""
     if not kind.editable:
@@ -108,6 +144,7 @@ def edit(ctx, kind, row, body, selected=None, if_match=None):
     return represent.document(ctx, kind, updated), updated
 
 
+@admin_action("delete", _acted_on)
 def delete(ctx, kind, row, if_match=None):
     """Delete a resource now, or through a Job; return (status, job row or None)."""
     _writable(ctx, kind, row)
@@ -162,6 +199,7 @@ def check_action(body, name):
     return params
 
 
+@admin_action("act", _acted_on)
 def act(ctx, kind, row, name, body, if_match=None):
     """Run an action on a resource through a Job; return the job row (None if done at once)."""
     action = kind.actions.get(name)

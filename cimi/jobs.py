@@ -253,6 +253,7 @@ class Runner:
 
     def _run(self, row):
         job = RunningJob(self, row)
+        store.set_actor(row["owner"])              # the initiator of the Events this job causes
         fn = registry.operation(job.handler)
         try:
             if fn is None:

@@ -20,15 +20,22 @@ def attribute_types(kind):
     for name, prop in kind.schema["properties"].items():
         if name in COLUMNS or name in ("id", "properties") or prop.get("x-secret"):
             continue
-        if "x-ref" in prop or "x-refOrValue" in prop:
-            types[f"{name}/href"] = "string"
-        elif prop.get("format") == "date-time":
-            types[name] = "dateTime"
-        elif prop.get("type") in _TYPES:
-            types[name] = _TYPES[prop["type"]]
+        types.update(_types(name, prop))
     props = kind.schema["properties"]
     types.update({c: t for c, t in COLUMNS.items() if c in props or c in ("created", "updated", "name")})
     return types
+
+
+def _types(path, prop):
+    if "x-ref" in prop or "x-refOrValue" in prop:
+        return {f"{path}/href": "string"}
+    if prop.get("format") == "date-time":
+        return {path: "dateTime"}
+    if prop.get("type") in _TYPES:
+        return {path: _TYPES[prop["type"]]}
+    if prop.get("type") == "object" and "properties" in prop:      # a structure (an Event's content)
+        return {k: v for name, sub in prop["properties"].items() for k, v in _types(f"{path}/{name}", sub).items()}
+    return {}
 
 
 @functools.cache

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import schemas
+from cimi.store import events as store_events
 from cimi.store import links as store_links
-from cimi.vocabulary import items_key
+from cimi.vocabulary import items_key, type_uri
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class Kind:
     # handlers: name -> fn(job). Job rows written before 2026-11 name them `<Kind>.<name>`.
     jobs: dict = field(default_factory=dict)
     links: tuple = ()                            # store Links beyond the schema's hrefs (internal keys), or overriding them
+    # What its state Events carry for meters (name in the Event -> key in data): usage is derived from them.
+    metered: dict = field(default_factory=dict)
 
     @property
     def items_key(self):
@@ -129,9 +132,19 @@ def register(kind):
     for name, fn in kind.jobs.items():
         _declare(f"{kind.name}.{name}", fn)
     store_links.declare(kind.name, [*reference_links(kind), *kind.links])
+    if "state" in kind.schema["properties"]:          # its state changes are Events (cimi/store/events.py)
+        store_events.declare(kind.name, type_uri(kind.name), _relative_href(kind), kind.metered)
     _kinds[kind.name] = kind
     _by_collection[key] = kind
     return kind
+
+
+def _relative_href(kind):
+    """href(row) of a kind's rows relative to baseURI (DSP0263 5.5.10), for the Events the store writes."""
+    if kind.parent is None:
+        return lambda row: f"{kind.collection}/{row['id']}"
+    parent = _kinds[kind.parent].collection
+    return lambda row: f"{parent}/{row['parent']}/{kind.collection}/{row['id']}"
 
 
 def reference_links(kind):

@@ -108,6 +108,8 @@ def document(ctx, kind, row):
     for name, prop in kind.schema["properties"].items():
         if "x-collection" in prop:         # some (NIC addresses) are kept inline in the row
             doc[name] = {"href": f"{self_href}/{name}", **data.get(name, {})}
+        elif prop.get("x-eventLog"):       # the store writes its Events into the EventLog of the same id
+            doc[name] = {"href": f"{ctx.base}eventLogs/{row['id']}"}
         elif name in data and not prop.get("x-secret"):
             doc[name] = schemas.redact(prop, data[name])
     if "acl" in doc and not can_write(ctx.user, kind, row):   # whom else it is shared with: the owner's business

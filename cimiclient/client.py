@@ -332,6 +332,16 @@ class Client(Documents):
         resp = self.request("GET", href, params=params, headers={"Accept": "text/plain, " + JSON})  # errors in JSON
         return resp.body.decode("utf-8", "replace")
 
+    def usage(self, user: str | None = None, start: str | None = None, end: str | None = None) -> list:
+        """What each user's resources used over a period (ISO 8601 bounds), from their EventLogs' usage views.
+
+        A user sees their own; an admin every user's, or the one named.
+        """
+        found = "scope='user'" + (" and name=" + filter_literal("user:" + user) if user else "")
+        params = {k: v for k, v in (("from", start), ("to", end)) if v}
+        return [json.loads(self.request("GET", log["id"] + "/usage", params=params or None).body)
+                for log in self.list("eventLogs", filter=found, orderby="name")]
+
     def snapshot(self, volume: dict, name=None, description=None) -> Result:
         """Snapshot a Volume into a new VolumeImage (DSP0263 5.15.8.1)."""
         body = {"resourceURI": NS + "VolumeImage", "imageLocation": volume["id"]}

@@ -17,6 +17,7 @@ implied unless `"x-common": false`. Annotations beyond JSON Schema:
 - `x-jsonOnly`          emitted in JSON only (aliases the XSD has no place for)
 - `x-secret`            accepted, stored, never shown (passwords)
 - `x-extraProperties`   attributes added to a reference (initialLocation)
+- `x-eventLog`          the href of the resource's EventLog (same id; cimi/store/events.py)
 - `readOnly`            provider-set; ignored in request bodies (DSP0263 4.2.1.3)
 - `x-column: true`      queries filter on it: the store keeps it in a typed, indexed
                         column of the kind's table beside the JSON (`columns`); on an

@@ -55,6 +55,7 @@ class Middleware:
             user = auth.VISITOR
         else:
             user = self.cloud.authenticator.user(header, req.remote_addr)
+        store.set_actor(user.name)              # the initiator of the Events this request causes
         req.context.ctx = Context(user=user, base=f"{req.prefix}{CIMI_ROOT}/", cloud=self.cloud)
 
     def process_resource(self, req, resp, resource, params):

@@ -19,6 +19,7 @@ register(Kind("MachineImage", "machineImages", create_schema="MachineImage", cre
               jobs={"capture": images.capture, "register": images.register, "delete": images.delete,
                     "quarantine": quarantine.keep_image},
               uploads={OCTET_STREAM: images.receive_upload}, links=(Link("_machine", "Machine", KEEP),),
+              metered={"bytes": "_bytes"},
               capabilities=(("ImageRegistration", "true",
                              "imageLocation may be a file: URI or path under the provider's import directory; "
                              "properties sha256 (checked) and format (qcow2, raw, vmdk) are optional"),

@@ -44,6 +44,7 @@ register(Kind(
                   ("MachineStopForceDefault", "false", "stop without force shuts down cleanly"),
                   ("RestoreFromImage", "false", "restore is not offered"),
                   ("UserData", "disk", "userData reaches the guest on a config drive")),
+    metered={"cpu": "cpu", "memory": "memory"},
     links=(Link("_image", "MachineImage"),               # its disks are overlays of the image
            Link("_madeVolumes/[]/id", "Volume", KEEP))))   # made from its template's volumeTemplates
 

@@ -8,6 +8,7 @@ from cimi.registry import Kind, register
 from cimi.store.links import KEEP, Link
 
 register(Kind("Volume", "volumes", create_schema="VolumeCreate", create=volumes.prepare,
+              metered={"capacity": "capacity"},
               delete=lambda ctx, row: quarantine.instead(ctx, "volumes", row, volumes.check_delete(ctx, row)),
               refresh=volumes.refresh,
               deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),   # CREATING: cancel

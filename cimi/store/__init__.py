@@ -12,7 +12,7 @@ import json
 import uuid
 
 from cimi import errors
-from cimi.store import columns, db, links, sharing, sql
+from cimi.store import columns, db, events, links, sharing, sql
 # The store's clock and connections, for the layers above (which never see peewee objects).
 from cimi.store.db import display_url, exclusive, initialized, open_database, utcnow  # noqa: F401
 
@@ -47,18 +47,38 @@ def insert(kind_name, fields):
     fields = {"id": new_id(), "created": db.utcnow(), **fields}
     fields.setdefault("updated", fields["created"])
     model = db.model_for(kind_name)
-    with _linked(kind_name):
+    evented = events.declares(kind_name) and fields.get("state") is not None
+    with _linked(kind_name, evented):
         model.insert(**_columns(kind_name, fields)).execute()
         links.write(kind_name, fields["id"], fields.get("data"), new=True)
         if sharing.shareable(kind_name):
             sharing.write(kind_name, fields["id"], fields.get("data"))
-    return get(kind_name, fields["id"])
+        row = get(kind_name, fields["id"])
+        if evented:
+            events.changed(kind_name, None, row)
+    return row
 
 
-def _linked(kind_name):
-    """A transaction around a write of a kind with links or grants (the row and they change together)."""
+def _linked(kind_name, evented=False):
+    """A transaction around a write of a kind with links, grants or Events (the row and they change together)."""
+    if evented:
+        return db.write_transaction()
     together = links.declares(kind_name) or sharing.shareable(kind_name)
     return db.database.atomic() if together else contextlib.nullcontext()
+
+def _locked(kind_name, row_id):
+    """A row read for a change an Event records (its state before), locked until the transaction ends; or None."""
+    model = db.model_for(kind_name)
+    record = db.for_update(model.select().where(model.id == row_id)).first()
+    return to_row(record) if record else None
+
+
+set_actor = events.set_actor            # who causes this thread's writes: the initiator of their Events
+
+
+def transaction():
+    """A transaction: the writes inside it (and the Events they record) are kept all together or not at all."""
+    return db.write_transaction()
 
 
 def insert_many(kind_name, rows, batch=500):
@@ -162,7 +182,9 @@ def update(kind_name, row_id, fields, version=None, touch=False):
     query = model.update(**values).where(model.id == row_id)
     if version is not None:
         query = query.where(model.version == version)
-    with _linked(kind_name):
+    evented = events.declares(kind_name) and fields.get("state") is not None
+    with _linked(kind_name, evented):
+        before = _locked(kind_name, row_id) if evented else None
         if query.execute() == 0:
             if find(kind_name, row_id) is None:
                 raise errors.NotFound(f"no {kind_name} {row_id}")
@@ -171,8 +193,10 @@ def update(kind_name, row_id, fields, version=None, touch=False):
             links.write(kind_name, row_id, fields["data"])
             if sharing.shareable(kind_name):
                 sharing.write(kind_name, row_id, fields["data"])
-    return get(kind_name, row_id)
-
+        row = get(kind_name, row_id)
+        if before is not None:
+            events.changed(kind_name, before, row)
+    return row
 
 def set_state(kind_name, row_id, state, **data_changes):
     """Set a row's state (and merge data keys) if it still exists; return it or None."""
@@ -189,8 +213,11 @@ def delete(kind_name, row_id):
     """Delete a row with its links, and the rows whose link to it cascades (links.CASCADE)."""
     model = db.model_for(kind_name)
     cascades = links.cascades_to(kind_name)
-    with db.database.atomic() if cascades else _linked(kind_name):
-        model.delete().where(model.id == row_id).execute()
+    evented = events.declares(kind_name)
+    with db.write_transaction() if evented else db.database.atomic() if cascades else _linked(kind_name):
+        row = _locked(kind_name, row_id) if evented else None
+        if model.delete().where(model.id == row_id).execute() and row is not None:
+            events.deleted(kind_name, row)
         links.forget(kind_name, [row_id])
         if sharing.shareable(kind_name):
             sharing.forget(kind_name, [row_id])

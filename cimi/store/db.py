@@ -252,6 +252,21 @@ def owner_lock(owner):
         lock = _owner_locks.setdefault(owner, threading.RLock())
     with lock, db.atomic(lock_type="IMMEDIATE"):
         yield
+def write_transaction():
+    """A transaction that reads rows, then writes them (a state change and its Event, naming the previous state).
+
+    NOTE: SQLite's deferred BEGIN fails at once (a busy snapshot, not waited
+    for) when another connection wrote between the read and the write;
+    IMMEDIATE takes the write lock first and waits for it. Nested: a savepoint.
+    """
+    if isinstance(database.obj, peewee.SqliteDatabase):
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
+
+
+def for_update(query):
+    """Lock what a query reads until the transaction ends (PostgreSQL; SQLite's write transactions exclude others)."""
+    return query.for_update() if isinstance(database.obj, peewee.PostgresqlDatabase) else query
 
 
 def display_url(url):

@@ -6,7 +6,7 @@ worker that loses a race changes nothing and is told so.
 import json
 
 from cimi import store
-from cimi.store import db, links
+from cimi.store import db, events, links
 
 ACTIVE = ("RUNNING", "STOPPING")
 
@@ -33,12 +33,25 @@ def claim(worker_id, lease_until):
     candidates = [(r.id, r.state) for r in model.select(model.id, model.state).where(waiting)
                   .order_by(model.created).limit(8)]
     for job_id, state in candidates:
-        claimed = (model.update(state="RUNNING" if state == "QUEUED" else state, worker=worker_id,
-                                lease_until=lease_until, version=model.version + 1)
-                   .where((model.id == job_id) & (model.state == state) & model.worker.is_null()).execute())
+        with db.write_transaction():
+            claimed = (model.update(state="RUNNING" if state == "QUEUED" else state, worker=worker_id,
+                                    lease_until=lease_until, version=model.version + 1)
+                       .where((model.id == job_id) & (model.state == state) & model.worker.is_null()).execute())
+            if claimed:
+                _record(job_id, state)
         if claimed:
             return job_id
     return None
+
+
+def _locked_state(job_id):
+    model = _jobs()
+    return db.for_update(model.select(model.state).where(model.id == job_id)).scalar()
+
+
+def _record(job_id, previous):
+    """The Event of a Job's state change made here (its start, its end), in the caller's transaction."""
+    events.changed("Job", {"state": previous}, store.get("Job", job_id))
 
 
 def renew_leases(worker_id, lease_until):
@@ -72,15 +85,25 @@ def expired(now):
 def fail_expired(job_id, now):
     """Fail a job whose lease expired, unless it was renewed meanwhile; return whether it was failed here."""
     model = _jobs()
-    return bool(model.update(lease_until=None, state="FAILED", version=model.version + 1)
-                .where((model.id == job_id) & (model.lease_until < now)).execute())
+    with db.write_transaction():
+        previous = _locked_state(job_id)
+        failed = bool(model.update(lease_until=None, state="FAILED", version=model.version + 1)
+                      .where((model.id == job_id) & (model.lease_until < now)).execute())
+        if failed:
+            _record(job_id, previous)
+    return failed
 
 
 def change_state(job_id, state, from_states):
     """Set a job's state if it is in one of `from_states`; return whether it was."""
     model = _jobs()
-    return bool(model.update(state=state, version=model.version + 1)
-                .where((model.id == job_id) & model.state.in_(tuple(from_states))).execute())
+    with db.write_transaction():
+        previous = _locked_state(job_id)
+        changed = bool(model.update(state=state, version=model.version + 1)
+                       .where((model.id == job_id) & model.state.in_(tuple(from_states))).execute())
+        if changed:
+            _record(job_id, previous)
+    return changed
 
 
 

@@ -11,7 +11,7 @@ import sys
 import click
 
 from cimiclient.cli import credentials, images, jobs, machines, networks, packages, quarantine, quotas  # noqa: F401
-from cimiclient.cli import systems, volumes  # noqa: F401
+from cimiclient.cli import systems, usage, volumes  # noqa: F401
 from cimiclient.cli.app import cli
 from cimiclient.cli.output import clean
 from cimiclient import CimiError
