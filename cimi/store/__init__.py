@@ -307,7 +307,7 @@ def _count(query):
     if token is None:
         return query.count()
     sql, params = query.sql()
-    key = (sql, tuple(params), id(db.database.obj))
+    key = (sql, repr(params), id(db.database.obj))     # params may hold lists (JSON paths)
     cached = _counts.get(key)
     if cached is not None and cached[0] == token:
         return cached[1]

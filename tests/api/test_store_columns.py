@@ -148,14 +148,14 @@ def test_sqlite_refreshes_the_planner_statistics_after_enough_writes(tmp_path):
 def test_a_listing_s_count_is_reused_only_while_nothing_was_committed(database, database_url):  # noqa: F811
     """The count cache is exact: a commit anywhere (on PostgreSQL, by another front end too) recounts."""
     migrations.migrate(database)
-    query = parse_query({"$filter": "state='STARTED'"}, store.table_resolver("Machine", {"state": "string"},
-                                                                            set(store.COLUMNS)))
+    query = parse_query({"$filter": "state='STARTED' and flavour!='x'"},   # flavour: a JSON path, a list on PostgreSQL
+                        store.table_resolver("Machine", {"state": "string", "flavour": "string"}, set(store.COLUMNS)))
     for _ in range(3):
-        store.insert("Machine", {"state": "STARTED", "data": {"cpu": 1}})
+        store.insert("Machine", {"state": "STARTED", "data": {"cpu": 1, "flavour": "a"}})
     assert store.select("Machine", None, query)[1] == 3
     assert store.select("Machine", None, query)[1] == 3          # reused: nothing committed since
     assert db.commit_token() == db.commit_token()                 # reading changes no token
-    store.insert("Machine", {"state": "STARTED", "data": {"cpu": 1}})
+    store.insert("Machine", {"state": "STARTED", "data": {"cpu": 1, "flavour": "a"}})
     assert store.select("Machine", None, query)[1] == 4
     if _postgres(database):                                       # another front end's commit
         import psycopg2
