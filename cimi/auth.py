@@ -4,6 +4,7 @@ Passwords are hashed with scrypt; a verified (user, password) pair is cached
 by its SHA-256 so that a busy client does not pay scrypt on every request.
 """
 import base64
+import getpass
 import binascii
 import hashlib
 import hmac
@@ -13,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from cimi import errors
+from cimi import errors, store
 from cimi.store import events as stored_events
 from cimi.store import users as stored_users
 
@@ -41,17 +42,29 @@ def add_user(name, password, admin=False, groups=()):
         if not group or not group.isprintable() or ":" in group or group != group.strip():
             raise ValueError(f"group name {group!r} refused: give one without ':', control characters, "
                              "or leading or trailing spaces")
-    stored_users.put(name, salt, digest, admin, groups)
+    with store.transaction():
+        stored_users.put(name, salt, digest, admin, groups)
+        _recorded("add user", name, f"{name} {'(admin)' if admin else ''} in groups: {', '.join(groups) or 'none'}")
 
 
 def delete_user(name):
     """Delete a user, and what was shared with them (and with the groups only they were in)."""
-    return stored_users.remove(name)
+    with store.transaction():
+        _recorded("delete user", name, f"{name} deleted")
+        return stored_users.remove(name)
 
 
 def delete_group(name):
     """Delete a group and what was shared with it; return how many members it had."""
-    return stored_users.remove_group(name)
+    with store.transaction():
+        _recorded("delete group", None, f"group {name} deleted")
+        return stored_users.remove_group(name)
+
+
+def _recorded(operation, user, detail):
+    """User management is done on the server's host (`cimi-server users`): an admin action, in the provider's log."""
+    stored_events.record(stored_events.ACCESS, {"operation": operation, "initiator": f"host:{getpass.getuser()}",
+                                                "user": user, "detail": detail.replace("  ", " ")})
 
 
 def users():

@@ -163,3 +163,16 @@ def test_what_an_admin_does_through_the_api_is_an_event_and_a_refused_request_is
     assert any(op == "edit MachineConfiguration" for op, _ in operations)
     assert not any("bad" in str(e) for e in found.get("events", []))           # refused: nothing recorded
     assert not any(op.endswith("Volume") for op, _ in operations)              # alice is no admin
+
+
+def test_user_management_on_the_host_is_an_admin_action_in_the_provider_log(clients):
+    admin = clients["admin"]
+    auth.add_user("carol", "carol-pw", groups=["devs"])
+    auth.delete_group("devs")
+    auth.delete_user("carol")
+    provider = admin.get(admin.cep()["eventLogs"]["href"] + "?$filter=scope='provider'").json["eventLogs"][0]
+    found = admin.get(provider["events"]["href"] + "?$filter=content/initiator!='admin'&$orderby=timestamp").json
+    done = [(e["content"]["operation"], e["content"]["initiator"].startswith("host:"))
+            for e in found.get("events", []) if "operation" in e["content"]]
+    assert [d for d in done if d[0] != "sign-in"][-3:] == [("add user", True), ("delete group", True),
+                                                         ("delete user", True)]
