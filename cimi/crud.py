@@ -51,7 +51,7 @@ def admin_action(operation, target):
             with store.transaction():
                 result = fn(ctx, kind, *args, **kw)
                 href, owner = target(ctx, kind, args, result)
-                name = args[1] if operation == "act" else operation
+                name = args[1] if operation == "act" else operation or args[0].action
                 events.record(ctx, f"{name} {kind.name}", resource=href, owner=owner)
             return result
         return run
@@ -73,20 +73,23 @@ def add(ctx, kind, body, parent=None):
     return _accepted(ctx, kind, row, created)
 
 
-@admin_action("add", _made)
 def receive(ctx, kind, media_type, upload):
-    """Create a resource from raw bytes POSTed to its collection (a kind's `uploads` hook, a provider extension)."""
+    """Create a resource from raw bytes POSTed to its collection (a kind's `uploads` hook, a provider extension).
+
+    The hook stages the bytes before any transaction begins: an upload takes minutes.
+    """
     if not represent.can_add(ctx.user, kind):
         raise errors.Forbidden(f"you may not add {kind.name} resources")
-    created = kind.uploads[media_type](ctx, upload)
-    return _accepted(ctx, kind, store_created(ctx, kind, created), created)
+    return _store_new(ctx, kind, kind.uploads[media_type](ctx, upload))
 
 
-@admin_action("import", _made)
 def perform(ctx, kind, name, body):
     """Run a collection-level operation (`import`) that creates a resource through a Job."""
-    params = check_action(body, name)
-    created = kind.collection_actions[name](ctx, params)
+    return _store_new(ctx, kind, kind.collection_actions[name](ctx, check_action(body, name)))
+
+
+@admin_action(None, _made)          # the operation is the hook's: add, or import
+def _store_new(ctx, kind, created):
     return _accepted(ctx, kind, store_created(ctx, kind, created), created)
 
 

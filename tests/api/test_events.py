@@ -176,3 +176,51 @@ def test_user_management_on_the_host_is_an_admin_action_in_the_provider_log(clie
             for e in found.get("events", []) if "operation" in e["content"]]
     assert [d for d in done if d[0] != "sign-in"][-3:] == [("add user", True), ("delete group", True),
                                                          ("delete user", True)]
+
+
+def test_an_admin_upload_is_recorded_and_holds_no_transaction_while_its_bytes_arrive(clients):
+    """The bytes are staged first: another user's write goes through while an admin's upload is still arriving."""
+    import io
+    import threading
+    admin, alice, app = clients["admin"], clients["alice"], clients["app"]
+    arriving, finish = threading.Event(), threading.Event()
+
+    def body():
+        yield b"\0" * 65536
+        arriving.set()
+        finish.wait(30)
+        yield b"\0" * 65536
+
+    class Slow(io.RawIOBase):
+        """A request body whose second half arrives only when the test says so."""
+        def __init__(self):
+            self.chunks = body()
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            chunk = next(self.chunks, b"")
+            buffer[:len(chunk)] = chunk
+            return len(chunk)
+
+    token = base64.b64encode(b"admin:admin-pw").decode()
+    result = {}
+    upload = threading.Thread(target=lambda: result.update(r=app.simulate_post(
+        admin.cep()["machineImages"]["href"].replace("http://falconframework.org", ""),
+        params={"name": "slow", "format": "raw"}, extras={"wsgi.input": io.BufferedReader(Slow(), 65536)},
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/octet-stream",
+                 "Content-Length": str(2 * 65536)})))
+    upload.start()
+    assert arriving.wait(30)
+    try:
+        made = alice.post(alice.cep()["volumes"]["href"],
+                          {"name": "meanwhile", "volumeTemplate": {"volumeConfig": {"capacity": 1024}}})
+        assert made.status_code == 202, made.text                 # not "database is locked"
+    finally:
+        finish.set()
+        upload.join(60)
+    assert result["r"].status_code == 202, result["r"].text
+    provider = admin.get(admin.cep()["eventLogs"]["href"] + "?$filter=scope='provider'").json["eventLogs"][0]
+    found = admin.get(provider["events"]["href"] + "?$filter=content/initiator='admin'").json
+    assert any(e["content"].get("operation") == "add MachineImage" for e in found.get("events", []))
