@@ -14,7 +14,6 @@ from cimi import errors, registry, store
 KIND = "Quota"
 LIMITS = ("cpu", "memory", "volumeCapacity", "machines", "volumes", "machineImages")
 COUNTED = ("Machine", "Volume", "MachineImage")
-QUARANTINED = "QUARANTINED"           # the state of a deleted resource kept in quarantine (not counted)
 
 
 def applying(user):
@@ -37,13 +36,12 @@ def consumption(kind_name, data):
 
 
 def usage(owner):
-    """What an owner has now, quarantined resources left out."""
+    """What an owner has now (quarantined resources have left their tables: cimi/ops/quarantine.py)."""
     total = dict.fromkeys(LIMITS, 0)
     for kind_name in COUNTED:
         for row in store.owned(kind_name, owner):
-            if row["state"] != QUARANTINED:
-                for name, amount in consumption(kind_name, row["data"]).items():
-                    total[name] += amount
+            for name, amount in consumption(kind_name, row["data"]).items():
+                total[name] += amount
     return total
 
 

@@ -360,3 +360,17 @@ def test_an_admin_sets_a_user_s_retention_through_their_quota(admin, alice, bob,
     quarantined = datetime.datetime.fromisoformat(entry["quarantined"].replace("Z", "+00:00"))
     assert (expires - quarantined).total_seconds() == DAY
     assert entries(bob) == []
+
+
+def test_a_quarantined_volume_no_longer_counts_in_its_owner_s_usage(retained, admin, alice):
+    assert admin.post(admin.cep()["quotas"]["href"], {"user": "alice", "volumes": 5}).status_code == 201
+
+    def used():
+        [quota] = alice.get(alice.cep()["quotas"]["href"] + "?$filter=user='alice'").json["quotas"]
+        return quota["usage"]["volumes"], quota["usage"]["volumeCapacity"]
+
+    v = volume(alice)
+    assert used() == (1, 1024)
+    delete(alice, v["id"])
+    assert [e["resource"]["href"] for e in entries(alice)] == [v["id"]]
+    assert used() == (0, 0)
