@@ -15,35 +15,27 @@ import time
 from dataclasses import dataclass
 
 from cimi import errors, store
+from cimi.ops import users as accounts
 from cimi.store import events as stored_events
 from cimi.store import users as stored_users
 
-_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}
 _CACHE_TTL = 300
 _FAILED_LIMIT = 10          # failed logins per (user, address) per window
 _FAILED_WINDOW = 60
 
 
-def hash_password(password, salt):
-    return hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-
-
 def add_user(name, password, admin=False, groups=()):
-    """Add a user (or change their password and admin flag), and put them in `groups` (sharing reaches groups)."""
-    if not name or not password:
-        raise ValueError("a user needs a name and a password")
-    # HTTP Basic ends the name at the first ':'; the name also names the user's import directory.
-    if name != name.strip() or not name.isprintable() or any(c in name for c in ":/\\") or name in (".", ".."):
-        raise ValueError(f"user name {name!r} refused: HTTP sign-in and import directories need a name "
-                         "without ':', '/', '\\', control characters, or leading or trailing spaces")
+    """Add a user (or change their password and admin flag), and put them in `groups` (sharing reaches groups).
+
+    Raises errors.BadRequest for a name, group or password the API would refuse too.
+    """
+    accounts.check_name(name)
+    accounts.check_groups(groups)
+    if not password:
+        raise errors.BadRequest("a user needs a password")
     salt = os.urandom(16)
-    digest = hash_password(password, salt)
-    for group in groups:
-        if not group or not group.isprintable() or ":" in group or group != group.strip():
-            raise ValueError(f"group name {group!r} refused: give one without ':', control characters, "
-                             "or leading or trailing spaces")
     with store.transaction():
-        stored_users.put(name, salt, digest, admin, groups)
+        stored_users.put(name, salt, accounts.hash_password(password, salt), admin, groups)
         _recorded("add user", name, f"{name} {'(admin)' if admin else ''} in groups: {', '.join(groups) or 'none'}")
 
 
@@ -114,7 +106,8 @@ class Authenticator:
         digest = hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()
         now = time.monotonic()
         cached = self._verified.get(digest)
-        if cached and cached[1] > now:
+        changes = stored_users.changes()        # a user changed through this process: check again
+        if cached and cached[1] > now and cached[2] == changes:
             return cached[0]
         try:
             name, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
@@ -122,7 +115,7 @@ class Authenticator:
             raise errors.Unauthorized("malformed Basic credentials") from None
         self._check_rate(name, address, now)
         user = stored_users.get(name)
-        if user is None or not hmac.compare_digest(hash_password(password, user.salt), user.hash):
+        if user is None or not hmac.compare_digest(accounts.hash_password(password, user.salt), user.hash):
             with self._lock:
                 key = (name, address)
                 self._failures[key] = [t for t in self._failures.get(key, []) if t > now - _FAILED_WINDOW] + [now]
@@ -132,7 +125,7 @@ class Authenticator:
                 severity="medium", outcome="Failure")
             raise errors.Unauthorized("wrong user name or password")
         with self._lock:
-            self._verified[digest] = (user, now + _CACHE_TTL)
+            self._verified[digest] = (user, now + _CACHE_TTL, changes)
             self._failures.pop((name, address), None)
         return user
 
@@ -142,8 +135,3 @@ class Authenticator:
         if len(recent) >= _FAILED_LIMIT:
             raise errors.TooManyRequests("too many failed logins; wait a minute",
                                          headers={"Retry-After": str(_FAILED_WINDOW)})
-
-    def forget(self, name):
-        """Drop cached credentials of a user (deleted or password changed)."""
-        with self._lock:
-            self._verified = {k: v for k, v in self._verified.items() if v[0].name != name}

@@ -139,6 +139,8 @@ def edit(ctx, kind, row, body, selected=None, if_match=None):
     check_references(ctx, kind.name, merged)
     if merged.get("acl") is not None:
         merged["acl"] = sharing.checked(row["owner"], merged["acl"])
+    if kind.edited:
+        merged = kind.edited(ctx, row, merged)
     data = {k: v for k, v in row["data"].items() if k not in writable}
     data.update({k: v for k, v in merged.items() if k not in COMMON_WRITABLE})
     updated = store.update(kind.name, row["id"], {

@@ -66,8 +66,9 @@ class Kind:
     provider_only: bool = False                # only admins add/edit/delete (configurations)
     actions: dict = field(default_factory=dict)
     deletable_states: frozenset | None = None  # None: any state
-    create: Callable | None = None             # create(ctx, body, parent) -> ops.resources.Created
+    create: Callable | None = None             # create(ctx, body, parent) -> ops.resources.Created (body: name included)
     delete: Callable | None = None             # delete(ctx, row) -> the operation deleting it, or None: at once
+    edited: Callable | None = None             # edited(ctx, row, attributes) -> what an edit keeps (a password hashed)
     capabilities: tuple = ()                   # ResourceMetadata capabilities (name, value, description)
     collection_actions: dict = field(default_factory=dict)   # name -> fn(ctx, params) -> Created (import)
     refresh: Callable | None = None            # refresh(ctx, row): re-read the real state after a failure

@@ -129,7 +129,7 @@ def serve(config):
 
 
 def users(args, config):
-    from cimi import auth, kinds, store
+    from cimi import auth, errors, kinds, store
     from cimi.store import migrations
     kinds.load_all()
     try:
@@ -148,7 +148,7 @@ def users(args, config):
     if args.users_command == "add":
         try:
             auth.add_user(args.name, args.password, admin=args.admin, groups=args.groups)
-        except ValueError as exc:
+        except errors.BadRequest as exc:
             print(exc, file=sys.stderr)
             return 2
         print(f"user {args.name} saved{' (admin)' if args.admin else ''}"

@@ -68,10 +68,12 @@ def insert(ctx, kind, body, parent=None):
         writable(ctx, registry.get(kind.parent), parent)
     body = check_body(kind.create_schema, body, accepted=(kind.create_schema, kind.name))
     check_references(ctx, kind.create_schema, body)
-    common = {k: body.pop(k) for k in COMMON_WRITABLE if k in body}
     body.pop("id", None)
     acl = body.pop("acl", None)
+    common = {k: body[k] for k in COMMON_WRITABLE if k in body}
     created = kind.create(ctx, body, parent) if kind.create else Created({"data": body})
+    for key in common:                      # columns of the row, not data (a hook may read them: a User's name)
+        created.fields.get("data", {}).pop(key, None)
     if acl is not None:
         owner = None if kind.provider_only else ctx.owner          # configurations are the provider's
         created.fields.setdefault("data", {})["acl"] = sharing.checked(owner, acl)

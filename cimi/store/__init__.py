@@ -54,6 +54,8 @@ def insert(kind_name, fields):
         if sharing.shareable(kind_name):
             sharing.write(kind_name, fields["id"], fields.get("data"))
         row = get(kind_name, fields["id"])
+        if kind_name == sharing.USERS:
+            sharing.follow(row)
         if evented:
             events.changed(kind_name, None, row)
     return row
@@ -63,7 +65,7 @@ def _linked(kind_name, evented=False):
     """A transaction around a write of a kind with links, grants or Events (the row and they change together)."""
     if evented:
         return db.write_transaction()
-    together = links.declares(kind_name) or sharing.shareable(kind_name)
+    together = links.declares(kind_name) or sharing.shareable(kind_name) or kind_name == sharing.USERS
     return db.database.atomic() if together else contextlib.nullcontext()
 
 def _locked(kind_name, row_id):
@@ -194,6 +196,8 @@ def update(kind_name, row_id, fields, version=None, touch=False):
             if sharing.shareable(kind_name):
                 sharing.write(kind_name, row_id, fields["data"])
         row = get(kind_name, row_id)
+        if kind_name == sharing.USERS and "data" in fields:
+            sharing.follow(row)
         if before is not None:
             events.changed(kind_name, before, row)
     return row

@@ -73,14 +73,6 @@ class JobColumns(Resource):
     payload = peewee.TextField(default="{}")
 
 
-class User(BaseModel):
-    name = peewee.CharField(primary_key=True, max_length=128)
-    salt = peewee.BlobField()
-    hash = peewee.BlobField()
-    admin = peewee.BooleanField(default=False)
-    created = peewee.DateTimeField(default=utcnow)
-
-
 class Setting(BaseModel):
     """Facts about this installation (its identity)."""
     key = peewee.CharField(primary_key=True, max_length=64)

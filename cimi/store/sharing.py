@@ -73,12 +73,38 @@ def holders(principal):
 
 # --- groups --------------------------------------------------------------------------
 
+USERS = "User"          # the kind whose rows' `groups` are the memberships (cimi/store/users.py)
+_user_writes = 0        # how many times this process wrote a user: what a cache of signed-in users checks
+
+
+def user_changes():
+    """A number that changes whenever this process adds, changes or deletes a user."""
+    return _user_writes
+
+
+def follow(row):
+    """Make a User row's group memberships what its `groups` say (in the caller's transaction)."""
+    global _user_writes
+    _user_writes += 1
+    Membership = db.Membership
+    wanted = {group_principal(g) for g in row["data"].get("groups", ())}
+    held = {m.principal for m in Membership.select(Membership.principal).where(Membership.user_name == row["name"])}
+    if held - wanted:
+        Membership.delete().where(Membership.user_name == row["name"],
+                                  Membership.principal.in_(sorted(held - wanted))).execute()
+    if wanted - held:
+        Membership.insert_many([{"principal": p, "user_name": row["name"]} for p in sorted(wanted - held)]).execute()
+
+
+def leave(user_name):
+    """Take a deleted user out of every group."""
+    global _user_writes
+    _user_writes += 1
+    db.Membership.delete().where(db.Membership.user_name == user_name).execute()
+
+
 def group_principal(group):
     return f"group:{group}"
-
-
-def join(user_name, group):
-    db.Membership.insert(principal=group_principal(group), user_name=user_name).on_conflict_ignore().execute()
 
 
 def groups_of(user_name):

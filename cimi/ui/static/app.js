@@ -4,6 +4,7 @@ import {field, fill, h} from "./dom.js";
 import * as jobs from "./jobs.js";
 import {machineView, machinesView} from "./machines.js";
 import {imagesView, jobsView, keysView, networksView, systemsView, templatesView, volumesView} from "./resources.js";
+import {usersView} from "./users.js";
 
 const VIEWS = [
   ["machines", "Machines", machinesView],
@@ -14,6 +15,7 @@ const VIEWS = [
   ["systems", "Systems", systemsView],
   ["keys", "Keys", keysView],
   ["jobs", "Jobs", jobsView],
+  ["users", "Users", usersView],
 ];
 
 const main = document.getElementById("main");

@@ -12,7 +12,7 @@ const NAME = {label: "Name", value: (r) => h("span", {class: "name"}, nameOf(r))
 const STATE = {label: "State", value: (r) => h("span", {class: `state state-${String(r.state).toLowerCase()}`}, r.state)};
 
 /** A form in a <details> box; submit(values of the named controls) runs the request. */
-function createBox(summary, controls, submit, button = summary) {
+export function createBox(summary, controls, submit, button = summary) {
   const message = h("p", {class: "form-message", role: "status"});
   const form = h("form", {class: "create", onsubmit: async (e) => {
     e.preventDefault();
@@ -27,7 +27,7 @@ function createBox(summary, controls, submit, button = summary) {
   return h("details", {class: "create-box"}, h("summary", {}, summary), form);
 }
 
-function view(parts, lists) {
+export function view(parts, lists) {
   return {el: h("div", {}, parts, lists.map((l) => l.el)), refresh: () => lists.forEach((l) => l.refresh())};
 }
 
