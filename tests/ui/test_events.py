@@ -117,3 +117,20 @@ def test_an_admin_reads_the_provider_log_a_users_log_and_everyones_usage(console
     assert float(usage_row(console, "alice")[1]) > 0 and float(usage_row(console, "alice")[2]) > 0
     bob = usage_row(console, "bob")
     assert bob[1] == "0" and float(bob[3]) > 0                             # a volume, no machine
+
+
+def test_events_and_usage_are_readable_on_a_phone(console, server):
+    started_machine(server, "ev-phone")
+    console.sign_in("admin", "admin-pw")
+    console.driver.set_window_size(390, 844)
+    try:
+        for view in ("events", "usage"):
+            console.go(view)
+            console.until(lambda d: [r for r in cells(console) if r and "…" not in r],
+                          message=lambda: f"{view}: {cells(console)}")
+            overflow = console.driver.execute_script("""
+                return [document.documentElement, ...document.querySelectorAll('.table-wrap')]
+                  .map(el => el.scrollWidth - el.clientWidth);""")
+            assert max(overflow) <= 0, f"{view} scrolls sideways on a phone: {overflow}"
+    finally:
+        console.driver.set_window_size(1280, 900)
