@@ -74,6 +74,13 @@ def test_a_machines_state_events_and_the_usage_they_make(console, server):
     assert float(alice[2]) > 0 and alice[2] == served["usage"]["memoryGiBHours"]
     console.until_text(f"to {served['to'][:10]}")
     console.shot("usage")
+    filt = console.by_label("Filter ($filter)")                  # any log's usage: the machine's own
+    filt.clear()
+    filt.send_keys("scope='resource' and name='ev-web'")
+    console.button("Apply").click()
+    assert usage_row(console, "ev-web")[1] == alice[1]
+    filt.clear()
+    filt.send_keys("scope='user'")
     set_period(console, *PAST)
     console.until_text(f"From {PAST[0]}T00:00:00Z to 2026-02-01T00:00:00Z")
     assert usage_row(console, "alice")[1:] == ["0", "0", "0", "0"]
