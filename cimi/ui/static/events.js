@@ -6,6 +6,7 @@ import {field, fill, h} from "./dom.js";
 import {listView} from "./list.js";
 
 const NEWEST = "timestamp:desc";
+const NO_LOG = "You have no event log yet: it starts with your first resource.";
 const last = (uri) => (uri || "").split("/").pop();
 
 /** The console's address of a log's Events, e.g. for a Machine's eventLog href. */
@@ -64,7 +65,7 @@ export function eventsView(logPath) {
 
   function show() {
     list = listView({title: "Events", source: async () => {
-      if (!log) throw new cimi.CimiError(message.textContent || "You have no event log yet: it starts with your first resource.");
+      if (!log) throw new cimi.CimiError(message.textContent || NO_LOG);
       return log.events.href;
     }, orderings: [{value: NEWEST, label: "Newest"}, {value: "timestamp:asc", label: "Oldest"}],
     columns: COLUMNS, arrange: newestFirst});
