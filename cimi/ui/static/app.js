@@ -1,9 +1,11 @@
 // The console's shell: sign-in, navigation (#/view), the job tray.
 import * as cimi from "./cimi.js";
 import {field, fill, h} from "./dom.js";
+import {eventsView} from "./events.js";
 import * as jobs from "./jobs.js";
 import {machineView, machinesView} from "./machines.js";
 import {imagesView, jobsView, keysView, networksView, systemsView, templatesView, volumesView} from "./resources.js";
+import {usageView} from "./usage.js";
 import {usersView} from "./users.js";
 
 const VIEWS = [
@@ -15,6 +17,8 @@ const VIEWS = [
   ["systems", "Systems", systemsView],
   ["keys", "Keys", keysView],
   ["jobs", "Jobs", jobsView],
+  ["events", "Events", eventsView],
+  ["usage", "Usage", usageView],
   ["users", "Users", usersView],
 ];
 
@@ -66,7 +70,7 @@ function route() {
   } else {
     const [key, label, make] = VIEWS.find(([k]) => k === name) || VIEWS[0];
     title = label;
-    current = make();
+    current = make(key === name && arg ? decodeURIComponent(arg) : undefined);   // e.g. #/events/<log>
     if (key !== name) history.replaceState(null, "", `#/${key}`);
   }
   for (const a of nav.querySelectorAll("a")) {

@@ -7,10 +7,11 @@ import {field, fill, h, select} from "./dom.js";
  * A filterable, sortable, paged table of a collection.
  *   title: heading; source: a CloudEntryPoint key or () => href;
  *   columns: [{label, value: item => string | Node}]; orderings: [{value: "name:asc", label}];
- *   actions: item => [nodes] (a last column), pageSize.
+ *   actions: item => [nodes] (a last column), pageSize;
+ *   arrange: (items, orderby) => items, to order ties the server leaves in its own order.
  * Returns {el, refresh}.
  */
-export function listView({title, source, columns, orderings, actions, pageSize = 20, filter = ""}) {
+export function listView({title, source, columns, orderings, actions, pageSize = 20, filter = "", arrange}) {
   const state = {first: 1, count: 0};
   const filterInput = h("input", {type: "search", value: filter, placeholder: "state='STARTED' and name!='x'",
                                   spellcheck: "false", autocomplete: "off"});
@@ -41,7 +42,7 @@ export function listView({title, source, columns, orderings, actions, pageSize =
       const href = typeof source === "function" ? await source() : await cimi.collection(source);
       const doc = await cimi.query(href, {filter: filterInput.value.trim(), orderby: order.value,
                                           first: state.first, last: state.first + n - 1});
-      const rows = cimi.items(doc);
+      const rows = arrange ? arrange(cimi.items(doc), order.value) : cimi.items(doc);
       state.count = doc.count ?? rows.length;
       fill(body, rows.length ? rows.map((item) => h("tr", {},
         columns.map((c) => h("td", {"data-label": c.label}, c.value(item) ?? "")),

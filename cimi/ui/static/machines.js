@@ -2,6 +2,7 @@
 // page with its interfaces, volumes and the console log.
 import * as cimi from "./cimi.js";
 import {bytes, field, fill, h, select} from "./dom.js";
+import {eventsHref} from "./events.js";
 import * as jobs from "./jobs.js";
 import {choices, listView, nameOf} from "./list.js";
 import {deleteButton, operationButtons} from "./operations.js";
@@ -124,6 +125,7 @@ export function machineView(path) {
           .map((k) => [h("dt", {}, k), h("dd", {class: k === "state" ? `state state-${String(m.state).toLowerCase()}` : null},
             k === "memory" ? bytes(m.memory * 1024) : m[k])])),
         h("div", {class: "actions"}, operationButtons(m)),
+        m.eventLog ? h("p", {}, h("a", {href: eventsHref(m.eventLog.href)}, "Events")) : null,
         h("h4", {}, "Network interfaces"),
         h("ul", {}, cimi.items(nics).length ? null : h("li", {}, "none"), cimi.items(nics).map((nic) => h("li", {}, nic.network?.href ? nameLater(nic.network.href) : "",
           nic.macAddress ? ` MAC ${nic.macAddress} ` : " ", addresses(m)))),
