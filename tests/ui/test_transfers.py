@@ -84,6 +84,37 @@ def test_import_an_ova_then_create_its_system(console, server, tmp_path):
     console.wait.until(lambda d: "STARTED" in console.row("from-template").text)
 
 
+OPTIONS = """
+  <DeploymentOptionSection><Info>sizes</Info>
+    <Configuration ovf:id="small" ovf:default="true"><Label>Small</Label><Description>1 CPU</Description></Configuration>
+    <Configuration ovf:id="big"><Label>Big &lt;iron&gt;</Label><Description>8 CPUs</Description></Configuration>
+  </DeploymentOptionSection>"""
+BIG = b"""<Item ovf:configuration="big"><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType>
+        <rasd:VirtualQuantity>8</rasd:VirtualQuantity></Item>
+    </VirtualHardwareSection>"""
+
+
+def test_the_deployment_options_come_from_the_chosen_ova(console, server, tmp_path):
+    """The console reads the package's DeploymentOptionSection before sending a byte; the choice is the import's."""
+    disk = make_disk(tmp_path)
+    desc = descriptor(size=len(disk), envelope_extra=OPTIONS).replace(b"</VirtualHardwareSection>", BIG)
+    ova = write_ova(tmp_path / "sized.ova", [("vm.ovf", desc), ("disk.vmdk", disk)])
+    console.sign_in("alice", "alice-pw")
+    console.go("templates")
+    console.expand("Import an OVF package (OVA)")
+    console.by_label("Name").send_keys("sized")
+    console.by_label("OVA package").send_keys(str(ova))
+    console.choose("Deployment option", "Big <iron> (big)")
+    assert [o.text for o in console.all("option", console.by_label("Deployment option"))] == [
+        "the package's default", "Small (small), the default", "Big <iron> (big)"]
+    console.button("Import").click()
+    assert "succeeded" in console.job_done("OVA package sized")
+    _, _, found = api(server, "alice", "alice-pw", "GET", "/cimi/systemTemplates?$filter=name='sized'")
+    assert found["systemTemplates"][0]["properties"]["ovf:profile"] == "big"
+    _, _, templates = api(server, "alice", "alice-pw", "GET", "/cimi/machineTemplates?$expand=machineConfig")
+    assert [t["machineConfig"]["cpu"] for t in templates["machineTemplates"]] == [8]
+
+
 def test_export_a_stopped_machine_and_download_the_ova(console, server, tmp_path):
     _, headers, _ = api(server, "alice", "alice-pw", "POST", "/cimi/machines", {
         "name": "to-export", "machineTemplate": {"machineConfig": {"href": first_id(server, "machineConfigs")},

@@ -1,9 +1,10 @@
 // The other views: volumes, networks, images (upload, register), OVF templates
 // (upload an OVA, create the System), systems, keys and jobs. Each is a list plus forms.
 import * as cimi from "./cimi.js";
-import {bytes, field, h, select} from "./dom.js";
+import {bytes, field, fill, h, select} from "./dom.js";
 import * as jobs from "./jobs.js";
 import {listView, nameOf} from "./list.js";
+import {deploymentOptions} from "./ovapackage.js";
 import {operationButtons} from "./operations.js";
 
 const BY_NAME = [{value: "name:asc", label: "Name"}, {value: "name:desc", label: "Name, Z to A"},
@@ -104,11 +105,17 @@ export function imagesView() {
 
 export function templatesView() {
   const name = h("input", {required: true});
-  const profile = h("input", {placeholder: "the package's default"});
-  const [controls, send] = uploader("OVA package");
+  const profile = select([], "the package's default");
+  const [controls, send, file] = uploader("OVA package");
+  file.addEventListener("change", async () => {             // the package's own choices, read from the file
+    const options = file.files[0] ? await deploymentOptions(file.files[0]) : [];
+    fill(profile, h("option", {value: ""}, options.length ? "the package's default" : "the package's default (no other)"),
+      options.map((o) => h("option", {value: o.id},
+        `${o.label && o.label !== o.id ? `${o.label} (${o.id})` : o.id}${o.isDefault ? ", the default" : ""}`)));
+  });
   const upload = createBox("Import an OVF package (OVA)", [field("Name", name), controls,
-    field("Deployment option", profile, "An OVF DeploymentOptionSection configuration id")], async () =>
-    send(await cimi.collection("systemTemplates"), {name: name.value, profile: profile.value.trim()},
+    field("Deployment option", profile, "The configurations of the package's DeploymentOptionSection")], async () =>
+    send(await cimi.collection("systemTemplates"), {name: name.value, profile: profile.value},
          "application/x-tar"), "Import");
   const createSystem = (t) => h("button", {type: "button", "aria-label": `create a system from ${nameOf(t)}`,
     onclick: async () => jobs.run(`create system ${nameOf(t)}`, "POST", await cimi.collection("systems"), {body: {
