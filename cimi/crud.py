@@ -179,12 +179,18 @@ def delete(ctx, kind, row, if_match=None):
 def refuse_if_referenced(ctx, kind, row):
     """Refuse (409) to delete what others still refer to through a blocking link, naming them."""
     found = dict.fromkeys((r.kind, r.id) for r in store.referrers(kind.name, row["id"]) if r.on_delete == BLOCK)
-    names = []
+    names, others = [], 0
     for kind_name, row_id in found:
         referrer = store.find(kind_name, row_id)
-        if referrer is not None:
-            named = f" ({referrer['name']})" if referrer["name"] else ""
-            names.append(f"{kind_name} {represent.href(ctx, registry.get(kind_name), referrer)}{named}")
+        if referrer is None:
+            continue
+        if not store.readable(kind_name, ctx.user, referrer):       # a share's reader: named to no one else
+            others += 1
+            continue
+        named = f" ({referrer['name']})" if referrer["name"] else ""
+        names.append(f"{kind_name} {represent.href(ctx, registry.get(kind_name), referrer)}{named}")
+    if others:
+        names.append(f"{others} resource{'s' if others > 1 else ''} of other users")
     if names:
         raise errors.Conflict(f"{kind.name} {row['id']} is still used by {'; '.join(names)}: "
                               "delete them or change their references first")

@@ -165,6 +165,8 @@ def test_a_machine_is_made_from_a_shared_image_and_never_from_an_unshared_one(al
                                           "machineImage": {"href": image}})
     expanded = bob.get(mine + "?$expand=machineImage").json
     assert expanded["machineImage"]["name"] == "alice-img"
+    refused = alice.delete(image).json["message"]         # still used, by what alice may not read
+    assert "of other users" in refused and "bob-t" not in refused and mine.rsplit("/", 1)[1] not in refused
 
 
 def test_an_admin_shares_another_users_resource_and_the_admins_uploads(admin, alice, bob, carol, owned):
