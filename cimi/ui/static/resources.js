@@ -5,6 +5,7 @@ import {bytes, field, h, select} from "./dom.js";
 import * as jobs from "./jobs.js";
 import {listView, nameOf} from "./list.js";
 import {operationButtons} from "./operations.js";
+import {SHARED, shareBox} from "./sharing.js";
 
 const BY_NAME = [{value: "name:asc", label: "Name"}, {value: "name:desc", label: "Name, Z to A"},
                  {value: "created:desc", label: "Newest"}];
@@ -12,7 +13,7 @@ const NAME = {label: "Name", value: (r) => h("span", {class: "name"}, nameOf(r))
 const STATE = {label: "State", value: (r) => h("span", {class: `state state-${String(r.state).toLowerCase()}`}, r.state)};
 
 /** A form in a <details> box; submit(values of the named controls) runs the request. */
-function createBox(summary, controls, submit, button = summary) {
+export function createBox(summary, controls, submit, button = summary) {
   const message = h("p", {class: "form-message", role: "status"});
   const form = h("form", {class: "create", onsubmit: async (e) => {
     e.preventDefault();
@@ -27,7 +28,7 @@ function createBox(summary, controls, submit, button = summary) {
   return h("details", {class: "create-box"}, h("summary", {}, summary), form);
 }
 
-function view(parts, lists) {
+export function view(parts, lists) {
   return {el: h("div", {}, parts, lists.map((l) => l.el)), refresh: () => lists.forEach((l) => l.refresh())};
 }
 
@@ -66,6 +67,9 @@ export function networksView() {
   return view([create], [list]);
 }
 
+/** The actions of a shareable resource: its operations and, if it may change, a share form. */
+const shareable = (r) => [...operationButtons(r), shareBox(r)];
+
 /** A file upload with a byte progress bar; returns [controls, send(href, params, type)]. */
 function uploader(label) {
   const file = h("input", {type: "file", required: true});
@@ -97,8 +101,9 @@ export function imagesView() {
       resourceURI: cimi.NS + "MachineImage", type: "IMAGE", name: regName.value, imageLocation: location.value}}),
     "Register");
   const list = listView({title: "Machine images", source: "machineImages", orderings: BY_NAME,
-    columns: [NAME, STATE, {label: "Type", value: (i) => i.type}, {label: "Description", value: (i) => i.description}],
-    actions: operationButtons});
+    columns: [NAME, STATE, {label: "Type", value: (i) => i.type}, {label: "Description", value: (i) => i.description},
+              SHARED],
+    actions: shareable});
   return view([upload, register], [list]);
 }
 
@@ -116,10 +121,10 @@ export function templatesView() {
   const templates = listView({title: "System templates", source: "systemTemplates", orderings: BY_NAME,
     columns: [NAME, {label: "Components", value: (t) => (t.componentDescriptors || []).length},
               {label: "Profile", value: (t) => t.properties?.["ovf:profile"]},
-              {label: "Signature", value: (t) => t.properties?.["ovf:signature"]}],
-    actions: (t) => [(t.componentDescriptors || []).length ? createSystem(t) : null, ...operationButtons(t)]});
+              {label: "Signature", value: (t) => t.properties?.["ovf:signature"]}, SHARED],
+    actions: (t) => [(t.componentDescriptors || []).length ? createSystem(t) : null, ...shareable(t)]});
   const machineTemplates = listView({title: "Machine templates", source: "machineTemplates", orderings: BY_NAME,
-    columns: [NAME, {label: "Description", value: (t) => t.description}], actions: operationButtons});
+    columns: [NAME, {label: "Description", value: (t) => t.description}, SHARED], actions: shareable});
   return view([upload], [templates, machineTemplates]);
 }
 
