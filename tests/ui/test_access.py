@@ -8,7 +8,7 @@ from tests.ui.conftest import api
 
 pytestmark = pytest.mark.ui
 STATIC = Path(__file__).resolve().parents[2] / "cimi" / "ui" / "static"
-VIEWS = ["machines", "volumes", "networks", "images", "templates", "systems", "keys", "jobs"]
+VIEWS = ["machines", "volumes", "networks", "images", "templates", "systems", "keys", "jobs", "quotas"]
 
 UNLABELLED = """
     return [...document.querySelectorAll('main input, main select, main textarea, main button')]

@@ -3,6 +3,7 @@ import * as cimi from "./cimi.js";
 import {field, fill, h} from "./dom.js";
 import * as jobs from "./jobs.js";
 import {machineView, machinesView} from "./machines.js";
+import {quotasView} from "./quotas.js";
 import {imagesView, jobsView, keysView, networksView, systemsView, templatesView, volumesView} from "./resources.js";
 
 const VIEWS = [
@@ -14,6 +15,7 @@ const VIEWS = [
   ["systems", "Systems", systemsView],
   ["keys", "Keys", keysView],
   ["jobs", "Jobs", jobsView],
+  ["quotas", "Quotas", quotasView],
 ];
 
 const main = document.getElementById("main");
