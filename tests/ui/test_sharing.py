@@ -5,6 +5,7 @@ import urllib.request
 
 import pytest
 
+from tests.ui.test_access import UNLABELLED
 from tests.ui.conftest import api, first_id
 
 pytestmark = pytest.mark.ui
@@ -45,6 +46,7 @@ def test_alice_shares_an_image_with_bob_who_sees_it_read_only_until_she_unshares
     assert "share" in row.text
     console.wait.until(lambda d: console.row("mine").find_element("css selector", "summary").is_displayed())
     console.row("mine").find_element("css selector", "summary").click()
+    assert console.driver.execute_script(UNLABELLED) == []         # the share form is labelled
     console.by_label("User or group name").send_keys("nobody")
     console.button("share mine").click()
     console.until_text("acl/rules: no user nobody", "main form.share")       # the server's reason, in the form
@@ -57,6 +59,15 @@ def test_alice_shares_an_image_with_bob_who_sees_it_read_only_until_she_unshares
     console.job_done("share mine with user:bob")
     console.wait.until(lambda d: "user:bob" in console.row("mine").text)
     assert rules(server, image) == ["user:bob"]
+    console.row("mine").find_element("css selector", "summary").click()      # the form open, on a phone
+    console.driver.set_window_size(390, 844)
+    try:
+        overflow = console.driver.execute_script("""
+            return [document.documentElement, ...document.querySelectorAll('.table-wrap')]
+              .map(el => el.scrollWidth - el.clientWidth);""")
+        assert max(overflow) <= 0, f"images with their shares scroll sideways on a phone: {overflow}"
+    finally:
+        console.driver.set_window_size(1280, 900)
     assert "mine" in names(server, "bob", "bob-pw", "machineImages")
 
     console.sign_in("bob", "bob-pw")
