@@ -29,8 +29,8 @@ function usedOf(limit) {
   return (q) => {
     const max = q[limit.name];
     const used = q.usage?.[limit.name];
-    const text = [used === undefined ? null : limit.show(used), max === undefined ? "unlimited" : limit.show(max)]
-      .filter((x) => x !== null).join(" / ");
+    const most = max === undefined ? "unlimited" : limit.show(max);
+    const text = used === undefined ? most : `${limit.show(used)} / ${most}`;     // an admin's default: no usage
     if (max === undefined || used === undefined) return h("span", {class: "quota"}, text);
     return h("span", {class: "quota"}, h("meter", {min: 0, max: Math.max(max, 1), value: used, low: 0.7 * max,
       high: 0.9 * max, optimum: 0, "aria-label": `${limit.label} of ${whose(q)}: ${text}`}), " ", text);
