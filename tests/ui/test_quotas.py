@@ -3,6 +3,7 @@ import pytest
 
 from tests.ui.conftest import api, first_id
 from tests.ui.test_access import UNLABELLED
+from tests.ui.test_sharing import sideways_on_a_phone
 
 pytestmark = pytest.mark.ui
 GiB = 1024 * 1024                   # in KiB, the Quota's unit
@@ -100,11 +101,4 @@ def test_a_user_sees_their_quota_and_the_default_with_usage_and_changes_nothing(
     assert not console.all("main summary") and not console.all("main td.actions button")   # nothing to change
     console.shot("quotas")
 
-    console.driver.set_window_size(390, 844)
-    try:
-        overflow = console.driver.execute_script("""
-            return [document.documentElement, ...document.querySelectorAll('.table-wrap')]
-              .map(el => el.scrollWidth - el.clientWidth);""")
-        assert max(overflow) <= 0, f"quotas scroll sideways on a phone: {overflow}"
-    finally:
-        console.driver.set_window_size(1280, 900)
+    assert sideways_on_a_phone(console) <= 0, "quotas scroll sideways on a phone"

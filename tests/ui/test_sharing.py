@@ -28,6 +28,17 @@ def uploaded_image(server, user, password, name):
     raise AssertionError("the upload's Job never ended")
 
 
+def sideways_on_a_phone(console):
+    """How far the page or a table scrolls sideways at 390 px wide (more than 0: a reader must scroll)."""
+    console.driver.set_window_size(390, 844)
+    try:
+        return max(console.driver.execute_script("""
+            return [document.documentElement, ...document.querySelectorAll('.table-wrap')]
+              .map(el => el.scrollWidth - el.clientWidth);"""))
+    finally:
+        console.driver.set_window_size(1280, 900)
+
+
 def names(server, user, password, key):
     _, _, doc = api(server, user, password, "GET", f"/cimi/{key}")
     return {item["name"] for k, v in doc.items() if isinstance(v, list) and k != "operations" for item in v}
@@ -60,14 +71,7 @@ def test_alice_shares_an_image_with_bob_who_sees_it_read_only_until_she_unshares
     console.wait.until(lambda d: "user:bob" in console.row("mine").text)
     assert rules(server, image) == ["user:bob"]
     console.row("mine").find_element("css selector", "summary").click()      # the form open, on a phone
-    console.driver.set_window_size(390, 844)
-    try:
-        overflow = console.driver.execute_script("""
-            return [document.documentElement, ...document.querySelectorAll('.table-wrap')]
-              .map(el => el.scrollWidth - el.clientWidth);""")
-        assert max(overflow) <= 0, f"images with their shares scroll sideways on a phone: {overflow}"
-    finally:
-        console.driver.set_window_size(1280, 900)
+    assert sideways_on_a_phone(console) <= 0, "images with their shares scroll sideways on a phone"
     assert "mine" in names(server, "bob", "bob-pw", "machineImages")
 
     console.sign_in("bob", "bob-pw")
