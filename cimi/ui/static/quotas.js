@@ -46,8 +46,8 @@ function limitInputs(quota = {}) {
   });
   const values = () => Object.fromEntries(inputs.filter(([, i]) => i.value.trim() !== "")
     .map(([l, i]) => [l.name, Math.round(Number(i.value) * (l.per || 1))]));
-  return {controls: h("div", {class: "limits"}, inputs.map(([l, i]) => field(l.unit ? `${l.label} (${l.unit})` : l.label, i))),
-          values};
+  const fields = inputs.map(([l, i]) => field(l.unit ? `${l.label} (${l.unit})` : l.label, i));
+  return {controls: h("div", {class: "limits"}, fields), values};
 }
 
 /** Send a Quota request that answers at once (201 or 200, no Job), then reload the view. */
@@ -84,7 +84,8 @@ export function quotasView() {
               ...LIMITS.map((l) => ({label: l.label, value: usedOf(l)}))],
     actions: (q) => [...operationButtons({...q, name: `quota ${whose(q)}`}), editBox(q)]});
   const parts = h("div", {},
-    h("p", {class: "hint"}, "Your own quota, when you have one, replaces the default. Administrators are not limited."));
+    h("p", {class: "hint"},
+      "Your own quota, when you have one, replaces the default. Administrators are not limited."));
   // Only an administrator is offered `add` on the collection: the form appears for them alone.
   cimi.collection("quotas").then((href) => cimi.query(href, {first: 1, last: 1})).then((doc) => {
     if (cimi.operation(doc, "add")) parts.append(addBox());

@@ -19,24 +19,27 @@ async function putRules(resource, rules, label) {
 
 const rulesOf = (resource) => resource.acl?.rules || [];
 
-/** Who sees `resource` besides its owner, each with an unshare button if it may change. */
+/** A button that takes one rule back; a refusal goes to the job tray, as a failed action does. */
+function unshareButton(resource, principal) {
+  const label = `unshare ${nameOf(resource)} from ${principal}`;
+  return h("button", {type: "button", class: "danger", "aria-label": label, onclick: async (e) => {
+    e.currentTarget.disabled = true;
+    try {
+      await putRules(resource, rulesOf(resource).filter((r) => r.principal !== principal), label);
+    } catch (err) {
+      jobs.note(label, err);
+    }
+  }}, "unshare");
+}
+
+/** Who may read `resource` besides its owner (for its owner and admins), or whose it is (for the rest). */
 function sharedWith(resource) {
   const acl = resource.acl;
   if (!acl) return "";
   if (!acl.rules) return acl.owner ? `shared by ${acl.owner.replace(/^user:/, "")}` : "";
   const editable = cimi.operation(resource, "edit");
-  const label = nameOf(resource);
-  return h("ul", {class: "shares"}, rulesOf(resource).map((rule) => h("li", {}, h("span", {class: "principal"}, rule.principal),
-    editable ? h("button", {type: "button", class: "danger", "aria-label": `unshare ${label} from ${rule.principal}`,
-      onclick: async (e) => {
-        e.currentTarget.disabled = true;
-        const rest = rulesOf(resource).filter((r) => r.principal !== rule.principal);
-        try {
-          await putRules(resource, rest, `unshare ${label} from ${rule.principal}`);
-        } catch (err) {
-          jobs.note(`unshare ${label} from ${rule.principal}`, err);
-        }
-      }}, "unshare") : null)));
+  return h("ul", {class: "shares"}, rulesOf(resource).map((rule) => h("li", {},
+    h("span", {class: "principal"}, rule.principal), editable ? unshareButton(resource, rule.principal) : null)));
 }
 
 /** The list column. */
@@ -65,7 +68,8 @@ export function shareBox(resource) {
     } catch (err) {
       message.textContent = err.message;             // the server's reason, e.g. "acl/rules: no user nobody"
     }
-  }}, field("Share with", kind), nameField, h("button", {type: "submit", "aria-label": `share ${label}`}, "Share"), message);
+  }}, field("Share with", kind), nameField,
+    h("button", {type: "submit", "aria-label": `share ${label}`}, "Share"), message);
   form.addEventListener("input", () => { message.textContent = ""; });    // an old reason no longer applies
   return h("details", {class: "share-box"}, h("summary", {}, "share"), form);
 }
