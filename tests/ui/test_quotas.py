@@ -86,7 +86,8 @@ def test_a_user_sees_their_quota_and_the_default_with_usage_and_changes_nothing(
                                             "machineImage": {"href": first_id(server, "machineImages")}}})
     _, _, machine = api(server, "alice", "alice-pw", "GET", "/cimi/machines?$filter=name='app1'")
     cpu, memory = machine["machines"][0]["cpu"], machine["machines"][0]["memory"]
-    api(server, "admin", "admin-pw", "POST", "/cimi/quotas", {"machines": 5})
+    api(server, "admin", "admin-pw", "POST", "/cimi/quotas", {"machines": 5, "byValue": {"machineConfig": False},
+                                                              "quarantineRetention": {"volumes": 3600}})
     api(server, "admin", "admin-pw", "POST", "/cimi/quotas", {"user": "alice", "cpu": 2 * cpu, "memory": 16 * GiB})
     api(server, "admin", "admin-pw", "POST", "/cimi/quotas", {"user": "bob", "cpu": 99})
     console.sign_in("alice", "alice-pw")
@@ -97,6 +98,8 @@ def test_a_user_sees_their_quota_and_the_default_with_usage_and_changes_nothing(
     meter = console.row("alice").find_element("css selector", "td[data-label='vCPUs'] meter")
     assert (meter.get_attribute("value"), meter.get_attribute("max")) == (str(cpu), str(2 * cpu))
     assert cell(console, "(default)", "Machines") == "1 / 5"
+    assert cell(console, "(default)", "Other") == (
+        "machine configurations by reference only; deleted volumes kept 3600 s")
     assert "bob" not in console.text("main table")                  # another user's quota is not served to alice
     assert not console.all("main summary") and not console.all("main td.actions button")   # nothing to change
     console.shot("quotas")

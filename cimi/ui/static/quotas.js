@@ -37,6 +37,20 @@ function usedOf(limit) {
   };
 }
 
+/** byValue and quarantineRetention in words (set with `cimi quotas set`, not in this view). */
+function others(q) {
+  const byValue = q.byValue || {};
+  const said = [
+    byValue.machineConfig === false && "machine configurations by reference only",
+    byValue.volumeConfig === false && "volume configurations by reference only",
+    byValue.cpu && `by value ≤ ${byValue.cpu} vCPUs`,
+    byValue.memory && `by value ≤ ${kib(byValue.memory)} memory`,
+    byValue.capacity && `by value ≤ ${kib(byValue.capacity)} per volume`,
+    ...Object.entries(q.quarantineRetention || {}).map(([key, s]) => `deleted ${key} kept ${s} s`),
+  ];
+  return said.filter(Boolean).join("; ");
+}
+
 /** Number inputs for every limit, filled from `quota`; values() → {name: KiB or count} of those set. */
 function limitInputs(quota = {}) {
   const inputs = LIMITS.map((l) => {
@@ -80,8 +94,8 @@ function addBox() {
 export function quotasView() {
   const list = listView({title: "Quotas", source: "quotas",
     orderings: [{value: "user:asc", label: "User"}, {value: "created:desc", label: "Newest"}],
-    columns: [{label: "User", value: (q) => h("span", {class: "name"}, whose(q))},
-              ...LIMITS.map((l) => ({label: l.label, value: usedOf(l)}))],
+    columns: [{label: "User", value: (q) => h("span", {class: q.user === undefined ? "quota" : "name"}, whose(q))},
+              ...LIMITS.map((l) => ({label: l.label, value: usedOf(l)})), {label: "Other", value: others}],
     actions: (q) => [...operationButtons({...q, name: `quota ${whose(q)}`}), editBox(q)]});
   const parts = h("div", {},
     h("p", {class: "hint"},
