@@ -80,6 +80,9 @@ def test_alice_shares_an_image_with_bob_who_sees_it_read_only_until_she_unshares
     console.wait.until(lambda d: "shared by alice" in console.row("mine").text)
     assert not console.all("summary", row) and not console.all("button", row)   # read-only for bob: nothing offered
     assert "blank" in console.text("main table")                                # the provider's image stays
+    console.go("machines")
+    console.expand("Create a machine")
+    console.choose("Image", "mine")                                             # bob may build from it
 
     console.sign_in("alice", "alice-pw")
     console.go("images")
