@@ -9,7 +9,7 @@ from tests.ui.conftest import api
 pytestmark = pytest.mark.ui
 STATIC = Path(__file__).resolve().parents[2] / "cimi" / "ui" / "static"
 VIEWS = ["machines", "volumes", "networks", "images", "templates", "systems", "keys", "jobs", "events", "usage",
-         "users"]
+         "quotas", "users"]
 
 UNLABELLED = """
     return [...document.querySelectorAll('main input, main select, main textarea, main button')]

@@ -4,6 +4,7 @@ import {field, fill, h} from "./dom.js";
 import {eventsView} from "./events.js";
 import * as jobs from "./jobs.js";
 import {machineView, machinesView} from "./machines.js";
+import {quotasView} from "./quotas.js";
 import {imagesView, jobsView, keysView, networksView, systemsView, templatesView, volumesView} from "./resources.js";
 import {usageView} from "./usage.js";
 import {usersView} from "./users.js";
@@ -19,6 +20,7 @@ const VIEWS = [
   ["jobs", "Jobs", jobsView],
   ["events", "Events", eventsView],
   ["usage", "Usage", usageView],
+  ["quotas", "Quotas", quotasView],
   ["users", "Users", usersView],
 ];
 

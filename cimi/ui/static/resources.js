@@ -6,6 +6,7 @@ import * as jobs from "./jobs.js";
 import {listView, nameOf} from "./list.js";
 import {deploymentOptions} from "./ovapackage.js";
 import {operationButtons} from "./operations.js";
+import {SHARED, shareBox} from "./sharing.js";
 
 const BY_NAME = [{value: "name:asc", label: "Name"}, {value: "name:desc", label: "Name, Z to A"},
                  {value: "created:desc", label: "Newest"}];
@@ -67,6 +68,9 @@ export function networksView() {
   return view([create], [list]);
 }
 
+/** The actions of a shareable resource: its operations and, if it may change, a share form. */
+const shareable = (r) => [...operationButtons(r), shareBox(r)];
+
 /** A file upload with a byte progress bar; returns [controls, send(href, params, type)]. */
 function uploader(label) {
   const file = h("input", {type: "file", required: true});
@@ -98,8 +102,9 @@ export function imagesView() {
       resourceURI: cimi.NS + "MachineImage", type: "IMAGE", name: regName.value, imageLocation: location.value}}),
     "Register");
   const list = listView({title: "Machine images", source: "machineImages", orderings: BY_NAME,
-    columns: [NAME, STATE, {label: "Type", value: (i) => i.type}, {label: "Description", value: (i) => i.description}],
-    actions: operationButtons});
+    columns: [NAME, STATE, {label: "Type", value: (i) => i.type}, {label: "Description", value: (i) => i.description},
+              SHARED],
+    actions: shareable});
   return view([upload, register], [list]);
 }
 
@@ -123,10 +128,10 @@ export function templatesView() {
   const templates = listView({title: "System templates", source: "systemTemplates", orderings: BY_NAME,
     columns: [NAME, {label: "Components", value: (t) => (t.componentDescriptors || []).length},
               {label: "Profile", value: (t) => t.properties?.["ovf:profile"]},
-              {label: "Signature", value: (t) => t.properties?.["ovf:signature"]}],
-    actions: (t) => [(t.componentDescriptors || []).length ? createSystem(t) : null, ...operationButtons(t)]});
+              {label: "Signature", value: (t) => t.properties?.["ovf:signature"]}, SHARED],
+    actions: (t) => [(t.componentDescriptors || []).length ? createSystem(t) : null, ...shareable(t)]});
   const machineTemplates = listView({title: "Machine templates", source: "machineTemplates", orderings: BY_NAME,
-    columns: [NAME, {label: "Description", value: (t) => t.description}], actions: operationButtons});
+    columns: [NAME, {label: "Description", value: (t) => t.description}, SHARED], actions: shareable});
   return view([upload], [templates, machineTemplates]);
 }
 
