@@ -40,10 +40,13 @@ def add_user(name, password, admin=False, groups=()):
 
 
 def delete_user(name):
-    """Delete a user, and what was shared with them (and with the groups only they were in)."""
+    """Delete a user who owns nothing, and what was shared with them (and with the groups only they were in).
+
+    Raises errors.Conflict while they own resources.
+    """
     with store.transaction():
         _recorded("delete user", name, f"{name} deleted")
-        return stored_users.remove(name)
+        return accounts.remove(name)
 
 
 def delete_group(name):

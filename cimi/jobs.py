@@ -47,7 +47,19 @@ class JobSpec:
     rel: str | None = None             # an extension operation's URI (the Job's action); None: from `action`
 
 
-class RunningJob:
+class _Job:
+    """What every job a handler gets shares: the backend of its context, and running another operation inside it."""
+
+    @property
+    def backend(self):
+        return self.ctx.cloud.backend
+
+    def inline(self, operation, payload):
+        """Run another operation now, inside this job (a System's components, a Machine's new Volumes)."""
+        return operation(InlineJob(self, payload))
+
+
+class RunningJob(_Job):
     """What a handler gets: the job's payload, a server context, progress reports."""
 
     def __init__(self, runner, row):
@@ -56,10 +68,6 @@ class RunningJob:
         self.owner = row["owner"]
         user = users.get(self.owner) if self.owner else None
         self.ctx = Context(user=user, base=row["data"]["_base"], cloud=runner.cloud)
-
-    @property
-    def backend(self):
-        return self.ctx.cloud.backend
 
     def progress(self, percent, message=None):
         """Report progress and renew the lease."""
@@ -79,20 +87,12 @@ class RunningJob:
         if self.runner.state_of(self.row["id"]) == "STOPPING":
             raise Cancelled()
 
-    def inline(self, operation, payload):
-        """Run another operation now, inside this job (a System's components, a Machine's new Volumes)."""
-        return operation(InlineJob(self, payload))
 
-
-class InlineJob:
+class InlineJob(_Job):
     """A handler run inside another job (a System's components), sharing its context."""
 
     def __init__(self, parent, payload):
         self.parent, self.payload, self.ctx, self.owner = parent, payload, parent.ctx, parent.owner
-
-    @property
-    def backend(self):
-        return self.ctx.cloud.backend
 
     def progress(self, percent, message=None):
         """Progress belongs to the parent job; only renew its lease."""
@@ -104,11 +104,9 @@ class InlineJob:
     def keepalive(self):
         """Renew the outermost job's lease (a Volume made inside a System's Machine)."""
         self.parent.keepalive()
+
     def checkpoint(self):
         self.parent.checkpoint()
-
-    def inline(self, operation, payload):
-        return operation(InlineJob(self, payload))
 
 
 def action_text(action):

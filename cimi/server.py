@@ -154,7 +154,12 @@ def users(args, config):
         print(f"user {args.name} saved{' (admin)' if args.admin else ''}"
               f"{' in ' + ', '.join(args.groups) if args.groups else ''}")
     elif args.users_command == "delete":
-        if not auth.delete_user(args.name):
+        try:
+            deleted = auth.delete_user(args.name)
+        except errors.Conflict as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        if not deleted:
             print(f"no user {args.name}", file=sys.stderr)
             return 1
         print(f"user {args.name} deleted")

@@ -4,12 +4,13 @@ Administrators manage users through the API or on the host (`cimi-server
 users`, cimi/auth.py); both check names here and keep only a salted scrypt
 hash of a password. A user's name signs them in and owns what they make, so
 it never changes; an administrator cannot delete or demote themself, so that
-someone is always left to manage the cloud.
+someone is always left to manage the cloud. A user who still owns resources
+is not deleted: a later user given the same name would own them.
 """
 import hashlib
 import os
 
-from cimi import errors
+from cimi import errors, registry, store
 from cimi.ops.resources import Created
 from cimi.store import users as stored
 
@@ -71,8 +72,32 @@ def edited(ctx, row, merged):
     return merged
 
 
+# What stays when its owner goes: the user's own record, history, and their Quota (removed with them).
+_NOT_HELD = ("User", "Job", "EventLog", "Event", "Quota")
+
+
+def holdings(name):
+    """The kinds of which a user still owns resources (their Jobs only while queued or running)."""
+    held = [kind.collection for kind in registry.top_level()
+            if kind.name not in _NOT_HELD and store.exists(kind.name, owner=name)]
+    if store.exists("Job", owner=name, state=("QUEUED", "RUNNING")):
+        held.append("jobs (queued or running)")
+    return held
+
+
+def remove(name):
+    """Delete a user who owns nothing any more, with their Quota; return 0 if there was no such user."""
+    held = holdings(name)
+    if held:
+        raise errors.Conflict(f"{name} still owns {', '.join(held)}: delete or hand them over first "
+                              "(a later user of the same name would own them)")
+    for quota in store.owned("Quota", name):
+        store.delete("Quota", quota["id"])
+    return stored.remove(name)
+
+
 def delete(ctx, row):
-    """Delete a user now, with what was shared with them (cimi/store/users.py); never oneself."""
+    """Delete a user now (`remove`); never oneself."""
     if ctx.user is not None and row["name"] == ctx.user.name:
         raise errors.Conflict("you cannot delete yourself; another administrator can")
-    stored.remove(row["name"])
+    remove(row["name"])

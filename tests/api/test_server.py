@@ -42,6 +42,21 @@ def test_users_add_list_delete(tmp_path):
     assert "pw1" not in run(["users", "list", *data]).stdout
 
 
+def test_users_delete_refuses_a_user_who_still_owns_resources(tmp_path):
+    from cimi import kinds, store
+    data = ["--data-dir", str(tmp_path)]
+    assert run(["users", "add", "dave", "--password", "pw", "--create", *data]).returncode == 0
+    kinds.load_all()
+    database = store.open_database(f"sqlite:///{tmp_path / 'cimi.sqlite3'}")
+    key = store.insert("Credential", {"owner": "dave", "name": "laptop", "data": {"publicKey": "ssh-ed25519 AAAA"}})
+    refused = run(["users", "delete", "dave", *data])
+    assert refused.returncode == 1 and "dave still owns credentials" in refused.stderr, refused.stderr
+    assert "dave\tuser" in run(["users", "list", *data]).stdout
+    store.delete("Credential", key["id"])
+    database.close()
+    assert run(["users", "delete", "dave", *data]).returncode == 0
+
+
 def test_users_add_refuses_a_name_that_cannot_sign_in(tmp_path):
     data = ["--data-dir", str(tmp_path)]
     assert run(["users", "add", "zoë", "--password", "pw", "--create", *data]).returncode == 0

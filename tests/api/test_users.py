@@ -191,3 +191,25 @@ def test_a_database_made_before_users_were_resources_keeps_them(tmp_path, databa
         assert olga.post(users_href(olga), {"name": "oleg", "password": "x"}).status_code == 409
     finally:
         cloud.close()
+
+
+def test_a_user_who_owns_resources_is_not_deleted(app):
+    """A later user given the same name would own them: delete them first; the user's Quota goes with them."""
+    admin, alice = as_(app, "admin"), as_(app, "alice")
+    me = admin.get(users_href(admin) + "?$filter=name='alice'").json["users"][0]
+    assert admin.post(admin.cep()["quotas"]["href"], {"user": "alice", "volumes": 3}).status_code == 201
+    made = alice.post(alice.cep()["volumes"]["href"], {"name": "v", "volumeTemplate": {"volumeConfig": {
+        "capacity": 1024}}})
+    assert made.status_code in (201, 202), made.text
+    volume = made.headers["Location"]
+    if "CIMI-Job-URI" in made.headers:
+        assert alice.wait(made.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
+    refused = admin.delete(me["id"])
+    assert refused.status_code == 409 and "alice still owns volumes" in refused.json["message"], refused.text
+    assert alice.get("/cimi/cloudEntryPoint").status_code == 200                 # nothing changed
+    assert admin.get(admin.cep()["quotas"]["href"] + "?$filter=user='alice'").json["count"] == 1
+    deleted = alice.delete(volume)
+    if "CIMI-Job-URI" in deleted.headers:
+        assert alice.wait(deleted.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
+    assert admin.delete(me["id"]).status_code == 200
+    assert admin.get(admin.cep()["quotas"]["href"] + "?$filter=user='alice'").json["count"] == 0
