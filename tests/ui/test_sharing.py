@@ -124,3 +124,27 @@ def test_templates_are_shared_with_everyone_and_a_bad_group_changes_nothing(cons
     console.until_text("nogroup", "main form.share .form-message")
     assert rules(server, stack) == []
     assert "stack" not in names(server, "bob", "bob-pw", "systemTemplates")
+
+
+def test_the_share_form_suggests_the_names_the_api_shows(console, server):
+    """An admin is offered every user and group (from `users`); alice, who reads only her own record, herself."""
+    image = uploaded_image(server, "alice", "alice-pw", "suggested")
+    _, _, found = api(server, "admin", "admin-pw", "GET", "/cimi/users?$filter=name='bob'")
+    api(server, "admin", "admin-pw", "PUT", found["users"][0]["id"] + "?$select=groups", {"groups": ["devs"]})
+
+    def offered(kind):
+        console.choose("Share with", kind)
+        return console.until(lambda d: [o.get_attribute("value") for o in
+                                        console.all("datalist option", console.row("suggested"))] or None,
+                             message=f"no suggestions for {kind}")
+
+    console.sign_in("admin", "admin-pw")
+    console.go("images")
+    console.row("suggested").find_element("css selector", "summary").click()
+    assert offered("a user") == ["admin", "alice", "bob"]
+    assert offered("a group") == ["devs"]
+    console.sign_in("alice", "alice-pw")
+    console.go("images")
+    console.row("suggested").find_element("css selector", "summary").click()
+    assert offered("a user") == ["alice"]
+    assert rules(server, image) == []                       # suggesting shares nothing

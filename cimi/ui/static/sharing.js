@@ -3,7 +3,7 @@
 // where the resource advertises `edit`: the owner and administrators see its rules, the
 // people it is shared with see only its owner (docs/operating.md, sharing).
 import * as cimi from "./cimi.js";
-import {field, h, select} from "./dom.js";
+import {field, fill, h, select} from "./dom.js";
 import * as jobs from "./jobs.js";
 import {nameOf} from "./list.js";
 
@@ -18,6 +18,24 @@ async function putRules(resource, rules, label) {
 }
 
 const rulesOf = (resource) => resource.acl?.rules || [];
+
+let known = null;
+/**
+ * The user and group names this user may read in `users` (an administrator: everyone's), as
+ * suggestions for the share form; fetched again after 30 s. Rules still take any name typed.
+ */
+function knownNames() {
+  if (!known || Date.now() - known.at > 30000) {
+    const names = cimi.collection("users")
+      .then((href) => cimi.query(href, {orderby: "name:asc", first: 1, last: 500}))
+      .then((doc) => {
+        const users = cimi.items(doc);
+        return {user: users.map((u) => u.name), group: [...new Set(users.flatMap((u) => u.groups || []))].sort()};
+      }, () => ({user: [], group: []}));
+    known = {at: Date.now(), names};
+  }
+  return known.names;
+}
 
 /** A button that takes one rule back; a refusal goes to the job tray, as a failed action does. */
 function unshareButton(resource, principal) {
@@ -45,14 +63,24 @@ function sharedWith(resource) {
 /** The list column. */
 export const SHARED = {label: "Shared with", value: sharedWith};
 
+let boxes = 0;
 /** A share form in a <details> (user, group or everyone), or null without `edit`. */
 export function shareBox(resource) {
   if (!cimi.operation(resource, "edit")) return null;
   const label = nameOf(resource);
   const kind = select(KINDS);
-  const name = h("input", {autocomplete: "off", spellcheck: "false"});
+  const suggestions = h("datalist", {id: `share-names-${++boxes}`});
+  const name = h("input", {autocomplete: "off", spellcheck: "false", list: suggestions.id});
   const nameField = field("User or group name", name);
-  kind.addEventListener("change", () => { nameField.hidden = kind.value === "everyone"; });
+  const suggest = async () => {
+    const names = (await knownNames())[kind.value] || [];
+    fill(suggestions, names.map((n) => h("option", {value: n})));
+  };
+  kind.addEventListener("change", () => {
+    nameField.hidden = kind.value === "everyone";
+    suggest();
+  });
+  suggest();
   const message = h("p", {class: "form-message", role: "status"});
   const form = h("form", {class: "share", onsubmit: async (e) => {
     e.preventDefault();
@@ -68,7 +96,7 @@ export function shareBox(resource) {
     } catch (err) {
       message.textContent = err.message;             // the server's reason, e.g. "acl/rules: no user nobody"
     }
-  }}, field("Share with", kind), nameField,
+  }}, field("Share with", kind), nameField, suggestions,
     h("button", {type: "submit", "aria-label": `share ${label}`}, "Share"), message);
   form.addEventListener("input", () => { message.textContent = ""; });    // an old reason no longer applies
   return h("details", {class: "share-box"}, h("summary", {}, "share"), form);
