@@ -6,8 +6,8 @@ a QuarantinedResource entry of the same id instead of removing it: the entry
 keeps its row and its sub-resources' rows, the backend keeps its data (a
 Machine's domain is undefined, its disks stay), its href answers 404 and no
 usage counts it. `restore` puts the rows back under the same ids, in a stable
-state (a Machine STOPPED, without the Volumes it had attached); `purge`, and
-`expire` in the reconciliation loop, remove the data for good.
+state (a Machine STOPPED, with the Volumes it had attached that are still
+free); `purge`, and `expire` in the reconciliation loop, remove the data for good.
 """
 import datetime
 import logging
@@ -15,13 +15,14 @@ import logging
 import backends
 from cimi import errors, registry, represent, store
 from cimi.naming import backend_key
-from cimi.ops import images, machines, quotas
+from cimi.ops import attachments, images, machines, quotas
 from cimi.vocabulary import type_uri
 
 log = logging.getLogger(__name__)
 KIND = "QuarantinedResource"
 KIB = 1024
-# The sub-resources a Machine's entry keeps and restores; its MachineVolumes are released, as by a delete.
+# The sub-resources a Machine's entry keeps and restores; its MachineVolumes are released, as by a delete,
+# and attached again at a restore when their Volumes are still free.
 MACHINE_CHILDREN = ("Disk", "MachineNetworkInterface", "NetworkPort")
 RESTORED_STATES = {"Machine": "STOPPED", "Volume": "AVAILABLE", "MachineImage": "AVAILABLE"}
 _FORGOTTEN = ("statusMessage", "_domain", "vnc")     # what a restored Machine's row does not carry over
@@ -57,7 +58,7 @@ def _plain(row):
     return {**row, "created": str(row["created"]), "updated": str(row["updated"])}
 
 
-def _enter(job, kind_name, row, size, children=(), kept=None):
+def _enter(job, kind_name, row, size, children=(), kept=None, attached=()):
     """Record the entry of a row (once: a retried Job finds it) and remove the row."""
     kind = registry.get(kind_name)
     if store.find(KIND, row["id"]) is None:
@@ -71,7 +72,7 @@ def _enter(job, kind_name, row, size, children=(), kept=None):
                      "owner": row["owner"], "size": size, "quarantined": _stamp(now),
                      "expires": _stamp(now + datetime.timedelta(seconds=seconds)), "_kind": kind_name,
                      "_rows": [[kind_name, _plain(row)]] + [[name, _plain(r)] for name, r in children],
-                     "_kept": kept}})
+                     "_kept": kept, "_attached": list(attached)}})
 
 
 def keep_machine(job):
@@ -83,7 +84,9 @@ def keep_machine(job):
         return machines.delete(job)
     children = [(name, child) for name in MACHINE_CHILDREN for child in store.children(name, row["id"])]
     size = sum(child["data"].get("capacity", 0) for name, child in children if name == "Disk") * KIB
-    _enter(job, "Machine", row, size, children, kept)
+    attached = [[mv["data"]["_volume"], mv["data"].get("initialLocation")]
+                for mv in store.children("MachineVolume", row["id"])]
+    _enter(job, "Machine", row, size, children, kept, attached)
     machines.forget(job, row)
 
 
@@ -136,7 +139,23 @@ def restore(job):
         store.insert(name, child)
     if info is not None:
         machines.seen(store.get("Machine", row["id"]), info)
+    _reattach(job, row["id"], entry["data"].get("_attached") or ())
     store.delete(KIND, entry["id"])
+
+
+def _reattach(job, machine_id, attached):
+    """Attach a restored Machine's Volumes again where they are still there and free; say which are not."""
+    left = []
+    for volume_id, location in attached:
+        volume, holders = store.find("Volume", volume_id), attachments.attached_to(volume_id)
+        if machine_id in holders:
+            continue                                        # attached by an earlier try of this Job
+        if volume is None or volume["state"] != "AVAILABLE" or holders:
+            left.append(volume["name"] or volume_id if volume else volume_id)
+            continue
+        attachments.attach(job, machine_id, volume_id, location)
+    if left:
+        job.progress(100, f"restored without Volumes no longer free: {', '.join(left)}")
 
 
 def drop(backend, entry):

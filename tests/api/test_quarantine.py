@@ -13,6 +13,7 @@ from lxml import etree
 from cimi import auth
 from cimi.cloud import Cloud, Config
 from cimi.http.app import create_app
+from cimi import naming, store
 from cimi.ops import quarantine
 from tests.conftest import TEST_NODE, XML, Client, machine_body
 from tests.api.test_store import database_url  # noqa: F401 (fixture: SQLite and PostgreSQL)
@@ -108,6 +109,39 @@ def test_a_restored_machine_comes_back_stopped_with_its_disks(alice, retained, l
     assert entries(alice) == [] and alice.get(entry["id"]).status_code == 404
     assert alice.act(back, "start")["state"] == "STARTED"
     assert [d.name() for d in libvirt_conn.listAllDomains(0)] != []
+
+
+def attach(client, machine_row, volume_row, location="/dev/vdb"):
+    resp = client.post(machine_row["volumes"]["href"], {"volume": {"href": volume_row["id"]},
+                                                        "initialLocation": location})
+    assert resp.status_code == 202, resp.text
+    assert client.wait(resp.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
+
+
+def attached_volumes(client, machine_row):
+    return [mv["volume"]["href"] for mv in client.get(machine_row["volumes"]["href"]).json.get("machineVolumes", [])]
+
+
+def test_a_restored_machine_gets_back_the_volumes_still_free(alice, retained, libvirt_conn):
+    m, kept, taken = machine(alice), volume(alice, "kept"), volume(alice, "taken")
+    attach(alice, m, kept)
+    attach(alice, m, taken, "/dev/vdc")
+    delete(alice, m["id"])
+    assert alice.get(kept["id"]).json.get("attachedTo") is None            # released, as by a delete
+    other = machine(alice, "m2")
+    attach(alice, other, taken)                                             # taken meanwhile
+    [entry] = entries(alice)
+    [op] = [o for o in entry["operations"] if o["rel"] == f"{EXT}:restore"]
+    resp = alice.post(op["href"], {"resourceURI": f"{CIMI}/Action", "action": f"{EXT}:restore"})
+    job = alice.wait(resp.headers["CIMI-Job-URI"])
+    assert job["state"] == "SUCCESS" and "no longer free: taken" in job["statusMessage"], job
+    assert attached_volumes(alice, m) == [kept["id"]] and attached_volumes(alice, other) == [taken["id"]]
+    assert alice.get(kept["id"]).json["attachedTo"]["href"] == m["id"]
+    domain = libvirt_conn.lookupByName(naming.machine_name(m["id"].rsplit("/", 1)[-1]))
+    volumes = [path for path in etree.fromstring(domain.XMLDesc(0)).xpath("//disk/source/@file")
+               if "cimi-volume-" in path]
+    key = store.get("Volume", kept["id"].rsplit("/", 1)[-1])["data"]["_key"]
+    assert len(volumes) == 1 and volumes[0].endswith(key.rsplit("/", 1)[-1])   # the hypervisor holds it again
 
 
 def test_purge_is_a_job_that_removes_the_data(alice, retained, libvirt_conn):

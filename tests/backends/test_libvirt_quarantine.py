@@ -89,16 +89,22 @@ def test_kept_disk_bytes_come_back_and_go_on_the_real_libvirtd(tcg):
 
 @pytest.mark.libvirtd
 def test_a_machine_in_quarantine_keeps_its_disk_bytes_on_the_real_libvirtd(tcg_cloud, libvirtd):
-    """Bytes written into the disk before the delete are there after restore and a boot; purge removes them."""
+    """Bytes written into the disk before the delete are there after restore and a boot; purge removes them.
+
+    The Volume attached before the delete is attached again: the booted domain holds it.
+    """
     import libvirt
 
     from cimi import naming
-    from tests.api.test_quarantine import CIMI, DAY, delete, entries, operate
+    from tests.api.test_quarantine import CIMI, DAY, attach, delete, entries, operate
     from tests.conftest import machine_body
     cloud, alice = tcg_cloud(quarantine_retention={"machines": DAY})
     m = alice.create("machines", machine_body(alice, "kept", initialState="STOPPED"))[1]
+    data = alice.create("volumes", {"resourceURI": f"{CIMI}/VolumeCreate", "name": "data",
+                                    "volumeTemplate": {"volumeConfig": {"capacity": 1024}}})[1]
+    attach(alice, m, data)
     domain = naming.machine_name(m["id"].rsplit("/", 1)[-1])
-    disks = [d.key for d in cloud.backend.machine(domain).disks]
+    disks = [d.key for d in cloud.backend.machine(domain).disks if "cimi-volume-" not in d.key]
     assert _qemu_io(disks[0], "write -P 0x5a 0 64k").returncode == 0 and _marked(disks[0])
     delete(alice, m["id"])
     observer = libvirt.open(libvirtd)
@@ -110,6 +116,8 @@ def test_a_machine_in_quarantine_keeps_its_disk_bytes_on_the_real_libvirtd(tcg_c
         operate(alice, entry, "restore")
         started = alice.act(alice.get(m["id"]).json, "start")
         assert started["state"] == "STARTED"
+        live = observer.lookupByName(domain).XMLDesc(0)                     # the running domain's disks
+        assert data["id"].rsplit("/", 1)[-1] in live and alice.get(data["id"]).json["attachedTo"]["href"] == m["id"]
         stopped = alice.act(started, "stop", {"resourceURI": f"{CIMI}/Action", "action": f"{CIMI}/action/stop",
                                               "force": True})
         assert stopped["state"] == "STOPPED" and _marked(disks[0])
