@@ -13,8 +13,9 @@ def prepare(ctx, body, parent):
     user = body.get("user")
     if user is not None and not user.strip():
         raise errors.BadRequest("user must name a user (leave it out for the default Quota)")
-    if store.owned(KIND, user):
-        raise errors.Conflict(f"there is already a {'Quota of ' + user if user else 'default Quota'}; edit it")
+    with store.owner_lock("quotas"):          # held to the end of the admin's transaction (PostgreSQL): no twin
+        if store.owned(KIND, user):
+            raise errors.Conflict(f"there is already a {'Quota of ' + user if user else 'default Quota'}; edit it")
     return Created({"owner": user, "data": body})
 
 

@@ -50,8 +50,9 @@ def prepare(ctx, body, parent):
     check_groups(body.get("groups", ()))
     if not body.get("password"):
         raise errors.BadRequest("password: a new user needs one")
-    if stored.get(name) is not None:
-        raise errors.Conflict(f"there is already a user {name}; edit it")
+    with store.owner_lock("users"):           # held to the end of the admin's transaction (PostgreSQL): no twin
+        if stored.get(name) is not None:
+            raise errors.Conflict(f"there is already a user {name}; edit it")
     return Created({"owner": name, "data": {"admin": bool(body.get("admin")),
                                             "groups": sorted(set(body.get("groups", ()))),
                                             **new_secret(body["password"])}})

@@ -366,6 +366,8 @@ def owner_lock(owner):
     """A transaction in which no other request of the same owner, in any front end, runs its own.
 
     What counts an owner's rows and then adds one (a quota check) runs inside it.
+    Inside a transaction it lasts until that one ends: PostgreSQL's lock is the
+    transaction's, and SQLite's IMMEDIATE transaction already excludes other writers.
     """
     return db.owner_lock(owner)
 

@@ -289,6 +289,28 @@ def test_twenty_concurrent_creates_never_overshoot(clients, server):  # noqa: F8
     assert count(alice, "jobs") == 5
 
 
+def race(port, user, path, body, n=10):
+    """POST the same body n times at once; return the sorted statuses."""
+    barrier, answers = threading.Barrier(n), []
+
+    def send():
+        barrier.wait()
+        answers.append(post(port, user, path, body)[0])
+    threads = [threading.Thread(target=send) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    return sorted(answers)
+
+
+def test_concurrent_quotas_for_one_user_make_one(clients, server):  # noqa: F811
+    admin = clients["admin"]
+    assert race(server, "admin", "/cimi/quotas", {"user": "alice", "cpu": 2}) == [201] + [409] * 9
+    assert race(server, "admin", "/cimi/quotas", {"cpu": 2}) == [201] + [409] * 9          # the default
+    assert count(admin, "quotas") == 2
+
+
 def test_a_system_is_checked_before_its_job_and_its_components_in_it(clients):
     admin, alice = clients["admin"], clients["alice"]
     set_quota(admin, user="alice", machines=2)

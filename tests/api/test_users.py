@@ -16,6 +16,8 @@ from cimi.http.app import create_app
 from cimi.store import db, migrations
 from cimi.store.migrations.v0001_initial import User as OldUser
 from cimi.vocabulary import EXTENSION_NS
+from tests.api.test_concurrency import server  # noqa: F401 (fixture: waitress on loopback, over our cloud)
+from tests.api.test_quotas import race
 from tests.api.test_store import database_url, make_cloud  # noqa: F401 (fixture)
 from tests.api.test_xml_schema import XSD, check
 from tests.conftest import XML, Client
@@ -213,3 +215,8 @@ def test_a_user_who_owns_resources_is_not_deleted(app):
         assert alice.wait(deleted.headers["CIMI-Job-URI"])["state"] == "SUCCESS"
     assert admin.delete(me["id"]).status_code == 200
     assert admin.get(admin.cep()["quotas"]["href"] + "?$filter=user='alice'").json["count"] == 0
+
+
+def test_concurrent_adds_of_one_name_make_one_user(app, server):  # noqa: F811
+    assert race(server, "admin", "/cimi/users", {"name": "zed", "password": "zed-pw"}) == [201] + [409] * 9
+    assert names(as_(app, "admin"), "?$filter=name='zed'") == ["zed"]
