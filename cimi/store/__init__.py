@@ -49,7 +49,10 @@ def insert(kind_name, fields):
     model = db.model_for(kind_name)
     evented = events.declares(kind_name) and fields.get("state") is not None
     with _linked(kind_name, evented):
-        model.insert(**_columns(kind_name, fields)).execute()
+        try:
+            model.insert(**_columns(kind_name, fields)).execute()
+        except db.IntegrityError:                   # a unique key taken meanwhile (an id, a User's name)
+            raise errors.Conflict(f"a {kind_name} {fields.get('name') or fields['id']} exists already") from None
         links.write(kind_name, fields["id"], fields.get("data"), new=True)
         if sharing.shareable(kind_name):
             sharing.write(kind_name, fields["id"], fields.get("data"))

@@ -24,6 +24,7 @@ from playhouse.db_url import connect, parseresult_to_dict
 from cimi.store import columns
 
 database = peewee.DatabaseProxy()
+IntegrityError = peewee.IntegrityError      # a unique key taken: the store answers Conflict
 # APPSEC: peewee logs every statement with its parameters at DEBUG, and those carry
 # what users store (Credential passwords): never let them reach the log.
 logging.getLogger("peewee").setLevel(logging.INFO)

@@ -220,3 +220,11 @@ def test_a_user_who_owns_resources_is_not_deleted(app):
 def test_concurrent_adds_of_one_name_make_one_user(app, server):  # noqa: F811
     assert race(server, "admin", "/cimi/users", {"name": "zed", "password": "zed-pw"}) == [201] + [409] * 9
     assert names(as_(app, "admin"), "?$filter=name='zed'") == ["zed"]
+
+
+def test_a_name_taken_past_the_check_is_a_409_not_a_500(cloud):
+    """The unique index on a User's name answers even when a check was bypassed (another front end's insert)."""
+    from cimi import errors
+    with pytest.raises(errors.Conflict, match="User alice exists already"):
+        store.insert("User", {"owner": "alice", "name": "alice", "data": {}})
+    assert len(store.rows("User", name="alice")) == 1
