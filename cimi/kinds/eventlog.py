@@ -2,11 +2,11 @@
 
 An EventLog's `usage` (an extension view) is what its resources used over a period (cimi/ops/meters.py).
 """
-from cimi.ops import meters
+from cimi.ops import events, meters
 from cimi.registry import Kind, View, register
 from cimi.vocabulary import extension_uri
 
-register(Kind("EventLog", "eventLogs", editable=False, deletable_states=frozenset(),
+register(Kind("EventLog", "eventLogs", editable=False, deletable_states=frozenset(), shown=events.summary,
               views={"usage": View("usage", extension_uri("usage"), meters.usage, "application/json")},
               capabilities=(("Linked", "false", "an EventLog outlives its resource (usage is derived from it)"),)))
 register(Kind("Event", "events", parent="EventLog", editable=False, deletable_states=frozenset()))

@@ -1,4 +1,4 @@
-"""Events that no row change carries: what an admin did (set a quota, restored or purged a resource...)."""
+"""Events that no row change carries (what an admin did: set a quota, restored or purged a resource...), and a log's summary."""
 from cimi.store import events
 
 
@@ -13,3 +13,8 @@ def record(ctx, operation, resource=None, owner=None, detail=None):
     content = {"operation": operation, "resource": {"href": resource} if resource else None, "detail": detail,
                "initiator": getattr(ctx.user, "name", None)}
     events.record(events.ACCESS, content, owners=(None, owner) if owner else (None,), outcome="Success")
+
+
+def summary(ctx, row):
+    """An EventLog's attributes computed at each read: its Events counted by severity (DSP0263 5.17.8)."""
+    return {"summary": events.summary(row["id"])}

@@ -17,6 +17,8 @@ import json
 import time
 import uuid
 
+import peewee
+
 from cimi.store import columns, db
 from cimi.vocabulary import PREFIX
 
@@ -111,6 +113,17 @@ def append(event_type, content, logs, severity="low", outcome="Status"):
         _ensure_log(log_id, owner, name, target_href, description)
         model.insert(id=_event_id(), owner=owner, parent=log_id, created=now, updated=now,
                      data=json.dumps(data), **columns.values(EVENT_KIND, data)).execute()
+
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def summary(log_id):
+    """How many Events of each severity a log holds now (DSP0263 EventLog `summary`), off its severity index."""
+    model = db.model_for(EVENT_KIND)
+    counted = dict(model.select(model.severity, peewee.fn.COUNT(model.id)).where(model.parent == log_id)
+                   .group_by(model.severity).tuples())
+    return {severity: counted.get(severity, 0) for severity in SEVERITIES}
 
 
 def record(event_type, content, owners=(None,), severity="low", outcome="Success"):

@@ -91,6 +91,20 @@ def test_failed_sign_ins_are_in_the_provider_log_only_admins_read(clients):
     assert alice.get(provider["id"]).status_code == 404
 
 
+def test_a_log_s_summary_counts_its_events_by_severity_when_read(clients):
+    app, admin = clients["app"], clients["admin"]
+    href = admin.get(admin.cep()["eventLogs"]["href"] + "?$filter=scope='provider'").json["eventLogs"][0]["id"]
+    before = admin.get(href).json["summary"]
+    token = base64.b64encode(b"mallory:guess").decode()
+    assert app.simulate_get("/cimi/machines", headers={"Authorization": f"Basic {token}"}).status_code == 401
+    after = admin.get(href).json["summary"]
+    assert after == {**before, "medium": before["medium"] + 1} and set(after) == {"low", "medium", "high", "critical"}
+    listed = admin.get(admin.cep()["eventLogs"]["href"] + "?$filter=scope='provider'").json["eventLogs"][0]
+    events_href = listed["events"]["href"]
+    for severity, n in listed["summary"].items():
+        assert admin.get(events_href + f"?$filter=severity='{severity}'").json["count"] == n, severity
+
+
 def test_admin_actions_are_recorded(clients):
     from cimi.context import Context
     from cimi.ops import events as recorded
