@@ -60,6 +60,7 @@ def test_a_machines_state_events_and_the_usage_they_make(console, server):
     assert [r[2] for r in rows] == ["STOPPING → STOPPED", "STARTED → STOPPING", "CREATING → STARTED", "CREATING"]
     assert {r[1] for r in rows} == {"state"} and {r[3] for r in rows} == {"Machine ev-web"}
     assert {r[4] for r in rows} == {"alice"} and {r[5] for r in rows} == {"Status"}
+    console.until_text("In this log: 4 low, 0 medium, 0 high, 0 critical")      # the log's summary, from the server
     console.shot("events")
     console.by_label("Filter ($filter)").send_keys("content/state='STOPPED'")    # the server filters
     console.button("Apply").click()

@@ -63,7 +63,18 @@ export function eventsView(logPath) {
   const message = h("p", {class: "form-message", role: "status"});
   let list = null;
 
+  const counts = h("p", {class: "hint", "aria-live": "polite"});
+
+  /** The log's Events by severity, as the server counts them at each read of the log. */
+  function count() {
+    if (!log) return;
+    cimi.get(log.id).then((read) => {
+      counts.textContent = `In this log: ${Object.entries(read.summary || {}).map(([k, n]) => `${n} ${k}`).join(", ")}`;
+    }, () => { counts.textContent = ""; });
+  }
+
   function show() {
+    count();
     list = listView({title: "Events", source: async () => {
       if (!log) throw new cimi.CimiError(message.textContent || NO_LOG);
       return log.events.href;
@@ -95,8 +106,8 @@ export function eventsView(logPath) {
 
   load();
   return {el: h("div", {}, h("form", {class: "inline", onsubmit: (e) => e.preventDefault()},
-    field("Event log", picker)), message,
+    field("Event log", picker)), message, counts,
     h("p", {class: "hint"}, "Filter on any attribute, also inside content: content/state='ERROR', outcome='Failure', ",
       "type='http://schemas.dmtf.org/cimi/1/event/access', timestamp>2026-11-01T00:00:00Z."), holder),
-  refresh: () => list?.refresh()};
+  refresh: () => { count(); list?.refresh(); }};
 }
