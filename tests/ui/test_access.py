@@ -51,7 +51,7 @@ def test_readable_on_a_phone(console, server):
     console.sign_in("alice", "alice-pw")
     console.driver.set_window_size(390, 844)
     try:
-        for view in ("keys", "networks"):
+        for view in ("keys", "users", "networks"):
             console.go(view)
             console.wait.until(lambda d: console.all("main tbody tr"))
             overflow = console.driver.execute_script("""
