@@ -187,7 +187,7 @@ class Runner:
 
     def _reconcile_loop(self):
         """Every few seconds: compare the store with the hosts (first resuming what a host restart stopped)."""
-        from cimi.ops import exported_packages, quarantine
+        from cimi.ops import exported_packages, meters, quarantine
         from cimi.ops.reconcile import reconcile
         self._resume()
         while not self._stop.is_set():
@@ -195,6 +195,7 @@ class Runner:
                 reconcile(self.cloud)
                 exported_packages.expire(self.cloud)
                 quarantine.expire(self.cloud)
+                meters.expire(self.cloud)
             except Exception:                      # noqa: BLE001 - keep reconciling whatever happens
                 log.exception("reconciliation failed")
             self._stop.wait(self.reconcile_every)

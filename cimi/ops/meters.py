@@ -83,7 +83,59 @@ def prepare(ctx, body, parent):
         raise errors.BadRequest("timeScope Point needs a sampleInterval (seconds)")
     data["targetResource"] = {"href": represent.href(ctx, kind, row)}
     data["_log"] = row["id"]
+    data["_periods"] = [[None, None]]        # recording: all the history its Events tell, until a stop
+    if body.get("expiresTime"):
+        expires = _instant(body["expiresTime"])
+        if expires <= _now():
+            raise errors.BadRequest("expiresTime is in the past")
+        data["expiresTime"] = represent.iso(expires)
     return Created({"data": data})
+
+
+# --- start and stop: the times a Meter records -------------------------------------------------
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def recording(row):
+    return row["data"].get("_periods", [[None, None]])[-1][1] is None
+
+
+def stopped(row):
+    return not recording(row)
+
+
+def stop(ctx, row, params):
+    """Stop recording: no samples after now (stopTime) until a start."""
+    periods = [list(p) for p in row["data"].get("_periods", [[None, None]])]
+    now = represent.iso(_now())
+    periods[-1][1] = now
+    store.update("Meter", row["id"], {"data": {**row["data"], "_periods": periods, "stopTime": now}}, touch=True)
+
+
+def start(ctx, row, params):
+    """Record again from now on; the time it was stopped keeps no samples."""
+    data = {k: v for k, v in row["data"].items() if k != "stopTime"}
+    data["_periods"] = [*row["data"].get("_periods", []), [represent.iso(_now()), None]]
+    store.update("Meter", row["id"], {"data": data}, touch=True)
+
+
+def _periods(row):
+    """The [low, high) instants a Meter recorded (None: unbounded)."""
+    return [(_instant(low) if low else datetime.datetime.min, _instant(high) if high else datetime.datetime.max)
+            for low, high in row["data"].get("_periods", [[None, None]])]
+
+
+def expire(cloud, now=None):
+    """Delete the Meters whose expiresTime has passed (DSP0263: the Meter is not monitored anymore); return how many."""
+    now = represent.iso(now or _now())
+    gone = 0
+    for row in store.rows("Meter"):
+        if row["data"].get("expiresTime") and row["data"]["expiresTime"] <= now:
+            store.delete("Meter", row["id"])
+            gone += 1
+    return gone
 
 
 def samples(ctx, row, params):
@@ -96,16 +148,19 @@ def samples(ctx, row, params):
     start, end = period(params, row["created"])
     history = _history(data["_log"], end)
     name = aspect_name(data["aspect"])
-    found = []
+    found, periods = [], _periods(row)
     if data.get("timeScope") == "Point":
         step = datetime.timedelta(seconds=data["sampleInterval"])
         moment = start
         while moment <= end and len(found) < MAX_SAMPLES:
-            found.append((moment, _number(level(history, name, moment))))
+            if any(low <= moment < high for low, high in periods):
+                found.append((moment, _number(level(history, name, moment))))
             moment += step
     else:
         for low, high in buckets(start, end, data.get("intervalDuration", "PT1H")):
-            found.append((high, _number(used(history, name, low, high))))
+            parts = [(max(low, a), min(high, b)) for a, b in periods if max(low, a) < min(high, b)]
+            if parts:                                   # an interval the Meter did not record has no Sample
+                found.append((high, _number(sum(used(history, name, a, b) for a, b in parts))))
     href = represent.href(ctx, registry.get("Meter"), row) + "/samples"
     doc = {"resourceURI": type_uri("SampleCollection"), "id": href, "count": len(found),
            "samples": [{"timestamp": represent.iso(at), "value": value} for at, value in found]}

@@ -20,6 +20,7 @@ from tests.api.test_xml_schema import check, volume_body, xsd  # noqa: F401 (fix
 from tests.conftest import XML, Client, machine_body
 
 EXT = "urn:darn-simple-cloud:cimi:aspect:"
+CIMI = "http://schemas.dmtf.org/cimi/1"
 
 
 def clients_of(cloud):
@@ -153,3 +154,51 @@ def test_bad_meters_are_refused_and_nothing_is_made(cloud, template, status):
     assert alice.get(meters).json["count"] == 0
     assert alice.get(f"/cimi/eventLogs/{events.user_log('alice')}/usage?from=2030-01-01T00:00:00Z"
                      "&to=2029-01-01T00:00:00Z").status_code == 400
+
+
+def test_a_stopped_meter_samples_nothing_until_it_starts_again(cloud, xsd):  # noqa: F811
+    """DSP0263 5.17.3.2: stop ends the recording (stopTime), start resumes it; the stopped time has no Sample."""
+    _, alice, bob = clients_of(cloud)
+    alice.create("volumes", volume_body("v", capacity=1024 * 1024))
+    log = f"{alice.cep()['eventLogs']['href']}/{events.user_log('alice')}"
+    meter = alice.post(alice.cep()["meters"]["href"], {"meterTemplate": {"targetResource": {"href": log},
+        "meterConfig": {"aspect": EXT + "volumeGiBHours", "units": "GiB", "timeScope": "Point", "sampleInterval": 1}}}
+    ).json
+    ops = {op["rel"].rsplit("/", 1)[-1]: op["href"] for op in meter["operations"]}
+    assert "stop" in ops and "start" not in ops and "stopTime" not in meter
+    assert bob.post(ops["stop"], {"action": f"{CIMI}/action/stop"}).status_code == 404
+    stopped = alice.post(ops["stop"], {"action": f"{CIMI}/action/stop"})
+    assert stopped.status_code in (200, 204), stopped.text
+    meter = alice.get(meter["id"]).json
+    ops = {op["rel"].rsplit("/", 1)[-1]: op["href"] for op in meter["operations"]}
+    assert meter["stopTime"] and "start" in ops and "stop" not in ops
+    check(xsd, alice.get(meter["id"], accept=XML), "Meter")
+    assert alice.post(meter["id"] + "/stop", {"action": f"{CIMI}/action/stop"}).status_code == 409   # stopped already
+    time.sleep(2.2)
+    assert alice.post(ops["start"], {"action": f"{CIMI}/action/start"}).status_code in (200, 204)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+    stop = datetime.datetime.strptime(meter["stopTime"], "%Y-%m-%dT%H:%M:%SZ")
+    points = alice.get(meter["samples"]["href"] + f"?from={iso(stop - datetime.timedelta(seconds=1))}&to={iso(now)}"
+                       ).json["samples"]
+    moments = [p["timestamp"] for p in points]
+    assert iso(stop - datetime.timedelta(seconds=1)) in moments and iso(now) in moments
+    assert not [m for m in moments if iso(stop) <= m < iso(now - datetime.timedelta(seconds=1))]   # the gap
+    assert "stopTime" not in alice.get(meter["id"]).json
+
+
+def test_a_meter_goes_at_its_expires_time(cloud):
+    from cimi.ops import meters
+    _, alice, _ = clients_of(cloud)
+    _, machine = alice.create("machines", machine_body(alice, "m"))
+    body = {"meterTemplate": {"targetResource": {"href": machine["id"]}, "meterConfig": {
+        "href": config_href(alice, "cpuHours")}}}
+    href = alice.cep()["meters"]["href"]
+    assert alice.post(href, {**body, "expiresTime": "2020-01-01T00:00:00Z"}).status_code == 400     # the past
+    meter = alice.post(href, {**body, "expiresTime": "2099-01-01T00:00:00Z"}).json
+    assert meter["expiresTime"] == "2099-01-01T00:00:00Z"
+    edited = alice.put(meter["id"] + "?$select=expiresTime", {"expiresTime": "2098-06-01T00:00:00Z"})
+    assert edited.status_code == 200 and edited.json["expiresTime"] == "2098-06-01T00:00:00Z", edited.text
+    assert alice.put(meter["id"] + "?$select=expiresTime", {"expiresTime": "soon"}).status_code == 400
+    assert meters.expire(cloud, datetime.datetime(2098, 5, 31)) == 0
+    assert meters.expire(cloud, datetime.datetime(2098, 6, 1)) == 1
+    assert alice.get(meter["id"]).status_code == 404
