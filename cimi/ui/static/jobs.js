@@ -70,16 +70,21 @@ export function note(label, error) {
   onFinished(null);
 }
 
-/** Send a request; follow its Job if it made one. */
+/**
+ * Send what a form filled in. A refusal (4xx) throws, so the form shows the server's message and
+ * keeps what was typed; an accepted request is followed in the tray while the form is free again.
+ */
+export async function start(label, method, href, options) {
+  const result = await cimi.request(method, href, options);
+  if (!result.job) return note(label);
+  follow(result.job, label).catch(() => {});          // the tray shows how it ended
+}
+
+/** Send a request from a button: a refusal goes to the tray, like the Job's outcome. */
 export async function run(label, method, href, options) {
-  let result;
   try {
-    result = await cimi.request(method, href, options);
+    await start(label, method, href, options);
   } catch (err) {
     note(label, err);
-    return null;
   }
-  if (result.job) return follow(result.job, label);
-  note(label);
-  return null;
 }

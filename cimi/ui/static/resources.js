@@ -37,7 +37,7 @@ export function volumesView() {
   const name = h("input", {required: true});
   const size = h("input", {type: "number", min: 1, value: 1, required: true});
   const create = createBox("Create a volume", [field("Name", name), field("Capacity (GiB)", size)], async () =>
-    jobs.run(`create volume ${name.value}`, "POST", await cimi.collection("volumes"), {body: {
+    jobs.start(`create volume ${name.value}`, "POST", await cimi.collection("volumes"), {body: {
       resourceURI: cimi.NS + "VolumeCreate", name: name.value,
       volumeTemplate: {volumeConfig: {type: cimi.NS + "mapped", capacity: Number(size.value) * 1024 * 1024}}}}));
   const snapshot = (v) => h("button", {type: "button", "aria-label": `snapshot ${nameOf(v)}`, onclick: async () =>
@@ -59,7 +59,7 @@ export function networksView() {
     async () => {
       const config = {networkType: type.value};
       if (cidr.value.trim()) config.cidr = cidr.value.trim();
-      return jobs.run(`create network ${name.value}`, "POST", await cimi.collection("networks"), {body: {
+      return jobs.start(`create network ${name.value}`, "POST", await cimi.collection("networks"), {body: {
         resourceURI: cimi.NS + "NetworkCreate", name: name.value, networkTemplate: {networkConfig: config}}});
     });
   const list = listView({title: "Networks", source: "networks", orderings: BY_NAME,
@@ -98,7 +98,7 @@ export function imagesView() {
   const location = h("input", {required: true, placeholder: "file:///srv/cimi/import/disk.qcow2"});
   const register = createBox("Register an image", [field("Name", regName),
     field("Location", location, "A file in the server's import directory")], async () =>
-    jobs.run(`register ${regName.value}`, "POST", await cimi.collection("machineImages"), {body: {
+    jobs.start(`register ${regName.value}`, "POST", await cimi.collection("machineImages"), {body: {
       resourceURI: cimi.NS + "MachineImage", type: "IMAGE", name: regName.value, imageLocation: location.value}}),
     "Register");
   const list = listView({title: "Machine images", source: "machineImages", orderings: BY_NAME,
@@ -151,7 +151,7 @@ export function keysView() {
     field("SSH public key", key)], async () => {
     const tpl = {publicKey: key.value.trim()};
     if (userName.value.trim()) tpl.userName = userName.value.trim();
-    return jobs.run(`add key ${name.value}`, "POST", await cimi.collection("credentials"), {body: {
+    return jobs.start(`add key ${name.value}`, "POST", await cimi.collection("credentials"), {body: {
       resourceURI: cimi.NS + "CredentialCreate", name: name.value, credentialTemplate: tpl}});
   }, "Add key");
   const list = listView({title: "Keys (credentials)", source: "credentials", orderings: BY_NAME,
