@@ -10,8 +10,15 @@ import {deleteButton, operationButtons} from "./operations.js";
 const CONSOLE_REL = "urn:darn-simple-cloud:cimi:console";
 const ADDRESS_POLL = 3000;          // ms between looks for a started Machine's first address
 
+const pageOf = (href) => `#/machine/${encodeURIComponent(cimi.local(href))}`;
+
 export function machineLink(machine) {
-  return h("a", {href: `#/machine/${encodeURIComponent(cimi.local(machine.id))}`}, nameOf(machine));
+  return h("a", {href: pageOf(machine.id)}, nameOf(machine));
+}
+
+/** A link to the Machine at href, named when it arrives (a Volume's attachedTo has only the href). */
+export function machineLinkLater(href) {
+  return h("a", {href: pageOf(href)}, nameLater(href));
 }
 
 /**

@@ -4,6 +4,7 @@ import * as cimi from "./cimi.js";
 import {bytes, field, fill, h, select} from "./dom.js";
 import * as jobs from "./jobs.js";
 import {listView, nameOf} from "./list.js";
+import {machineLinkLater} from "./machines.js";
 import {deploymentOptions} from "./ovapackage.js";
 import {operationButtons} from "./operations.js";
 import {SHARED, shareBox} from "./sharing.js";
@@ -44,7 +45,8 @@ export function volumesView() {
     jobs.run(`snapshot ${nameOf(v)}`, "POST", await cimi.collection("volumeImages"), {body: {
       resourceURI: cimi.NS + "VolumeImage", name: `${nameOf(v)} snapshot`, imageLocation: v.id}})}, "snapshot");
   const volumes = listView({title: "Volumes", source: "volumes", orderings: BY_NAME,
-    columns: [NAME, STATE, {label: "Capacity", value: (v) => bytes((v.capacity || 0) * 1024)}],
+    columns: [NAME, STATE, {label: "Capacity", value: (v) => bytes((v.capacity || 0) * 1024)},
+              {label: "Attached to", value: (v) => (v.attachedTo ? machineLinkLater(v.attachedTo.href) : "")}],
     actions: (v) => [v.state === "AVAILABLE" ? snapshot(v) : null, ...operationButtons(v)]});
   const snapshots = listView({title: "Volume images (snapshots)", source: "volumeImages", orderings: BY_NAME,
     columns: [NAME, STATE], actions: operationButtons});
