@@ -25,8 +25,14 @@ function finish(view, job) {
   view.bar.value = 100;
   view.status.textContent = job.state === "SUCCESS" ? "succeeded"
     : `${job.state.toLowerCase()}: ${job.statusMessage || "no reason given"}`;
+  const download = downloadOf(job);
+  if (download) view.item.append(download);
+}
+
+/** A Download button for a finished export Job's OVA (in the tray, and in the Jobs list later), or null. */
+export function downloadOf(job) {
   const exported = (job.affectedResources || []).map((r) => r.href).find((href) => /\/exports\/[^/]+$/.test(href));
-  if (job.state === "SUCCESS" && exported) view.item.append(downloadButton(exported));
+  return job.state === "SUCCESS" && exported ? downloadButton(exported) : null;
 }
 
 function downloadButton(href) {

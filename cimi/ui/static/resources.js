@@ -170,6 +170,6 @@ export function jobsView() {
               STATE, {label: "Progress", value: (j) => h("progress", {max: 100, value: j.progress ?? 0,
                 "aria-label": `progress ${j.progress ?? 0}%`})},
               {label: "Message", value: (j) => j.statusMessage}],
-    actions: operationButtons});
+    actions: (j) => [jobs.downloadOf(j), ...operationButtons(j)]});     // an export's OVA stays downloadable here
   return view([], [list]);
 }
