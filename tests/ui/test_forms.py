@@ -32,6 +32,8 @@ def test_a_refused_machine_keeps_its_form_and_shows_the_quota(console, server):
     console.button("Create machine").click()
 
     console.wait.until(lambda d: "quota machines of alice" in form_message(console))
+    said = console.find("main details[open] .form-message")
+    assert said.value_of_css_property("color") == "rgba(179, 38, 30, 1)", "a refusal reads as an error (--bad)"
     assert console.by_label("Name").get_attribute("value") == "over-quota"
     assert console.by_label("User data").get_attribute("value") == "#cloud-config\nruncmd: [echo kept]"
     assert not console.all("#jobs li")                      # no Job was made: nothing to follow
