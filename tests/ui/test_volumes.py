@@ -32,6 +32,14 @@ def test_create_attach_detach_and_snapshot_a_volume(console, server):
     console.button("Attach").click()
     assert "succeeded" in console.job_done("attach data to app1")
     console.until_text("data at vd", "main section[aria-label='Volumes']")
+    from selenium.webdriver.support.ui import Select
+    # attached, it is still AVAILABLE (CIMI has no in-use state), but no longer offered for attaching
+    console.wait.until(lambda d: "data" not in [o.text for o in Select(console.by_label("Volume to attach")).options])
+    console.go("volumes")                       # the Volumes list says where it is, and leads there
+    console.wait.until(lambda d: console.row("data").find_element("css selector", "td[data-label='Attached to']").text
+                       == "app1")
+    console.row("data").find_element("css selector", "td[data-label='Attached to'] a").click()
+    console.until_text("data at vd", "main section[aria-label='Volumes']")
     _, _, machines = api(server, "alice", "alice-pw", "GET", "/cimi/machines?$filter=name='app1'")
     _, _, attached = api(server, "alice", "alice-pw", "GET", machines["machines"][0]["volumes"]["href"])
     assert attached["count"] == 1

@@ -25,8 +25,14 @@ function finish(view, job) {
   view.bar.value = 100;
   view.status.textContent = job.state === "SUCCESS" ? "succeeded"
     : `${job.state.toLowerCase()}: ${job.statusMessage || "no reason given"}`;
+  const download = downloadOf(job);
+  if (download) view.item.append(download);
+}
+
+/** A Download button for a finished export Job's OVA (in the tray, and in the Jobs list later), or null. */
+export function downloadOf(job) {
   const exported = (job.affectedResources || []).map((r) => r.href).find((href) => /\/exports\/[^/]+$/.test(href));
-  if (job.state === "SUCCESS" && exported) view.item.append(downloadButton(exported));
+  return job.state === "SUCCESS" && exported ? downloadButton(exported) : null;
 }
 
 function downloadButton(href) {
@@ -70,16 +76,21 @@ export function note(label, error) {
   onFinished(null);
 }
 
-/** Send a request; follow its Job if it made one. */
+/**
+ * Send what a form filled in. A refusal (4xx) throws, so the form shows the server's message and
+ * keeps what was typed; an accepted request is followed in the tray while the form is free again.
+ */
+export async function start(label, method, href, options) {
+  const result = await cimi.request(method, href, options);
+  if (!result.job) return note(label);
+  follow(result.job, label).catch(() => {});          // the tray shows how it ended
+}
+
+/** Send a request from a button: a refusal goes to the tray, like the Job's outcome. */
 export async function run(label, method, href, options) {
-  let result;
   try {
-    result = await cimi.request(method, href, options);
+    await start(label, method, href, options);
   } catch (err) {
     note(label, err);
-    return null;
   }
-  if (result.job) return follow(result.job, label);
-  note(label);
-  return null;
 }

@@ -67,8 +67,8 @@ export function nameOf(resource) {
   return resource.name || (resource.id || "").split("/").pop();
 }
 
-/** Options for a <select> from a collection (first 200 by name). */
-export async function choices(key, filter) {
+/** Options for a <select> from a collection (first 200 by name), those `keep` accepts. */
+export async function choices(key, filter, keep = () => true) {
   const doc = await cimi.query(await cimi.collection(key), {orderby: "name:asc", first: 1, last: 200, filter});
-  return cimi.items(doc).map((r) => ({value: r.id, label: nameOf(r)}));
+  return cimi.items(doc).filter(keep).map((r) => ({value: r.id, label: nameOf(r)}));
 }

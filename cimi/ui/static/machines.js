@@ -10,8 +10,15 @@ import {deleteButton, operationButtons} from "./operations.js";
 const CONSOLE_REL = "urn:darn-simple-cloud:cimi:console";
 const ADDRESS_POLL = 3000;          // ms between looks for a started Machine's first address
 
+const pageOf = (href) => `#/machine/${encodeURIComponent(cimi.local(href))}`;
+
 export function machineLink(machine) {
-  return h("a", {href: `#/machine/${encodeURIComponent(cimi.local(machine.id))}`}, nameOf(machine));
+  return h("a", {href: pageOf(machine.id)}, nameOf(machine));
+}
+
+/** A link to the Machine at href, named when it arrives (a Volume's attachedTo has only the href). */
+export function machineLinkLater(href) {
+  return h("a", {href: pageOf(href)}, nameLater(href));
 }
 
 /**
@@ -81,8 +88,13 @@ function createForm() {
     if (credential.value) tpl.credential = {href: credential.value};
     if (userData.value.trim()) tpl.userData = cimi.base64(userData.value);
     message.textContent = "";
-    jobs.run(`create ${name.value}`, "POST", await cimi.collection("machines"),
-             {body: {resourceURI: cimi.NS + "MachineCreate", name: name.value, machineTemplate: tpl}});
+    try {
+      await jobs.start(`create ${name.value}`, "POST", await cimi.collection("machines"),
+                       {body: {resourceURI: cimi.NS + "MachineCreate", name: name.value, machineTemplate: tpl}});
+    } catch (err) {
+      message.textContent = err.message;        // refused (quota, bad input): say why, keep what was typed
+      return;
+    }
     form.reset();
     byTemplate.hidden = true;
     byValue.hidden = false;
@@ -141,7 +153,9 @@ export function machineView(path) {
 
 function volumesPanel(machine, attached) {
   const volume = h("select");
-  choices("volumes", "state='AVAILABLE'").then((opts) => fill(volume, opts.map((o) => h("option", {value: o.value}, o.label))));
+  // an attached Volume is AVAILABLE too (CIMI has no in-use state); its attachedTo says it is taken
+  choices("volumes", "state='AVAILABLE'", (v) => !v.attachedTo)
+    .then((opts) => fill(volume, opts.map((o) => h("option", {value: o.value}, o.label))));
   const attach = h("form", {class: "inline", onsubmit: (e) => {
     e.preventDefault();
     if (!volume.value) return;

@@ -4,6 +4,7 @@ import * as cimi from "./cimi.js";
 import {bytes, field, fill, h, select} from "./dom.js";
 import * as jobs from "./jobs.js";
 import {listView, nameOf} from "./list.js";
+import {machineLinkLater} from "./machines.js";
 import {deploymentOptions} from "./ovapackage.js";
 import {operationButtons} from "./operations.js";
 import {SHARED, shareBox} from "./sharing.js";
@@ -37,14 +38,15 @@ export function volumesView() {
   const name = h("input", {required: true});
   const size = h("input", {type: "number", min: 1, value: 1, required: true});
   const create = createBox("Create a volume", [field("Name", name), field("Capacity (GiB)", size)], async () =>
-    jobs.run(`create volume ${name.value}`, "POST", await cimi.collection("volumes"), {body: {
+    jobs.start(`create volume ${name.value}`, "POST", await cimi.collection("volumes"), {body: {
       resourceURI: cimi.NS + "VolumeCreate", name: name.value,
       volumeTemplate: {volumeConfig: {type: cimi.NS + "mapped", capacity: Number(size.value) * 1024 * 1024}}}}));
   const snapshot = (v) => h("button", {type: "button", "aria-label": `snapshot ${nameOf(v)}`, onclick: async () =>
     jobs.run(`snapshot ${nameOf(v)}`, "POST", await cimi.collection("volumeImages"), {body: {
       resourceURI: cimi.NS + "VolumeImage", name: `${nameOf(v)} snapshot`, imageLocation: v.id}})}, "snapshot");
   const volumes = listView({title: "Volumes", source: "volumes", orderings: BY_NAME,
-    columns: [NAME, STATE, {label: "Capacity", value: (v) => bytes((v.capacity || 0) * 1024)}],
+    columns: [NAME, STATE, {label: "Capacity", value: (v) => bytes((v.capacity || 0) * 1024)},
+              {label: "Attached to", value: (v) => (v.attachedTo ? machineLinkLater(v.attachedTo.href) : "")}],
     actions: (v) => [v.state === "AVAILABLE" ? snapshot(v) : null, ...operationButtons(v)]});
   const snapshots = listView({title: "Volume images (snapshots)", source: "volumeImages", orderings: BY_NAME,
     columns: [NAME, STATE], actions: operationButtons});
@@ -59,7 +61,7 @@ export function networksView() {
     async () => {
       const config = {networkType: type.value};
       if (cidr.value.trim()) config.cidr = cidr.value.trim();
-      return jobs.run(`create network ${name.value}`, "POST", await cimi.collection("networks"), {body: {
+      return jobs.start(`create network ${name.value}`, "POST", await cimi.collection("networks"), {body: {
         resourceURI: cimi.NS + "NetworkCreate", name: name.value, networkTemplate: {networkConfig: config}}});
     });
   const list = listView({title: "Networks", source: "networks", orderings: BY_NAME,
@@ -98,7 +100,7 @@ export function imagesView() {
   const location = h("input", {required: true, placeholder: "file:///srv/cimi/import/disk.qcow2"});
   const register = createBox("Register an image", [field("Name", regName),
     field("Location", location, "A file in the server's import directory")], async () =>
-    jobs.run(`register ${regName.value}`, "POST", await cimi.collection("machineImages"), {body: {
+    jobs.start(`register ${regName.value}`, "POST", await cimi.collection("machineImages"), {body: {
       resourceURI: cimi.NS + "MachineImage", type: "IMAGE", name: regName.value, imageLocation: location.value}}),
     "Register");
   const list = listView({title: "Machine images", source: "machineImages", orderings: BY_NAME,
@@ -151,7 +153,7 @@ export function keysView() {
     field("SSH public key", key)], async () => {
     const tpl = {publicKey: key.value.trim()};
     if (userName.value.trim()) tpl.userName = userName.value.trim();
-    return jobs.run(`add key ${name.value}`, "POST", await cimi.collection("credentials"), {body: {
+    return jobs.start(`add key ${name.value}`, "POST", await cimi.collection("credentials"), {body: {
       resourceURI: cimi.NS + "CredentialCreate", name: name.value, credentialTemplate: tpl}});
   }, "Add key");
   const list = listView({title: "Keys (credentials)", source: "credentials", orderings: BY_NAME,
@@ -168,6 +170,6 @@ export function jobsView() {
               STATE, {label: "Progress", value: (j) => h("progress", {max: 100, value: j.progress ?? 0,
                 "aria-label": `progress ${j.progress ?? 0}%`})},
               {label: "Message", value: (j) => j.statusMessage}],
-    actions: operationButtons});
+    actions: (j) => [jobs.downloadOf(j), ...operationButtons(j)]});     // an export's OVA stays downloadable here
   return view([], [list]);
 }

@@ -59,7 +59,7 @@ export function usersView() {
   const groups = h("input", {autocomplete: "off", placeholder: "devs, ops"});
   const create = createBox("Add a user", [field("Name", name), field("Password", password), field("Administrator", admin),
     field("Groups", groups, "Comma-separated; what is shared with a group reaches its members")], async () =>
-    jobs.run(`add user ${name.value}`, "POST", await cimi.collection("users"), {body: {
+    jobs.start(`add user ${name.value}`, "POST", await cimi.collection("users"), {body: {
       name: name.value, password: password.value, admin: admin.checked, groups: groupsOf(groups.value)}}), "Add user");
   create.hidden = true;
   const edit = editor(() => list.refresh());
