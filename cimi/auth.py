@@ -105,18 +105,20 @@ class Authenticator:
     def user(self, header, address):
         if not header or not header.startswith("Basic "):
             raise errors.Unauthorized()
-        # The cache is keyed by a digest of the header, so no password is kept in memory.
-        digest = hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()
-        now = time.monotonic()
-        cached = self._verified.get(digest)
-        changes = stored_users.changes()        # a user changed through this process: check again
-        if cached and cached[1] > now and cached[2] == changes:
-            return cached[0]
         try:
             name, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
         except (binascii.Error, ValueError):          # not base64, not ASCII, not UTF-8
             raise errors.Unauthorized("malformed Basic credentials") from None
+        now = time.monotonic()
+        # Before the cache: a locked-out guesser must not learn that a guess is the password a
+        # signed-in user's requests keep cached (a 200 among 429s).
         self._check_rate(name, address, now)
+        # The cache is keyed by a digest of the header, so no password is kept in memory.
+        digest = hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()
+        cached = self._verified.get(digest)
+        changes = stored_users.changes()        # a user changed through this process: check again
+        if cached and cached[1] > now and cached[2] == changes:
+            return cached[0]
         user = stored_users.get(name)
         if user is None or not hmac.compare_digest(accounts.hash_password(password, user.salt), user.hash):
             with self._lock:

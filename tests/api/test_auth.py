@@ -20,6 +20,15 @@ def test_failed_logins_are_limited_per_user_and_address(app):
     assert other.status_code == 200                                                             # other address
 
 
+def test_a_locked_out_guesser_learns_nothing_from_a_signed_in_users_cache(app):
+    """The right password, cached for alice's busy client, is refused too while her address is locked out."""
+    assert app.simulate_get("/cimi/", headers=basic("alice", "alice-pw")).status_code == 200     # cached now
+    for _ in range(10):
+        assert app.simulate_get("/cimi/", headers=basic("alice", "guess")).status_code == 401
+    assert [app.simulate_get("/cimi/", headers=basic("alice", password)).status_code
+            for password in ("guess-11", "alice-pw", "guess-12")] == [429, 429, 429]
+
+
 def test_passwords_never_reach_the_log(app, caplog):
     caplog.set_level(logging.DEBUG)
     app.simulate_get("/cimi/", headers=basic("alice", "wrong-secret-1"))
