@@ -115,6 +115,29 @@ def test_the_deployment_options_come_from_the_chosen_ova(console, server, tmp_pa
     assert [t["machineConfig"]["cpu"] for t in templates["machineTemplates"]] == [8]
 
 
+def test_an_ovas_network_goes_to_a_network_the_user_chooses(console, server, tmp_path):
+    """The package's NetworkSection, read in the browser, is offered against the user's Networks (networkMap)."""
+    api(server, "alice", "alice-pw", "POST", "/cimi/networks", {"name": "backend", "networkTemplate": {
+        "networkConfig": {"networkType": "PRIVATE", "cidr": "10.217.4.0/24"}}})
+    _, _, found = api(server, "alice", "alice-pw", "GET", "/cimi/networks?$filter=name='backend'")
+    backend = found["networks"][0]["id"]
+    disk = make_disk(tmp_path)
+    ova = write_ova(tmp_path / "mapped.ova", [("vm.ovf", descriptor(size=len(disk))), ("disk.vmdk", disk)])
+    console.sign_in("alice", "alice-pw")
+    console.go("templates")
+    console.expand("Import an OVF package (OVA)")
+    console.by_label("Name").send_keys("mapped")
+    console.by_label("OVA package").send_keys(str(ova))
+    console.choose('Network for "lan"', "backend")
+    console.button("Import").click()
+    assert "succeeded" in console.job_done("OVA package mapped")
+    _, _, templates = api(server, "alice", "alice-pw", "GET", "/cimi/machineTemplates")
+    [template] = templates["machineTemplates"]
+    assert [n["network"]["href"] for n in template["networkInterfaces"]] == [backend]
+    _, _, networks = api(server, "alice", "alice-pw", "GET", "/cimi/networks")
+    assert [n["name"] for n in networks["networks"]] == ["backend"]                 # none made for "lan"
+
+
 def test_export_a_stopped_machine_and_download_the_ova(console, server, tmp_path):
     _, headers, _ = api(server, "alice", "alice-pw", "POST", "/cimi/machines", {
         "name": "to-export", "machineTemplate": {"machineConfig": {"href": first_id(server, "machineConfigs")},

@@ -1,6 +1,6 @@
 // What an OVA offers, read in the browser before a byte is sent: its descriptor is the tar's
-// first file (DSP0243 5.3), and its DeploymentOptionSection names the configurations the
-// import's `profile` may choose. Only XML is parsed here (never HTML), and what it yields goes
+// first file (DSP0243 5.3); its DeploymentOptionSection names the configurations the import's
+// `profile` may choose, its NetworkSection the networks `networkMap` may give existing Networks. Only XML is parsed here (never HTML), and what it yields goes
 // into the page as text.
 const BLOCK = 512;
 const MAX_DESCRIPTOR = 16 * 1024 * 1024;
@@ -27,16 +27,28 @@ async function descriptorText(file) {
 const local = (el, name) => [...el.children].find((c) => c.localName === name);
 const ovfAttr = (el, name) => [...el.attributes].find((a) => a.localName === name)?.value;
 
-/** [{id, label, isDefault}] of a package's deployment options; [] when it has none or cannot be read here. */
-export async function deploymentOptions(file) {
+/**
+ * What a package lets the importer choose, or empty lists when it has none or cannot be read here:
+ *   options: [{id, label, isDefault}] of its DeploymentOptionSection (the import's `profile`);
+ *   networks: [{name, description}] of its NetworkSection (the import's `networkMap` keys).
+ */
+export async function packageChoices(file) {
+  const none = {options: [], networks: []};
   const text = await descriptorText(file).catch(() => null);
-  if (!text) return [];
+  if (!text) return none;
   const doc = new DOMParser().parseFromString(text, "application/xml");
-  if (doc.getElementsByTagName("parsererror").length) return [];
-  const section = [...doc.documentElement.children].find((c) => c.localName === "DeploymentOptionSection");
-  return [...(section?.children || [])].filter((c) => c.localName === "Configuration").map((c) => ({
-    id: ovfAttr(c, "id") || "",
-    label: (local(c, "Label")?.textContent || "").trim(),
-    isDefault: ovfAttr(c, "default") === "true",
-  })).filter((o) => o.id);
+  if (doc.getElementsByTagName("parsererror").length) return none;
+  const section = (name) => [...doc.documentElement.children].find((c) => c.localName === name);
+  const items = (name, item) => [...(section(name)?.children || [])].filter((c) => c.localName === item);
+  return {
+    options: items("DeploymentOptionSection", "Configuration").map((c) => ({
+      id: ovfAttr(c, "id") || "",
+      label: (local(c, "Label")?.textContent || "").trim(),
+      isDefault: ovfAttr(c, "default") === "true",
+    })).filter((o) => o.id),
+    networks: items("NetworkSection", "Network").map((n) => ({
+      name: ovfAttr(n, "name") || "",
+      description: (local(n, "Description")?.textContent || "").trim(),
+    })).filter((n) => n.name),
+  };
 }

@@ -3,9 +3,9 @@
 import * as cimi from "./cimi.js";
 import {bytes, field, fill, h, select} from "./dom.js";
 import * as jobs from "./jobs.js";
-import {listView, nameOf} from "./list.js";
+import {choices, listView, nameOf} from "./list.js";
 import {machineLinkLater} from "./machines.js";
-import {deploymentOptions} from "./ovapackage.js";
+import {packageChoices} from "./ovapackage.js";
 import {operationButtons} from "./operations.js";
 import {SHARED, shareBox} from "./sharing.js";
 
@@ -113,17 +113,27 @@ export function imagesView() {
 export function templatesView() {
   const name = h("input", {required: true});
   const profile = select([], "the package's default");
+  const networks = h("div");                                 // one choice per network of the package
+  let mapped = [];
   const [controls, send, file] = uploader("OVA package");
   file.addEventListener("change", async () => {             // the package's own choices, read from the file
-    const options = file.files[0] ? await deploymentOptions(file.files[0]) : [];
+    const {options, networks: declared} = file.files[0] ? await packageChoices(file.files[0]) : {options: [], networks: []};
     fill(profile, h("option", {value: ""}, options.length ? "the package's default" : "the package's default (no other)"),
       options.map((o) => h("option", {value: o.id},
         `${o.label && o.label !== o.id ? `${o.label} (${o.id})` : o.id}${o.isDefault ? ", the default" : ""}`)));
+    const mine = declared.length ? await choices("networks") : [];
+    mapped = declared.map((n) => ({name: n.name, control: select(mine, "a new private network made for it")}));
+    fill(networks, mapped.map((m, i) => field(`Network for "${m.name}"`, m.control, declared[i].description || null)));
   });
   const upload = createBox("Import an OVF package (OVA)", [field("Name", name), controls,
-    field("Deployment option", profile, "The configurations of the package's DeploymentOptionSection")], async () =>
-    send(await cimi.collection("systemTemplates"), {name: name.value, profile: profile.value},
-         "application/x-tar"), "Import");
+    field("Deployment option", profile, "The configurations of the package's DeploymentOptionSection"), networks],
+  async () => {
+    const map = Object.fromEntries(mapped.filter((m) => m.control.value).map((m) => [m.name, {href: m.control.value}]));
+    await send(await cimi.collection("systemTemplates"), {name: name.value, profile: profile.value,
+      networkMap: Object.keys(map).length ? JSON.stringify(map) : ""}, "application/x-tar");
+    fill(networks);
+    mapped = [];
+  }, "Import");
   const createSystem = (t) => h("button", {type: "button", "aria-label": `create a system from ${nameOf(t)}`,
     onclick: async () => jobs.run(`create system ${nameOf(t)}`, "POST", await cimi.collection("systems"), {body: {
       resourceURI: cimi.NS + "SystemCreate", name: nameOf(t), systemTemplate: {href: t.id}}})}, "create system");
