@@ -83,6 +83,7 @@ export function note(label, error) {
 export async function start(label, method, href, options) {
   const result = await cimi.request(method, href, options);
   if (!result.job) return note(label);
+  onFinished(null);                                   // the view shows the Job's transient state (STOPPING) at once
   follow(result.job, label).catch(() => {});          // the tray shows how it ended
 }
 

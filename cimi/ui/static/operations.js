@@ -13,13 +13,17 @@ function actionName(rel) {
 }
 
 /** The body an action's href expects: an Action, except capture which adds a MachineImage. */
-function actionBody(resource, name) {
+function actionBody(resource, name, force) {
   if (name === "capture") {
     return {resourceURI: cimi.NS + "MachineImage", type: "IMAGE", imageLocation: resource.id,
             name: `${nameOf(resource)} image`};
   }
-  return {resourceURI: cimi.NS + "Action", action: cimi.ACTION + name};
+  return {resourceURI: cimi.NS + "Action", action: cimi.ACTION + name, ...(force ? {force: true} : {})};
 }
+
+// Actions with a forced variant (DSP0263 Action `force`): a guest that ignores the ACPI request
+// would otherwise keep the Machine STOPPING until the server's stop timeout.
+const FORCEABLE = new Set(["stop", "restart"]);
 
 /** A button that asks once more (its label changes) before it deletes or detaches. */
 export function deleteButton(label, onConfirmed, verb = "Delete") {
@@ -51,9 +55,12 @@ export function operationButtons(resource) {
       return deleteButton(label, () => jobs.run(`delete ${label}`, "DELETE", op.href));
     }
     const name = actionName(op.rel);
-    return h("button", {type: "button", "aria-label": `${name} ${label}`, dataset: {action: name}, onclick: (e) => {
-      e.currentTarget.disabled = true;
-      jobs.run(`${name} ${label}`, "POST", op.href, {body: actionBody(resource, name)});
-    }}, name);
-  });
+    const button = (force) => h("button", {type: "button", "aria-label": `${force ? "force " : ""}${name} ${label}`,
+      dataset: {action: force ? `force-${name}` : name}, onclick: (e) => {
+        e.currentTarget.disabled = true;
+        jobs.run(`${force ? "force " : ""}${name} ${label}`, "POST", op.href, {body: actionBody(resource, name, force)});
+      }}, force ? `force ${name}` : name);
+    return FORCEABLE.has(name) && resource.resourceURI === cimi.NS + "Machine" ? [button(false), button(true)]
+      : button(false);
+  }).flat();
 }
