@@ -66,6 +66,7 @@ class Kind:
     provider_only: bool = False                # only admins add/edit/delete (configurations)
     actions: dict = field(default_factory=dict)
     deletable_states: frozenset | None = None  # None: any state
+    deletable: Callable | None = None          # deletable(row): a further test than the state (a held Volume)
     create: Callable | None = None             # create(ctx, body, parent) -> ops.resources.Created (body: name included)
     delete: Callable | None = None             # delete(ctx, row) -> the operation deleting it, or None: at once
     edited: Callable | None = None             # edited(ctx, row, attributes) -> what an edit keeps (a password hashed)

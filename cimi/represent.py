@@ -87,7 +87,8 @@ def operations(ctx, kind, row):
     ops = []
     if kind.editable:
         ops.append({"rel": EDIT, "href": self_href})
-    if kind.deletable_states is None or row["state"] in kind.deletable_states:
+    if (kind.deletable_states is None or row["state"] in kind.deletable_states) \
+            and (kind.deletable is None or kind.deletable(row)):
         ops.append({"rel": DELETE, "href": self_href})
     for action in kind.actions.values():
         if action.allows(row):

@@ -12,6 +12,7 @@ register(Kind("Volume", "volumes", create_schema="VolumeCreate", create=volumes.
               delete=lambda ctx, row: quarantine.instead(ctx, "volumes", row, volumes.check_delete(ctx, row)),
               refresh=volumes.refresh,
               deletable_states=frozenset({"AVAILABLE", "ERROR", "CREATING"}),   # CREATING: cancel
+              deletable=volumes.free,                                          # not while attached (409)
               jobs={"create": volumes.create, "delete": volumes.delete, "quarantine": quarantine.keep_volume},
               capabilities=(("VolumeTemplateByValue", "true", "volumeTemplate may be given by value"),
                             ("VolumeConfigByValue", "true", "volumeConfig may be given by value"),

@@ -40,6 +40,11 @@ def create(job):
                                                                       "_host": info.host}})
 
 
+def free(row):
+    """Whether no Machine holds the Volume, as the store last recorded it (its `attachedTo`): delete is offered."""
+    return not row["data"].get("attachedTo")
+
+
 def check_delete(ctx, row):
     """Refuse while a Machine holds the Volume, in the store or in any domain, live or defined."""
     holders = set(attached_to(row["id"]))

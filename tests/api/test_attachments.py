@@ -17,10 +17,12 @@ def test_the_volume_names_the_machine_holding_it(alice):
     resp = alice.post(machine["volumes"]["href"], {"volume": {"href": vol["id"]}})
     finish(alice, resp)
     assert alice.get(vol["id"]).json["attachedTo"] == {"href": machine["id"]}
+    assert "delete" not in [op["rel"] for op in alice.get(vol["id"]).json["operations"]]   # not offered, and:
     refused = alice.delete(vol["id"])
     assert refused.status_code == 409 and key_of(machine["id"]) in refused.json["message"]
     finish(alice, alice.delete(resp.headers["Location"]))
     assert "attachedTo" not in alice.get(vol["id"]).json
+    assert "delete" in [op["rel"] for op in alice.get(vol["id"]).json["operations"]]
 
 
 def test_a_machine_created_with_a_volume_and_deleted_lets_it_go(alice):
