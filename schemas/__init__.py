@@ -131,7 +131,8 @@ def _input_schema(prop, by_ref=False):
         return {"type": "array", "maxItems": 256, "items": _input_schema(prop["items"])}
     if prop.get("type") == "object":
         return _object_schema(prop, extra={})
-    return {k: v for k, v in prop.items() if k in ("type", "enum", "minimum", "maximum", "pattern", "maxLength")}
+    return {k: v for k, v in prop.items()
+            if k in ("type", "enum", "minimum", "maximum", "pattern", "minLength", "maxLength", "description")}
 
 
 def _object_schema(schema, by_ref=False, extra=None):
@@ -166,7 +167,19 @@ def validate(name, data):
             raise SchemaError(f"{where}: give an href, or by value all of: {needed}")
         if error.validator == "additionalProperties":
             raise SchemaError(f"{where}: {error.message} (unknown attributes are refused, DSP0263 5.3)")
-        raise SchemaError(f"{where}: {error.message}")
+        given = _quoted(error.instance)
+        if error.validator == "pattern":          # a regular expression tells a user nothing
+            hint = error.schema.get("description")
+            raise SchemaError(f"{where}: {given} is not in the expected form" + (f" ({hint})" if hint else ""))
+        if error.validator == "maxLength":
+            raise SchemaError(f"{where}: {len(error.instance)} characters, more than {error.validator_value}")
+        raise SchemaError(f"{where}: {error.message.replace(repr(error.instance), given)}")
+
+
+def _quoted(value, most=80):
+    """A client's value as an error message quotes it: cut short, so a 5000-character name is not sent back."""
+    text = repr(value)
+    return text if len(text) <= most else text[:most] + f"… ({len(text)} characters)"
 
 
 def strip_read_only(name, data, edit=False):

@@ -187,7 +187,7 @@ def test_an_admin_shares_another_users_resource_and_the_admins_uploads(admin, al
     ({"rules": [{"principal": "user:nobody", "right": "VIEW"}]}, "no user nobody"),
     ({"rules": [{"principal": "group:nobody", "right": "VIEW"}]}, "no group nobody"),
     ({"rules": [{"principal": "user:bob", "right": "EDIT"}]}, "'EDIT' is not one of ['VIEW']"),
-    ({"rules": [{"principal": "bob", "right": "VIEW"}]}, "does not match"),
+    ({"rules": [{"principal": "bob", "right": "VIEW"}]}, "not in the expected form (user:NAME, group:NAME or everyone)"),
     ({"owner": "user:bob", "rules": []}, "the owner of this resource is user:alice"),
     ({"rules": [{"principal": "user:bob"}]}, "'right' is a required property"),
 ])
