@@ -229,6 +229,8 @@ class Client(Documents):
         if href is None:
             what = resource.get("name") or short_id(resource.get("id", ""))
             state = f" in state {resource['state']}" if resource.get("state") else ""
+            held = resource.get("attachedTo", {}).get("href")         # an attached Volume is not deleted
+            state += f", attached to {short_id(held)}" if held else ""
             offered = ", ".join(short_id(o["rel"]) for o in resource.get("operations", [])) or "none"
             raise NotOffered(f"{rel} is not offered on {what}{state} (offered: {offered})")
         return self.absolute(href)

@@ -4,10 +4,29 @@ Passwords are stored for the guest but never shown (`x-secret` in the schema);
 a Machine's guest gets only their SHA-512 crypt hash.
 """
 import binascii
+import re
 import subprocess
 
 from cimi import errors, templates
 from cimi.ops.resources import Created
+
+
+# What cloud-init can give a guest: a POSIX login name, and OpenSSH public key lines ("type base64 [comment]").
+USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+KEY_LINE = re.compile(r"(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)"
+                      r"@openssh\.com) [A-Za-z0-9+/]+={0,2}( [^\r\n]*)?")
+
+
+def checked(data):
+    """Refuse (400) a login the guest could never use: a bad user name or a line that is no public key."""
+    if data.get("userName") and not USER_NAME.fullmatch(data["userName"]):
+        raise errors.BadRequest(f"userName {data['userName'][:40]!r} is not a login a guest can have: lower-case "
+                                "letters, digits, '_' and '-', starting with a letter or '_', 32 at most")
+    for line in ssh_keys(data):
+        if not KEY_LINE.fullmatch(line.strip()):
+            raise errors.BadRequest(f"{line.strip()[:40]!r} is not an OpenSSH public key line "
+                                    "(such as 'ssh-ed25519 AAAAC3Nza... user@host')")
+    return data
 
 
 def ssh_keys(credential):
@@ -47,5 +66,4 @@ def prepare(ctx, body, parent):
     """Check a Credential create request; a Credential is data only (no Job)."""
     value = templates.by_value(ctx, "CredentialTemplate", body["credentialTemplate"], "credentialTemplate")
     data = {k: v for k, v in value.items() if k in ("userName", "password", "key", "publicKey")}
-    ssh_keys(data)
-    return Created({"data": data})
+    return Created({"data": checked(data)})

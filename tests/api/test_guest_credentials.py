@@ -49,3 +49,17 @@ def test_machine_with_a_credential_keeps_no_plain_password(alice):
     assert "pl41n-s3cret" not in job.payload
     [user] = json.loads(job.payload)["users"]
     assert user["name"] == "alice" and user["keys"] == [KEY] and user["passwordHash"].startswith("$6$")
+
+
+@pytest.mark.parametrize("template, said", [
+    ({"userName": "<img src=x onerror=alert(1)>", "publicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 me"},
+     "is not a login a guest can have"),
+    ({"userName": "Root"}, "is not a login a guest can have"),
+    ({"publicKey": "hello world"}, "is not an OpenSSH public key line"),
+    ({"key": "68656c6c6f"}, "is not an OpenSSH public key line"),                 # hexBinary of "hello"
+])
+def test_a_login_no_guest_could_use_is_refused(alice, template, said):
+    href = alice.cep()["credentials"]["href"]
+    resp = alice.post(href, {"name": "bad", "credentialTemplate": template})
+    assert resp.status_code == 400 and said in resp.json["message"], resp.text
+    assert alice.get(href).json["count"] == 0
