@@ -98,7 +98,7 @@ def test_a_guest_created_in_the_browser_shows_its_user_data_and_address(console,
     console.go("machines")
     console.expand("Create a machine")
     console.by_label("Name").send_keys(name)
-    console.choose("Configuration", "small")
+    console.choose("Configuration", "small (1 vCPU, 512 MiB)")
     console.choose("Image", f"{name}-image")
     console.choose("Network", network)
     console.choose("Key (credential)", f"{name}-key")

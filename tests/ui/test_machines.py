@@ -30,6 +30,9 @@ def test_create_a_machine_with_a_network_and_a_key_then_stop_and_delete_it(conso
     console.go("machines")
     console.expand("Create a machine")
     console.by_label("Name").send_keys(name)
+    console.wait.until(lambda d: len(console.all("option", console.by_label("Configuration"))) == 3)
+    assert [o.text for o in console.all("option", console.by_label("Configuration"))] == [    # the cheapest first
+        "small (1 vCPU, 512 MiB)", "medium (2 vCPU, 2.0 GiB)", "large (4 vCPU, 8.0 GiB)"]
     console.choose("Image", "blank")
     console.choose("Network", "backend")
     console.choose("Key (credential)", "laptop")

@@ -78,6 +78,7 @@ def test_a_user_sees_only_themself_and_cannot_manage_users(console, server):
     assert [r.find_element("css selector", "td").text for r in console.all("main tbody tr")] == ["alice"]
     assert not [s for s in console.all("main summary") if s.is_displayed()]      # no "Add a user"
     assert not row.find_elements("css selector", "button")                        # no change, no delete
+    assert console.by_label("Filter ($filter)").get_attribute("placeholder") == "name!='x'"   # users have no state
     console.sign_in("admin", "admin-pw")
     console.go("users")
     assert console.row(HOSTILE).find_element("css selector", "td").text == HOSTILE

@@ -79,7 +79,7 @@ export function eventsView(logPath) {
       if (!log) throw new cimi.CimiError(message.textContent || NO_LOG);
       return log.events.href;
     }, orderings: [{value: NEWEST, label: "Newest"}, {value: "timestamp:asc", label: "Oldest"}],
-    columns: COLUMNS, arrange: newestFirst});
+    columns: COLUMNS, arrange: newestFirst, example: "content/state='ERROR' or outcome='Failure'"});
     fill(holder, list.el);
   }
 

@@ -8,12 +8,15 @@ import {field, fill, h, select} from "./dom.js";
  *   title: heading; source: a CloudEntryPoint key or () => href;
  *   columns: [{label, value: item => string | Node}]; orderings: [{value: "name:asc", label}];
  *   actions: item => [nodes] (a last column), pageSize;
- *   arrange: (items, orderby) => items, to order ties the server leaves in its own order.
+ *   arrange: (items, orderby) => items, to order ties the server leaves in its own order;
+ *   example: the filter box's placeholder (a State column: a state test).
  * Returns {el, refresh}.
  */
-export function listView({title, source, columns, orderings, actions, pageSize = 20, filter = "", arrange}) {
+export function listView({title, source, columns, orderings, actions, pageSize = 20, filter = "", arrange,
+                          example = columns.some((c) => c.label === "State") ? "state='STARTED' and name!='x'"
+                            : "name!='x'"}) {
   const state = {first: 1, count: 0};
-  const filterInput = h("input", {type: "search", value: filter, placeholder: "state='STARTED' and name!='x'",
+  const filterInput = h("input", {type: "search", value: filter, placeholder: example,
                                   spellcheck: "false", autocomplete: "off"});
   const order = select(orderings);
   const size = select([10, 20, 50, 100].map((n) => ({value: n, label: String(n)})));
@@ -68,7 +71,7 @@ export function nameOf(resource) {
 }
 
 /** Options for a <select> from a collection (first 200 by name), those `keep` accepts. */
-export async function choices(key, filter, keep = () => true) {
-  const doc = await cimi.query(await cimi.collection(key), {orderby: "name:asc", first: 1, last: 200, filter});
-  return cimi.items(doc).filter(keep).map((r) => ({value: r.id, label: nameOf(r)}));
+export async function choices(key, filter, keep = () => true, {orderby = "name:asc", label = nameOf} = {}) {
+  const doc = await cimi.query(await cimi.collection(key), {orderby, first: 1, last: 200, filter});
+  return cimi.items(doc).filter(keep).map((r) => ({value: r.id, label: label(r)}));
 }

@@ -8,6 +8,9 @@ import {choices, listView, nameOf} from "./list.js";
 import {deleteButton, operationButtons} from "./operations.js";
 
 const CONSOLE_REL = "urn:darn-simple-cloud:cimi:console";
+// Configurations smallest first, with their size: the first choice is the cheapest, not "large".
+const SMALLEST_FIRST = {orderby: "cpu:asc,memory:asc",
+                        label: (c) => `${nameOf(c)} (${c.cpu} vCPU, ${bytes((c.memory || 0) * 1024)})`};
 const ADDRESS_POLL = 3000;          // ms between looks for a started Machine's first address
 
 const pageOf = (href) => `#/machine/${encodeURIComponent(cimi.local(href))}`;
@@ -108,7 +111,7 @@ function createForm() {
   details.addEventListener("toggle", async () => {
     if (!details.open) return;
     try {
-      const [t, c, i, n, k] = await Promise.all([choices("machineTemplates"), choices("machineConfigs"),
+      const [t, c, i, n, k] = await Promise.all([choices("machineTemplates"), choices("machineConfigs", "", undefined, SMALLEST_FIRST),
         choices("machineImages", "state='AVAILABLE'"), choices("networks"), choices("credentials")]);
       fill(template, t.map((o) => h("option", {value: o.value}, o.label)));
       fill(config, c.map((o) => h("option", {value: o.value}, o.label)));
