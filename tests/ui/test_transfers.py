@@ -52,16 +52,21 @@ def test_register_an_image_from_the_import_directory(console, cloud):
     console.wait.until(lambda d: "AVAILABLE" in console.row("base").text)
 
 
+def choose_ova(console, name, ova):
+    """As alice, open the OVA import form, name the template and choose the file (the form reads it)."""
+    console.sign_in("alice", "alice-pw")
+    console.go("templates")
+    console.expand("Import an OVF package (OVA)")
+    console.by_label("Name").send_keys(name)
+    console.by_label("OVA package").send_keys(str(ova))
+
+
 def test_import_an_ova_then_create_its_system(console, server, tmp_path):
     disk = make_disk(tmp_path)
     desc = descriptor(size=len(disk))
     mf = manifest_line("vm.ovf", desc) + manifest_line("disk.vmdk", disk)
     ova = write_ova(tmp_path / "appliance.ova", [("vm.ovf", desc), ("vm.mf", mf.encode()), ("disk.vmdk", disk)])
-    console.sign_in("alice", "alice-pw")
-    console.go("templates")
-    console.expand("Import an OVF package (OVA)")
-    console.by_label("Name").send_keys("appliance")
-    console.by_label("OVA package").send_keys(str(ova))
+    choose_ova(console, "appliance", ova)
     console.button("Import").click()
     assert "succeeded" in console.job_done("OVA package appliance")
     assert console.find("main .upload progress").get_attribute("value") == "100"
@@ -99,11 +104,7 @@ def test_the_deployment_options_come_from_the_chosen_ova(console, server, tmp_pa
     disk = make_disk(tmp_path)
     desc = descriptor(size=len(disk), envelope_extra=OPTIONS).replace(b"</VirtualHardwareSection>", BIG)
     ova = write_ova(tmp_path / "sized.ova", [("vm.ovf", desc), ("disk.vmdk", disk)])
-    console.sign_in("alice", "alice-pw")
-    console.go("templates")
-    console.expand("Import an OVF package (OVA)")
-    console.by_label("Name").send_keys("sized")
-    console.by_label("OVA package").send_keys(str(ova))
+    choose_ova(console, "sized", ova)
     console.choose("Deployment option", "Big <iron> (big)")
     assert [o.text for o in console.all("option", console.by_label("Deployment option"))] == [
         "the package's default", "Small (small), the default", "Big <iron> (big)"]
@@ -123,11 +124,7 @@ def test_an_ovas_network_goes_to_a_network_the_user_chooses(console, server, tmp
     backend = found["networks"][0]["id"]
     disk = make_disk(tmp_path)
     ova = write_ova(tmp_path / "mapped.ova", [("vm.ovf", descriptor(size=len(disk))), ("disk.vmdk", disk)])
-    console.sign_in("alice", "alice-pw")
-    console.go("templates")
-    console.expand("Import an OVF package (OVA)")
-    console.by_label("Name").send_keys("mapped")
-    console.by_label("OVA package").send_keys(str(ova))
+    choose_ova(console, "mapped", ova)
     console.choose('Network for "lan"', "backend")
     console.button("Import").click()
     assert "succeeded" in console.job_done("OVA package mapped")
