@@ -109,7 +109,9 @@ def edit(ctx, kind, row, body, selected=None, if_match=None):
     """Replace the consumer-writable attributes (all, or those in $select)."""
     if not kind.editable:
         raise errors.MethodNotAllowed(f"{kind.name} resources cannot be edited", allowed=item_methods(kind))
-    _writable(ctx, kind, row)
+    owner_only = not represent.can_write(ctx.user, kind, row)      # an owner editing what the kind lets them
+    if owner_only and not represent.can_edit(ctx.user, kind, row):
+        _writable(ctx, kind, row)
     _if_match(row, if_match)
     if not isinstance(body, dict):
         raise errors.BadRequest("the request body must be a JSON object or an XML element")
@@ -121,6 +123,9 @@ def edit(ctx, kind, row, body, selected=None, if_match=None):
     writable = [n for n, p in kind.schema["properties"].items()
                 if not (p.get("readOnly") or p.get("x-createOnly")) and n != "id"]
     names = [n for n in (selected or writable) if n in writable]
+    if owner_only and not set(names) <= set(kind.own_edits):
+        raise errors.Forbidden(f"you may change only {', '.join(kind.own_edits)} of {kind.name} {row['id']}: "
+                               f"PUT with $select={','.join(kind.own_edits)}")
     if selected:
         extra = sorted(set(body) - set(names))
         if extra:

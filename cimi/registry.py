@@ -64,6 +64,7 @@ class Kind:
     parent: str | None = None                  # owning kind of a sub-collection (Machine for Disk)
     editable: bool = True                      # PUT allowed (for writers)
     provider_only: bool = False                # only admins add/edit/delete (configurations)
+    own_edits: tuple = ()                      # what a provider_only row's owner may still edit (their password)
     actions: dict = field(default_factory=dict)
     deletable_states: frozenset | None = None  # None: any state
     deletable: Callable | None = None          # deletable(row): a further test than the state (a held Volume)

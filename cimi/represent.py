@@ -73,6 +73,11 @@ def can_write(user, kind, row):
     return not kind.provider_only and row["owner"] == user.name
 
 
+def can_edit(user, kind, row):
+    """Whether a user may edit a row: as they may write it, or as its owner where the kind allows (`own_edits`)."""
+    return can_write(user, kind, row) or bool(kind.own_edits) and user is not None and row["owner"] == user.name
+
+
 def can_add(user, kind):
     return kind.create_schema is not None and (user is None or user.admin or not kind.provider_only)
 
@@ -82,7 +87,7 @@ def can_add(user, kind):
 def operations(ctx, kind, row):
     """List exactly what this user may do to this row in its current state (DSP0263 4.2)."""
     if not can_write(ctx.user, kind, row):
-        return []
+        return [{"rel": EDIT, "href": href(ctx, kind, row)}] if kind.editable and can_edit(ctx.user, kind, row) else []
     self_href = href(ctx, kind, row)
     ops = []
     if kind.editable:

@@ -63,7 +63,7 @@ def edited(ctx, row, merged):
     if merged.get("name") != row["name"]:
         raise errors.BadRequest(f"name: a user's name cannot change (it owns what {row['name']} made); "
                                 "add a new user instead")
-    if ctx.user is not None and row["name"] == ctx.user.name and not merged.get("admin"):
+    if ctx.user is not None and ctx.user.admin and row["name"] == ctx.user.name and not merged.get("admin"):
         raise errors.Conflict("you cannot take away your own admin rights; another administrator can")
     check_groups(merged.get("groups", ()))
     merged["groups"] = sorted(set(merged.get("groups", ())))

@@ -66,7 +66,7 @@ def test_admins_add_users_who_sign_in_and_read_only_their_own(app):
     assert names(admin, "?$filter=name='carol'") == ["carol"]
     me = as_(app, "carol")
     assert me.get("/cimi/cloudEntryPoint").status_code == 200                  # the new password signs in
-    assert names(me) == ["carol"] and "operations" not in me.get(carol["id"]).json
+    assert names(me) == ["carol"] and [op["rel"] for op in me.get(carol["id"]).json["operations"]] == ["edit"]
     assert alice.get(carol["id"]).status_code == 404
     assert store.users.groups_of("carol") == ["devs", "ops"]                   # what sharing reads
 
@@ -74,12 +74,29 @@ def test_admins_add_users_who_sign_in_and_read_only_their_own(app):
 def test_users_may_not_manage_users(app):
     admin, alice = as_(app, "admin"), as_(app, "alice")
     [mine] = alice.get(users_href(alice)).json["users"]
+    assert [op["rel"] for op in mine["operations"]] == ["edit"]                # their password, nothing else
     href = users_href(alice)
     assert alice.post(href, {"name": "mallory", "password": "x", "admin": True}).status_code == 403
     assert alice.put(mine["id"], {"name": "alice", "admin": True}).status_code == 403
+    assert alice.put(mine["id"] + "?$select=admin", {"admin": True}).status_code == 403
+    assert alice.put(mine["id"] + "?$select=groups,password", {"groups": ["x"], "password": "p"}).status_code == 403
     assert alice.delete(mine["id"]).status_code == 403
     assert names(admin, "?$orderby=name:asc") == ["admin", "alice"]
-    assert admin.get(mine["id"]).json["admin"] is False
+    assert admin.get(mine["id"]).json["admin"] is False and as_(app, "alice").get("/cimi/").status_code == 200
+
+
+def test_a_user_changes_their_own_password_and_no_one_elses(app):
+    admin, alice = as_(app, "admin"), as_(app, "alice")
+    carol = add(admin, name="carol", password="carol-pw")
+    [mine] = alice.get(users_href(alice)).json["users"]
+    changed = alice.put(mine["id"] + "?$select=password", {"password": "alice-new"})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json["admin"], changed.json.get("groups", [])) == (False, [])
+    assert as_(app, "alice").get("/cimi/").status_code == 401
+    alice = as_(app, "alice", "alice-new")
+    assert alice.get("/cimi/").status_code == 200
+    assert alice.put(carol["id"] + "?$select=password", {"password": "x"}).status_code == 404   # not hers to read
+    assert as_(app, "carol").get("/cimi/").status_code == 200
 
 
 @pytest.mark.parametrize("body", [

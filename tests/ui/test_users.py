@@ -77,7 +77,17 @@ def test_a_user_sees_only_themself_and_cannot_manage_users(console, server):
     assert "user" in row.text
     assert [r.find_element("css selector", "td").text for r in console.all("main tbody tr")] == ["alice"]
     assert not [s for s in console.all("main summary") if s.is_displayed()]      # no "Add a user"
-    assert not row.find_elements("css selector", "button")                        # no change, no delete
+    assert [b.text for b in row.find_elements("css selector", "button")] == ["change"]   # no delete
+    row.find_element("css selector", "button").click()
+    assert not console.by_label("New password").get_attribute("value")
+    assert not [el for el in console.all("main .admin-only") if el.is_displayed()]    # no admin right, no groups
+    console.by_label("New password").send_keys("alice-new")
+    console.button("Save").click()
+    assert "succeeded" in console.job_done("change user alice")
+    assert not signs_in(server, "alice", "alice-pw") and signs_in(server, "alice", "alice-new")
+    console.go("keys")
+    console.until_text("Nothing here.", "main tbody")                              # a request that succeeded
+    assert "Signed in as alice" in console.text("header")                          # still signed in, with the new one
     assert console.by_label("Filter ($filter)").get_attribute("placeholder") == "name!='x'"   # users have no state
     console.sign_in("admin", "admin-pw")
     console.go("users")
