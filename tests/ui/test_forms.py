@@ -68,7 +68,7 @@ def test_a_long_refusal_wraps_on_a_phone(console, server):
         fill(console, "volumes", "Create a volume", {})
         console.driver.execute_script("arguments[0].value = 'n'.repeat(5000)", console.by_label("Name"))
         console.button("Create a volume").click()
-        console.wait.until(lambda d: "too long" in form_message(console))
+        console.wait.until(lambda d: "5000 characters, more than 1024" in form_message(console))   # not echoed
         width, client = console.driver.execute_script(
             "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert width <= client, f"the page scrolls sideways: {width} px wide in {client}"
