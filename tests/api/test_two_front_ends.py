@@ -191,7 +191,8 @@ def test_each_front_end_reads_what_the_other_wrote_and_ends_the_jobs_of_a_dead_o
     machines, volumes = [h for h, _ in made[:MACHINES]], [warm] + [h for h, _ in made[MACHINES:]]
     jobs = [j for _, j in made]
     deadline = time.monotonic() + 60
-    while not sql(a.database, "SELECT 1 FROM job WHERE state = 'RUNNING' AND worker <> %s", (a_worker,)):
+    # b has claimed a Job of the burst (running now, or already run: a Job can start and end between two looks)
+    while not sql(a.database, "SELECT 1 FROM job WHERE id = ANY(%s) AND worker <> %s", (jobs, a_worker)):
         assert time.monotonic() < deadline, "b never ran a Job of the burst"
         time.sleep(0.005)
     b.kill()
