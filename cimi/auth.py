@@ -33,9 +33,8 @@ def add_user(name, password, admin=False, groups=()):
     accounts.check_groups(groups)
     if not password:
         raise errors.BadRequest("a user needs a password")
-    salt = os.urandom(16)
     with store.transaction():
-        stored_users.put(name, salt, accounts.hash_password(password, salt), admin, groups)
+        stored_users.put(name, accounts.new_secret(password), admin, groups)
         _recorded("add user", name, f"{name} {'(admin)' if admin else ''} in groups: {', '.join(groups) or 'none'}")
 
 

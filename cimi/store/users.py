@@ -38,15 +38,15 @@ def secret(salt, digest):
     return {"_salt": salt.hex(), "_hash": digest.hex()}
 
 
-def put(name, salt, digest, admin, groups=()):
-    """Add a user, or change the password and admin flag of one; add them to `groups`."""
+def put(name, secret_keys, admin, groups=()):
+    """Add a user, or change the password (keys `secret` made) and admin flag of one; add them to `groups`."""
     with store.transaction():
         row = _row(name)
         if row is None:
             store.insert(KIND, {"owner": name, "name": name, "data": {
-                "admin": admin, "groups": sorted(set(groups)), **secret(salt, digest)}})
+                "admin": admin, "groups": sorted(set(groups)), **secret_keys}})
         else:
-            store.update(KIND, row["id"], {"data": {**row["data"], "admin": admin, **secret(salt, digest),
+            store.update(KIND, row["id"], {"data": {**row["data"], "admin": admin, **secret_keys,
                                                     "groups": sorted({*row["data"].get("groups", ()), *groups})}},
                          touch=True)
 
